@@ -1,0 +1,178 @@
+"""The `siaga` command. Only this module prints; it turns errors into messages and exit codes.
+
+Exit codes: 0 ok, 1 runtime failure (or a failed `check`), 2 invalid config or usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections import Counter
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from monitor import __version__
+from monitor.config.loader import load_config, root_schema
+from monitor.config.model import Config
+from monitor.config.schema import did_you_mean
+from monitor.errors import ConfigError, SiagaError
+
+EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+
+
+def run_async(coro: Coroutine[Any, Any, Any]) -> Any:
+    """Run on uvloop when installed (probes are loop-bound; see bench/README.md)."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(coro)
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        return runner.run(coro)
+
+
+def load_or_report(path: str, err: Console) -> Config | None:
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            err.print(str(problem), highlight=False, markup=False, soft_wrap=True)
+        n = len(exc.problems)
+        err.print(f"{path}: {n} error{'s' if n != 1 else ''}", style="bold red", markup=False)
+        return None
+
+
+def cmd_validate(args: argparse.Namespace, out: Console, err: Console) -> int:
+    config = load_or_report(args.config, err)
+    if config is None:
+        return EXIT_USAGE
+    kinds = Counter(c.kind for c in config.checks)
+    groups = {c.group for c in config.checks}
+    detail = ", ".join(f"{n} {k}" for k, n in sorted(kinds.items()))
+    out.print(
+        f"{args.config}: valid — {len(config.checks)} checks ({detail or 'none'}) "
+        f"in {len(groups)} group{'s' if len(groups) != 1 else ''}",
+        highlight=False, markup=False,
+    )
+    return EXIT_OK
+
+
+def cmd_schema(args: argparse.Namespace, out: Console, err: Console) -> int:
+    schema = root_schema().json_schema()
+    schema = {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": "https://siaga.local/checks.schema.json",
+        "title": "Siaga checks.yaml",
+        **schema,
+    }
+    sys.stdout.write(json.dumps(schema, indent=2, ensure_ascii=False) + "\n")
+    return EXIT_OK
+
+
+def cmd_check(args: argparse.Namespace, out: Console, err: Console) -> int:
+    from monitor.engine import Engine
+    from monitor.probes import KINDS
+    from monitor.probes.base import ProbeContext
+
+    config = load_or_report(args.config, err)
+    if config is None:
+        return EXIT_USAGE
+    check = config.check(args.name)
+    if check is None:
+        hint = did_you_mean(args.name, [c.name for c in config.checks])
+        err.print(f"no check named {args.name!r} in {args.config}{hint}", markup=False)
+        return EXIT_USAGE
+    if check.kind not in KINDS:
+        err.print(f"{check.name} is a {check.kind} check: it is pushed to, not probed",
+                  markup=False)
+        return EXIT_USAGE
+    engine = Engine(config, ProbeContext(body_limit=config.settings.body_limit))
+    result = run_async(engine.probe(check))
+    table = Table(title=f"{check.name} ({check.kind} {KINDS[check.kind].target(check.spec)})",
+                  show_header=False)
+    table.add_row("result", "[green]ok[/]" if result.ok else "[bold red]FAILED[/]")
+    table.add_row("reason", result.reason)
+    if result.degraded:
+        table.add_row("degraded", result.degraded)
+    table.add_row("duration", f"{result.duration * 1000:.1f} ms")
+    for phase, seconds in result.phases.items():
+        table.add_row(f"  {phase}", f"{seconds * 1000:.1f} ms")
+    if result.status_code is not None:
+        table.add_row("status", str(result.status_code))
+    if result.cert_expiry is not None:
+        days = (result.cert_expiry - result.started_at) / 86400
+        table.add_row("certificate", f"expires in {days:.1f} days")
+    for key, value in result.details.items():
+        table.add_row(key, str(value))
+    out.print(table)
+    return EXIT_OK if result.ok else EXIT_FAIL
+
+
+def cmd_run(args: argparse.Namespace, out: Console, err: Console) -> int:
+    from monitor import logs
+    from monitor.daemon import Daemon
+
+    config = load_or_report(args.config, err)
+    if config is None:
+        return EXIT_USAGE
+    logs.setup(args.log_level, config.secrets)
+
+    async def main() -> None:
+        await Daemon(config, console=out).run()
+
+    run_async(main())
+    return EXIT_OK
+
+
+def cmd_demo(args: argparse.Namespace, out: Console, err: Console) -> int:
+    from monitor.demo import run_demo
+
+    run_async(run_demo(out, duration=args.duration, language=args.lang))
+    return EXIT_OK
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace, Console, Console], int]] = {
+    "validate": cmd_validate,
+    "schema": cmd_schema,
+    "check": cmd_check,
+    "run": cmd_run,
+    "demo": cmd_demo,
+}
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="siaga", description="Siaga: availability monitor and "
+                                "on-call pager / pemantau ketersediaan layanan dan piket.")
+    p.add_argument("--version", action="version", version=f"siaga {__version__}")
+    p.add_argument("-c", "--config", default="checks.yaml", help="config file (checks.yaml)")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    run = sub.add_parser("run", help="run the daemon")
+    run.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    sub.add_parser("validate", help="check the config file and report every error")
+    sub.add_parser("schema", help="print a JSON Schema of checks.yaml")
+    check = sub.add_parser("check", help="probe one check once and show the result")
+    check.add_argument("name")
+    demo = sub.add_parser("demo", help="run against simulated local services")
+    demo.add_argument("--duration", type=float, default=0,
+                      help="stop after this many seconds (default: until Ctrl-C)")
+    demo.add_argument("--lang", default="en", choices=["id", "en"])
+    for name in ("run", "validate", "schema", "check", "demo"):
+        sub.choices[name].add_argument("-c", "--config", default=argparse.SUPPRESS,
+                                       help="config file (default ./checks.yaml)")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    out, err = Console(), Console(stderr=True)
+    try:
+        return COMMANDS[args.command](args, out, err)
+    except KeyboardInterrupt:
+        return EXIT_OK
+    except SiagaError as exc:
+        err.print(f"siaga: {exc}", markup=False)
+        return EXIT_FAIL

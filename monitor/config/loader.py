@@ -1,0 +1,264 @@
+"""Loading checks.yaml: parse with places, validate every section, resolve defaults, and
+cross-check the whole (duplicate names, unknown or cyclic dependencies, interval vs timeout).
+
+`load_config` returns a frozen `Config` or raises `ConfigError` carrying every problem.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from yaml.nodes import MappingNode, Node
+
+from monitor.config.model import Check, Config, FlapPolicy, Settings
+from monitor.config.schema import (
+    INVALID,
+    Bool,
+    Ctx,
+    Duration,
+    Enum,
+    Field,
+    Float,
+    Int,
+    ListOf,
+    Obj,
+    Str,
+    compose,
+    contains_invalid,
+)
+from monitor.errors import ConfigError, Problem
+from monitor.probes import KINDS
+
+NAME_PATTERN = r"[a-z0-9][a-z0-9._-]{0,62}"
+NAME_HINT = "lowercase letters, digits, '.', '_' or '-' (at most 63), like 'portal-web'"
+
+
+def _timezone(values: dict[str, Any], node: Node, path: str, ctx: Ctx) -> Any:
+    try:
+        ZoneInfo(values["timezone"])
+    except (ZoneInfoNotFoundError, ValueError):
+        tz = values["timezone"]
+        return ctx.error(node, f"{path}.timezone", f"unknown time zone {tz!r}, e.g. Asia/Jakarta")
+    return Settings(**values)
+
+
+SETTINGS = Obj(
+    {
+        "location": Str("Where this instance probes from (metric label)", default="local",
+                        pattern=NAME_PATTERN, hint=NAME_HINT),
+        "timezone": Str("IANA time zone for schedules, rosters and reports",
+                        default="Asia/Jakarta"),
+        "language": Enum(["id", "en"], "Language of messages and the status page", default="id"),
+        "listen": Str("Address of the HTTP server (metrics, API, status page)",
+                      default="127.0.0.1:9477", pattern=r"(\[[0-9a-fA-F:]+\]|[^:\s]+):\d{1,5}",
+                      hint="HOST:PORT like 127.0.0.1:9477"),
+        "state_dir": Str("Directory for the SQLite store and keys (relative to this file)",
+                         default="state"),
+        "public_url": Str("URL people use to reach this server (links in pages)", default=""),
+        "max_concurrency": Int("Probes in flight at once, in total", default=500, min=1,
+                               max=100_000),
+        "per_host_concurrency": Int("Probes in flight at once against one host", default=64,
+                                    min=1, max=10_000),
+        "body_limit": Int("Bytes of a response body read at most", default=1_048_576,
+                          min=1024, max=64 * 1_048_576),
+        "latency_histogram": Bool("Export a per-check latency histogram for every check",
+                                  default=False),
+        "api_token": Str("Token for state-changing API calls; use ${VAR}", default=None),
+        "max_lateness": Duration("Scheduler lateness above which /healthz fails", default=5.0,
+                                 min=0.01),
+    },
+    "Settings of this Siaga instance",
+    build=_timezone,
+    default=Settings(),
+)
+
+FLAPPING = Obj(
+    {
+        "enabled": Bool(default=True),
+        "window": Int("Results considered", default=21, min=5, max=100),
+        "high": Float("Start flapping at or above this percent of changes", default=30.0,
+                      min=1, max=100),
+        "low": Float("Stop flapping at or below this percent", default=20.0, min=0, max=100),
+    },
+    "Flap detection (Nagios method: weighted state changes with hysteresis)",
+    build=lambda v, node, path, ctx: (
+        ctx.error(node, path, "low must be below high") if v["low"] >= v["high"]
+        else FlapPolicy(**v)
+    ),
+)
+
+# Keys a check and `defaults:` share; a check's own value wins.
+INHERITED: dict[str, Field] = {
+    "interval": Duration("Time from one probe's start to the next", min=0.1),
+    "timeout": Duration("Time a probe may take", min=0.01),
+    "fail_after": Int("Consecutive failures before DOWN", min=1, max=100),
+    "recover_after": Int("Consecutive successes before UP again", min=1, max=100),
+    "slo": Float("Availability objective, e.g. 0.995", min=0.5, max=0.99999),
+    "latency_histogram": Bool("Export a latency histogram for this check"),
+    "flapping": FLAPPING,
+    "escalation": Str("Name of the escalation policy"),
+}
+
+DEFAULTS = Obj(dict(INHERITED), "Defaults for every check")
+
+BUILTIN_DEFAULTS: dict[str, Any] = {
+    "interval": 30.0, "timeout": 10.0, "fail_after": 3, "recover_after": 2, "slo": 0.995,
+    "latency_histogram": False, "flapping": FlapPolicy(), "escalation": None,
+}
+
+
+def _check_fields() -> dict[str, Field]:
+    fields: dict[str, Field] = {
+        "name": Str("Unique name (metric label)", pattern=NAME_PATTERN, hint=NAME_HINT),
+        "group": Str("Group shown together (status page, dashboards)", default="default"),
+        "title": Str("Public name of the service", default=""),
+        "description": Str("What this service is, for people", default=""),
+        "public": Bool("Show on the public status page", default=False),
+        "depends_on": ListOf(Str(pattern=NAME_PATTERN, hint=NAME_HINT),
+                             "Checks this one needs; their outage silences this one",
+                             default=[], single_ok=True),
+        "connectivity": Bool("Reference target for Siaga's own network (connectivity guard)",
+                             default=False),
+    }
+    fields.update(INHERITED)
+    for name, kind in KINDS.items():
+        fields[name] = kind.schema
+    fields.update(EXTRA_KINDS)
+    return fields
+
+
+# Check kinds that are not probes (e.g. heartbeat); registered by their modules.
+EXTRA_KINDS: dict[str, Field] = {}
+# Top-level sections beyond siaga/defaults/checks (oncall, maintenance, …), by their modules.
+SECTIONS: dict[str, Field] = {}
+
+
+def _draft_check(values: dict[str, Any], node: Node, path: str, ctx: Ctx) -> Any:
+    kinds = [k for k in (*KINDS, *EXTRA_KINDS) if k in values]
+    if len(kinds) != 1:
+        known = ", ".join((*KINDS, *EXTRA_KINDS))
+        msg = "has several kinds: " + ", ".join(kinds) if kinds else "has no kind"
+        return ctx.error(node, path, f"{msg}; give exactly one of {known}")
+    values["kind"] = kinds[0]
+    values["spec"] = values.pop(kinds[0])
+    values["__path"] = path
+    return values
+
+
+def check_schema() -> Obj:
+    return Obj(_check_fields(), "One check", required=["name"], build=_draft_check)
+
+
+def root_schema() -> Obj:
+    fields: dict[str, Field] = {
+        "siaga": SETTINGS,
+        "defaults": DEFAULTS,
+        "checks": ListOf(check_schema(), "The checks", default=[]),
+    }
+    fields.update(SECTIONS)
+    return Obj(fields, "Siaga configuration (checks.yaml)", partial=True)
+
+
+def resolve_check(draft: dict[str, Any], defaults: dict[str, Any]) -> Check:
+    values = {k: v for k, v in draft.items() if k != "__path"}
+    for key in INHERITED:
+        if key not in values:
+            values[key] = defaults.get(key, BUILTIN_DEFAULTS[key])
+    values["depends_on"] = tuple(values.get("depends_on", ()))
+    return Check(**values)
+
+
+def cross_check(checks: list[tuple[str, Check]], ctx: Ctx) -> None:
+    """Whole-file rules: unique names, known dependencies, no cycles, interval ≥ timeout."""
+    seen: dict[str, str] = {}
+    for path, check in checks:
+        if check.name in seen:
+            first = ctx.places.get(f"{seen[check.name]}.name", (0, 0))[0]
+            ctx.error_at(f"{path}.name", f"duplicate check name {check.name!r} (first on line {first})")
+        else:
+            seen[check.name] = path
+        if check.interval < check.timeout:
+            ctx.error_at(
+                f"{path}.interval" if f"{path}.interval" in ctx.places else path,
+                f"interval ({check.interval:g}s) is shorter than timeout ({check.timeout:g}s)",
+            )
+        for i, dep in enumerate(check.depends_on):
+            if dep not in seen and dep not in {c.name for _, c in checks}:
+                ctx.error_at(f"{path}.depends_on[{i}]", f"depends on {dep!r}, which is no check")
+            elif dep == check.name:
+                ctx.error_at(f"{path}.depends_on[{i}]", "a check cannot depend on itself")
+    _find_cycles(checks, ctx)
+
+
+def _find_cycles(checks: list[tuple[str, Check]], ctx: Ctx) -> None:
+    deps = {c.name: [d for d in c.depends_on if d != c.name] for _, c in checks}
+    paths = {c.name: p for p, c in checks}
+    state: dict[str, int] = {}  # 1 visiting, 2 done
+    reported: set[frozenset[str]] = set()
+
+    def visit(name: str, trail: list[str]) -> None:
+        state[name] = 1
+        for dep in deps.get(name, []):
+            if state.get(dep) == 1:
+                cycle = [*trail[trail.index(dep):], dep]
+                if frozenset(cycle) not in reported:
+                    reported.add(frozenset(cycle))
+                    ctx.error_at(f"{paths[name]}.depends_on",
+                                 "dependency cycle: " + " → ".join(cycle))
+            elif dep in deps and state.get(dep) is None:
+                visit(dep, [*trail, dep])
+        state[name] = 2
+
+    for name in deps:
+        if state.get(name) is None:
+            visit(name, [name])
+
+
+def load_config(path: str | os.PathLike[str], env: Mapping[str, str] | None = None) -> Config:
+    """Read, validate and build a config file; raise ConfigError with every problem."""
+    file = str(path)
+    try:
+        text = Path(file).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError([Problem(file, 1, 1, "", f"cannot read file: {exc.strerror}")]) from None
+    return parse_config(text, file, env)
+
+
+def parse_config(text: str, file: str, env: Mapping[str, str] | None = None) -> Config:
+    root = compose(text, file)
+    if isinstance(root, Problem):
+        raise ConfigError([root])
+    ctx = Ctx(file=file, env=dict(os.environ) if env is None else env)
+    if root is None or not isinstance(root, MappingNode):
+        raise ConfigError([Problem(file, 1, 1, "", "expected a mapping with a 'checks' list")])
+    values = root_schema().check(root, "", ctx)
+    config = INVALID if values is INVALID else _build(values, file, ctx)
+    if ctx.problems or config is INVALID:
+        raise ConfigError(ctx.problems or [Problem(file, 1, 1, "", "invalid configuration")])
+    return config
+
+
+def _build(values: dict[str, Any], file: str, ctx: Ctx) -> Any:
+    defaults = values.get("defaults")
+    defaults = defaults if isinstance(defaults, dict) and not contains_invalid(defaults) else {}
+    drafts = [d for d in values.get("checks") or [] if d is not INVALID]
+    checks = [(d["__path"], resolve_check(d, defaults)) for d in drafts]
+    cross_check(checks, ctx)
+    settings = values["siaga"] if isinstance(values["siaga"], Settings) else Settings()
+    state_dir = Path(settings.state_dir)
+    if not state_dir.is_absolute():
+        state_dir = Path(file).resolve().parent / state_dir
+    settings = _replace(settings, state_dir=str(state_dir))
+    sections = {k: values[k] for k in SECTIONS if k in values and values[k] is not INVALID}
+    return Config(path=file, settings=settings, checks=tuple(c for _, c in checks),
+                  sections=sections, secrets=frozenset(ctx.secrets))
+
+
+def _replace(settings: Settings, **changes: Any) -> Settings:
+    from dataclasses import replace
+
+    return replace(settings, **changes)

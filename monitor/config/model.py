@@ -1,0 +1,108 @@
+"""The typed, frozen configuration that the rest of Siaga reads.
+
+`Config` is built once per load by `monitor.config.loader` and never mutated; a reload
+builds a new one. Runtime state (check state, incidents) lives elsewhere, keyed by name.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+from zoneinfo import ZoneInfo
+
+
+@dataclass(frozen=True, slots=True)
+class FlapPolicy:
+    """Nagios-style flap detection: percent of weighted state changes over a window."""
+
+    window: int = 21
+    high: float = 30.0  # start flapping at or above this percent
+    low: float = 20.0  # stop flapping at or below this percent
+    enabled: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    """One thing Siaga watches. `spec` is the kind's own frozen spec object."""
+
+    name: str
+    kind: str
+    spec: Any
+    group: str = "default"
+    title: str = ""
+    description: str = ""
+    public: bool = False
+    interval: float = 30.0
+    timeout: float = 10.0
+    fail_after: int = 3
+    recover_after: int = 2
+    depends_on: tuple[str, ...] = ()
+    slo: float = 0.995
+    latency_histogram: bool = False
+    flapping: FlapPolicy = FlapPolicy()
+    escalation: str | None = None
+    connectivity: bool = False  # a reference target telling whether Siaga's own network works
+
+    @property
+    def display_name(self) -> str:
+        return self.title or self.name
+
+    def same_target(self, other: Check) -> bool:
+        """True when a reload changed nothing about what is probed (state may be kept)."""
+        return self.kind == other.kind and self.spec == other.spec
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """The `siaga:` section."""
+
+    location: str = "local"
+    timezone: str = "Asia/Jakarta"
+    language: str = "id"
+    listen: str = "127.0.0.1:9477"
+    state_dir: str = "state"
+    public_url: str = ""
+    max_concurrency: int = 500
+    per_host_concurrency: int = 64
+    body_limit: int = 1_048_576
+    latency_histogram: bool = False
+    api_token: str | None = None
+    max_lateness: float = 5.0  # /healthz turns 503 when p99 lateness exceeds this
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def listen_host(self) -> str:
+        host, _, _ = self.listen.rpartition(":")
+        return host.strip("[]") or "127.0.0.1"
+
+    @property
+    def listen_port(self) -> int:
+        return int(self.listen.rpartition(":")[2])
+
+    @property
+    def base_url(self) -> str:
+        return (self.public_url or f"http://{self.listen}").rstrip("/")
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    """A whole, valid checks.yaml."""
+
+    path: str
+    settings: Settings
+    checks: tuple[Check, ...]
+    sections: dict[str, Any] = field(default_factory=dict)  # oncall, maintenance, … by name
+    secrets: frozenset[str] = frozenset()
+
+    def check(self, name: str) -> Check | None:
+        for c in self.checks:
+            if c.name == name:
+                return c
+        return None
+
+    @property
+    def by_name(self) -> dict[str, Check]:
+        return {c.name: c for c in self.checks}

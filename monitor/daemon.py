@@ -1,0 +1,98 @@
+"""The daemon's lifecycle: build the parts from a Config, run until a signal, stop cleanly.
+
+`Daemon` wires engine → scheduler → listeners (console, metrics, store, pager) and the HTTP
+server. SIGTERM/SIGINT cancel in-flight probes and return within two seconds; SIGHUP reloads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Callable
+
+from rich.console import Console
+
+from monitor.alerting.console import ConsoleChannel
+from monitor.config.loader import load_config
+from monitor.config.model import Check, Config
+from monitor.engine import Engine
+from monitor.errors import ConfigError
+from monitor.logs import event
+from monitor.probes import KINDS
+from monitor.probes.base import ProbeContext
+from monitor.scheduler import Scheduler
+
+log = logging.getLogger("siaga.daemon")
+
+
+def host_of(check: Check) -> str:
+    kind = KINDS.get(check.kind)
+    return kind.target(check.spec).rsplit(":", 1)[0] if kind else check.name
+
+
+class Daemon:
+    """One running Siaga instance."""
+
+    def __init__(self, config: Config, *, console: Console | None = None) -> None:
+        self.config = config
+        self.console = console
+        self.engine = Engine(config, ProbeContext(body_limit=config.settings.body_limit))
+        self.scheduler: Scheduler | None = None
+        self._stop = asyncio.Event()
+        self.on_reload: list[Callable[[Config], None]] = []
+        if console is not None:
+            tz = config.settings.tz
+            self.engine.on_transition.append(ConsoleChannel(console, config.settings.language, tz))
+
+    def probed(self, config: Config) -> list[Check]:
+        return [c for c in config.checks if c.kind in KINDS]
+
+    async def start(self) -> None:
+        s = self.config.settings
+        self.scheduler = Scheduler(
+            self.engine.run_check, host_of,
+            max_concurrency=s.max_concurrency, per_host=s.per_host_concurrency,
+        )
+        self.scheduler.set_checks(self.probed(self.config), initial=True)
+        event(log, "started", checks=len(self.config.checks), location=s.location)
+
+    def reload(self) -> bool:
+        """Load the file again; keep running on the old config if the new one is invalid."""
+        try:
+            config = load_config(self.config.path)
+        except ConfigError as exc:
+            for problem in exc.problems:
+                event(log, "reload_failed", logging.ERROR, problem=str(problem))
+            return False
+        summary = self.engine.apply(config)
+        self.config = config
+        if self.scheduler is not None:
+            self.scheduler.set_checks(self.probed(config))
+        for hook in self.on_reload:
+            hook(config)
+        event(log, "reloaded", added=len(summary.added), removed=len(summary.removed),
+              changed=len(summary.changed), unchanged=summary.unchanged)
+        return True
+
+    def request_stop(self) -> None:
+        self._stop.set()
+
+    async def run(self) -> None:
+        """Run until SIGTERM/SIGINT (or request_stop)."""
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self.request_stop)
+        loop.add_signal_handler(signal.SIGHUP, self.reload)
+        try:
+            await self.start()
+            await self._stop.wait()
+        finally:
+            for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+                loop.remove_signal_handler(sig)
+            await self.stop()
+
+    async def stop(self) -> None:
+        if self.scheduler is not None:
+            await self.scheduler.stop()
+        event(log, "stopped")

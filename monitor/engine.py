@@ -1,0 +1,130 @@
+"""The engine: runs a check's probe, feeds the state machine, and tells listeners.
+
+It owns runtime state keyed by check name (CheckState, last result, recent transitions),
+separate from the frozen Config, so a reload swaps config and keeps state. Listeners are plain
+callables registered by the metrics, the store, the console channel and the pager.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from monitor.config.model import Check, Config
+from monitor.logs import event
+from monitor.probes import KINDS
+from monitor.probes.base import ProbeContext, ProbeResult
+from monitor.state import CheckState, Transition, observe
+
+log = logging.getLogger("siaga.engine")
+
+ResultListener = Callable[[Check, ProbeResult, CheckState], None]
+TransitionListener = Callable[[Check, Transition, ProbeResult | None], None]
+RECENT_TRANSITIONS = 20
+
+
+@dataclass(slots=True)
+class Runtime:
+    """Everything known about one check at run time."""
+
+    state: CheckState = field(default_factory=CheckState)
+    last: ProbeResult | None = None
+    transitions: deque[Transition] = field(
+        default_factory=lambda: deque(maxlen=RECENT_TRANSITIONS)
+    )
+    probes: int = 0
+    failures: int = 0
+
+
+@dataclass(slots=True)
+class ReloadSummary:
+    added: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    reset: list[str] = field(default_factory=list)  # target changed: state started afresh
+    unchanged: int = 0
+
+
+class Engine:
+    """Probes checks and keeps their state. Pure of I/O except the probe itself."""
+
+    def __init__(
+        self,
+        config: Config,
+        ctx: ProbeContext,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.config = config
+        self.checks: dict[str, Check] = config.by_name
+        self.ctx = ctx
+        self.clock = clock
+        self.runtime: dict[str, Runtime] = {name: Runtime() for name in self.checks}
+        self.on_result: list[ResultListener] = []
+        self.on_transition: list[TransitionListener] = []
+
+    async def probe(self, check: Check) -> ProbeResult:
+        """Run the check's probe once (no state change): `siaga check` and the scheduler."""
+        started = self.clock()
+        result = await KINDS[check.kind].run(check.spec, check.timeout, self.ctx)
+        result.started_at = result.started_at or started
+        return result
+
+    async def run_check(self, check: Check) -> None:
+        """The scheduler's runner: probe, then record."""
+        result = await self.probe(check)
+        self.record(check, result)
+
+    def record(self, check: Check, result: ProbeResult) -> Transition | None:
+        rt = self.runtime.get(check.name)
+        if rt is None or self.checks.get(check.name) is not check:
+            return None  # removed or replaced by a reload while the probe ran
+        rt.last = result
+        rt.probes += 1
+        if not result.ok:
+            rt.failures += 1
+        transition = observe(
+            rt.state, check.name, result.ok, result.reason, self.clock(),
+            fail_after=check.fail_after, recover_after=check.recover_after,
+            degraded=result.degraded, flapping=check.flapping,
+        )
+        for listener in self.on_result:
+            listener(check, result, rt.state)
+        if transition is not None:
+            self.emit(check, transition, result)
+        return transition
+
+    def emit(self, check: Check, transition: Transition, result: ProbeResult | None) -> None:
+        """Record a transition and tell every listener (also used for non-probe checks)."""
+        self.runtime[check.name].transitions.append(transition)
+        event(log, "transition", check=check.name, old=transition.old, new=transition.new,
+              reason=transition.reason)
+        for listener in self.on_transition:
+            try:
+                listener(check, transition, result)
+            except Exception:  # one broken listener must not hide the change from the others
+                log.exception("event=listener_failed check=%s", check.name)
+
+    def apply(self, config: Config) -> ReloadSummary:
+        """Swap in a new config, keeping state by name (see ReloadSummary)."""
+        summary = ReloadSummary()
+        new = config.by_name
+        for name in self.checks.keys() - new.keys():
+            summary.removed.append(name)
+            del self.runtime[name]
+        for name, check in new.items():
+            old = self.checks.get(name)
+            if old is None:
+                summary.added.append(name)
+                self.runtime[name] = Runtime()
+            elif old == check:
+                summary.unchanged += 1
+            else:
+                summary.changed.append(name)
+                if not old.same_target(check):
+                    summary.reset.append(name)
+                    self.runtime[name] = Runtime()
+        self.config, self.checks = config, new
+        return summary
