@@ -56,7 +56,7 @@ def cmd_validate(args: argparse.Namespace, out: Console, err: Console) -> int:
     out.print(
         f"{args.config}: valid — {len(config.checks)} checks ({detail or 'none'}) "
         f"in {len(groups)} group{'s' if len(groups) != 1 else ''}",
-        highlight=False, markup=False,
+        highlight=False, markup=False, soft_wrap=True,
     )
     return EXIT_OK
 

@@ -9,8 +9,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import time
+from collections import deque
 from collections.abc import Callable
 
+from prometheus_client import CollectorRegistry
 from rich.console import Console
 
 from monitor.alerting.console import ConsoleChannel
@@ -19,11 +22,14 @@ from monitor.config.model import Check, Config
 from monitor.engine import Engine
 from monitor.errors import ConfigError
 from monitor.logs import event
+from monitor.metrics import Metrics
 from monitor.probes import KINDS
 from monitor.probes.base import ProbeContext
 from monitor.scheduler import Scheduler
+from monitor.web.app import Server, build_app
 
 log = logging.getLogger("siaga.daemon")
+LATENESS_WINDOW = 2000  # recent probe starts /healthz judges lateness over
 
 
 def host_of(check: Check) -> str:
@@ -34,11 +40,27 @@ def host_of(check: Check) -> str:
 class Daemon:
     """One running Siaga instance."""
 
-    def __init__(self, config: Config, *, console: Console | None = None) -> None:
+    def __init__(
+        self,
+        config: Config,
+        *,
+        console: Console | None = None,
+        registry: CollectorRegistry | None = None,
+        serve: bool = True,
+    ) -> None:
         self.config = config
         self.console = console
         self.engine = Engine(config, ProbeContext(body_limit=config.settings.body_limit))
+        self.registry = registry or CollectorRegistry()
+        self.metrics = Metrics(self.registry, self.engine, config.settings.location,
+                               latency_histogram=config.settings.latency_histogram)
+        self.engine.on_result.append(self.metrics.on_result)
         self.scheduler: Scheduler | None = None
+        self.server: Server | None = None
+        self.serve = serve
+        self.recent_lateness: deque[float] = deque(maxlen=LATENESS_WINDOW)
+        self.last_reload_error: str | None = None
+        self.started_at = time.time()
         self._stop = asyncio.Event()
         self.on_reload: list[Callable[[Config], None]] = []
         if console is not None:
@@ -54,8 +76,16 @@ class Daemon:
             self.engine.run_check, host_of,
             max_concurrency=s.max_concurrency, per_host=s.per_host_concurrency,
         )
+        stats = self.scheduler.stats
+        stats.on_lateness.append(self.metrics.lateness.observe)
+        stats.on_lateness.append(self.recent_lateness.append)
+        stats.on_missed.append(lambda check: self.metrics.missed.inc())
+        if self.serve:
+            self.server = Server(build_app(self), s.listen_host, s.listen_port)
+            await self.server.start()
         self.scheduler.set_checks(self.probed(self.config), initial=True)
-        event(log, "started", checks=len(self.config.checks), location=s.location)
+        event(log, "started", checks=len(self.config.checks), location=s.location,
+              listen=f"{s.listen_host}:{self.server.port}" if self.server else "-")
 
     def reload(self) -> bool:
         """Load the file again; keep running on the old config if the new one is invalid."""
@@ -64,16 +94,34 @@ class Daemon:
         except ConfigError as exc:
             for problem in exc.problems:
                 event(log, "reload_failed", logging.ERROR, problem=str(problem))
+            self.last_reload_error = f"{len(exc.problems)} error(s), first: {exc.problems[0]}"
+            self.metrics.config_loaded(False)
             return False
         summary = self.engine.apply(config)
         self.config = config
+        self.last_reload_error = None
         if self.scheduler is not None:
             self.scheduler.set_checks(self.probed(config))
+        self.metrics.config_loaded(True)
         for hook in self.on_reload:
             hook(config)
         event(log, "reloaded", added=len(summary.added), removed=len(summary.removed),
               changed=len(summary.changed), unchanged=summary.unchanged)
         return True
+
+    def health_problems(self) -> list[str]:
+        """Why /healthz should fail; empty while the scheduler keeps up."""
+        problems = []
+        limit = self.config.settings.max_lateness
+        if self.recent_lateness:
+            ordered = sorted(self.recent_lateness)
+            p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+            if p99 > limit:
+                problems.append(f"scheduler is behind: p99 lateness {p99:.2f}s "
+                                f"(limit {limit:g}s)")
+        if self.last_reload_error:
+            problems.append(f"last config reload failed: {self.last_reload_error}")
+        return problems
 
     def request_stop(self) -> None:
         self._stop.set()
@@ -95,4 +143,6 @@ class Daemon:
     async def stop(self) -> None:
         if self.scheduler is not None:
             await self.scheduler.stop()
+        if self.server is not None:
+            await self.server.stop()
         event(log, "stopped")

@@ -18,7 +18,8 @@ siaga: {{location: demo, language: {lang}, listen: "127.0.0.1:0", state_dir: "{s
 defaults: {{interval: 1s, timeout: 800ms, fail_after: 2, recover_after: 2,
             flapping: {{window: 10, high: 50, low: 25}}}}
 checks:
-  - {{name: portal, title: Portal Layanan, http: {{url: "{base}/healthy", expect: {{body_contains: OK}}}}}}
+  - {{name: portal, title: Portal Layanan,
+      http: {{url: "{base}/healthy", expect: {{body_contains: OK}}}}}}
   - {{name: perizinan, title: Perizinan Online (slow),
       http: {{url: "{base}/slow", expect: {{warn_latency: 200ms}}}}}}
   - {{name: pengaduan, title: Pengaduan (broken), http: {{url: "{base}/failing"}}}}

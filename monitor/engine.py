@@ -17,7 +17,7 @@ from monitor.config.model import Check, Config
 from monitor.logs import event
 from monitor.probes import KINDS
 from monitor.probes.base import ProbeContext, ProbeResult
-from monitor.state import CheckState, Transition, observe
+from monitor.state import CheckState, State, Transition, observe
 
 log = logging.getLogger("siaga.engine")
 
@@ -37,6 +37,13 @@ class Runtime:
     )
     probes: int = 0
     failures: int = 0
+    changes: int = 0
+    maintenance: bool = False  # set by the router while a maintenance window covers the check
+    latency: list[float] | None = None  # opt-in histogram: bucket counts…, sum (last item)
+
+    @property
+    def shown_state(self) -> State:
+        return State.MAINTENANCE if self.maintenance else self.state.state
 
 
 @dataclass(slots=True)
@@ -98,7 +105,9 @@ class Engine:
 
     def emit(self, check: Check, transition: Transition, result: ProbeResult | None) -> None:
         """Record a transition and tell every listener (also used for non-probe checks)."""
-        self.runtime[check.name].transitions.append(transition)
+        rt = self.runtime[check.name]
+        rt.transitions.append(transition)
+        rt.changes += 1
         event(log, "transition", check=check.name, old=transition.old, new=transition.new,
               reason=transition.reason)
         for listener in self.on_transition:

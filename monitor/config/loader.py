@@ -42,7 +42,8 @@ def _timezone(values: dict[str, Any], node: Node, path: str, ctx: Ctx) -> Any:
         ZoneInfo(values["timezone"])
     except (ZoneInfoNotFoundError, ValueError):
         tz = values["timezone"]
-        return ctx.error(node, f"{path}.timezone", f"unknown time zone {tz!r}, e.g. Asia/Jakarta")
+        ctx.error_at(f"{path}.timezone", f"unknown time zone {tz!r}, e.g. Asia/Jakarta")
+        return INVALID
     return Settings(**values)
 
 
@@ -178,7 +179,8 @@ def cross_check(checks: list[tuple[str, Check]], ctx: Ctx) -> None:
     for path, check in checks:
         if check.name in seen:
             first = ctx.places.get(f"{seen[check.name]}.name", (0, 0))[0]
-            ctx.error_at(f"{path}.name", f"duplicate check name {check.name!r} (first on line {first})")
+            ctx.error_at(f"{path}.name",
+                         f"duplicate check name {check.name!r} (first on line {first})")
         else:
             seen[check.name] = path
         if check.interval < check.timeout:

@@ -31,7 +31,7 @@ class _Invalid:
 
 
 INVALID: Any = _Invalid()
-_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _constructor = SafeConstructor()
 
 
@@ -90,7 +90,7 @@ class Field:
     def _doc(self, schema: dict[str, Any]) -> dict[str, Any]:
         if self.description:
             schema["description"] = self.description
-        if self.default is not INVALID and self.default is not None:
+        if isinstance(self.default, str | int | float | bool | list) and self.default != []:
             schema["default"] = self.default
         return schema
 
@@ -149,13 +149,19 @@ class Str(Scalar):
 
 
 def substitute_env(text: str, node: Node, path: str, ctx: Ctx) -> Any:
-    """Replace ${VAR} from the environment; the values are secrets, remembered for redaction."""
-    missing = [name for name in _ENV_REF.findall(text) if name not in ctx.env]
+    """Replace ${VAR} (or ${VAR:-default}) from the environment.
+
+    Values from the environment are secrets, remembered so logs can redact them.
+    """
+    missing = [m.group(1) for m in _ENV_REF.finditer(text)
+               if m.group(1) not in ctx.env and m.group(2) is None]
     if missing:
         names = ", ".join(f"${{{n}}}" for n in missing)
         return ctx.error(node, path, f"environment variable {names} is not set")
 
     def repl(match: re.Match[str]) -> str:
+        if match.group(1) not in ctx.env:
+            return match.group(2) or ""
         value = ctx.env[match.group(1)]
         if len(value) >= 4:
             ctx.secrets.add(value)
@@ -290,7 +296,8 @@ class Duration(Scalar):
                 node, path, f"must be at least {format_duration(self.min)}, got {value}"
             )
         if self.max is not None and seconds > self.max:
-            return ctx.error(node, path, f"must be at most {format_duration(self.max)}, got {value}")
+            return ctx.error(node, path,
+                             f"must be at most {format_duration(self.max)}, got {value}")
         return seconds
 
     def json_schema(self) -> dict[str, Any]:
@@ -335,7 +342,8 @@ class Url(Str):
         want = " or ".join(f"{s}://" for s in self.schemes)
         if parts is None or parts.scheme not in self.schemes or not parts.hostname or not port_ok:
             shown = "a URL from the environment" if text != str(value) else repr(value)
-            return ctx.error(node, path, f"expected a URL starting with {want} and a host, got {shown}")
+            return ctx.error(node, path,
+                             f"expected a URL starting with {want} and a host, got {shown}")
         return text
 
     def json_schema(self) -> dict[str, Any]:
@@ -425,7 +433,8 @@ class MapOf(Field):
         out = {}
         for key, key_node, value_node in mapping_items(node, path, ctx):
             child_path = join(path, key)
-            ctx.places[child_path] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
+            ctx.places[child_path] = (value_node.start_mark.line + 1,
+                                      value_node.start_mark.column + 1)
             if self.key_pattern and not self.key_pattern.fullmatch(key):
                 ctx.error(key_node, child_path, f"invalid name {key!r}, expected {self.key_hint}")
                 continue
@@ -476,7 +485,8 @@ class Obj(Field):
                 ctx.error(key_node, child_path, f"unknown key{hint}{known}")
                 ok = False
                 continue
-            ctx.places[child_path] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
+            ctx.places[child_path] = (value_node.start_mark.line + 1,
+                                      value_node.start_mark.column + 1)
             value = spec.check(value_node, child_path, ctx)
             ok = ok and not contains_invalid(value)
             values[key] = value

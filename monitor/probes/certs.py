@@ -89,6 +89,7 @@ class LeafInfo:
     not_after: float
     subject_cn: str | None
     issuer_cn: str | None
+    issuer: str  # the whole name, for CAs whose certificates carry no CN
     sans: list[str] = field(default_factory=list)
 
 
@@ -105,6 +106,7 @@ def describe_leaf(ssl_object: PeerCertSource | None) -> LeafInfo | None:
         not_after=cert.not_valid_after_utc.timestamp(),
         subject_cn=_common_name(cert.subject),
         issuer_cn=_common_name(cert.issuer),
+        issuer=cert.issuer.rfc4514_string(),
         sans=_sans(cert),
     )
 

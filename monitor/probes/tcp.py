@@ -65,6 +65,7 @@ class Attempt:
         self.step = "resolving"
         self.action = "resolve"
         self.phases: dict[str, float] = {}
+        self.received = b""  # what the target sent so far, quoted when it disappoints
 
     def begin(self, step: str, action: str) -> None:
         """Name what happens now: `step` for timeouts, `action` prefixes error reasons."""
@@ -98,6 +99,8 @@ def os_error_text(exc: OSError) -> str:
     """'connection refused' rather than "[Errno 111] Connect call failed ('…', 1)"."""
     if isinstance(exc, socket.gaierror):
         text = exc.strerror or str(exc)
+    elif isinstance(exc, ssl.SSLError):  # its errno is OpenSSL's, not the system's
+        text = (exc.reason or str(exc)).replace("_", " ")
     elif exc.errno:
         text = os.strerror(exc.errno)
     else:
@@ -141,6 +144,20 @@ async def open_stream(
             raise
         attempt.lap("tls")
     return reader, writer
+
+
+def load_tls(ctx: ProbeContext, verify: bool, ca_file: str | None) -> ssl.SSLContext | str:
+    """The client TLS context, or why it cannot be built (an unreadable ca_file)."""
+    try:
+        return ctx.ssl_context(verify, ca_file)
+    except OSError as exc:
+        return f"cannot load ca_file {ca_file}: {os_error_text(exc)}"
+
+
+def peer_text(writer: asyncio.StreamWriter) -> str:
+    """'127.0.0.1:443' or '[::1]:443' for the address actually connected to."""
+    host, port = writer.get_extra_info("peername")[:2]
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 async def close_stream(writer: asyncio.StreamWriter) -> None:
@@ -225,7 +242,7 @@ async def _exchange(
         if not data:
             attempt.lap("processing")
         data += chunk
-        attempt.received = data  # type: ignore[attr-defined]
+        attempt.received = data
         if spec.mismatch(data) is None:
             return None, data
     if not data:
@@ -233,36 +250,35 @@ async def _exchange(
     return spec.mismatch(data), data
 
 
-def _tls_context(spec: TcpSpec, ctx: ProbeContext) -> ssl.SSLContext | None:
-    return ctx.ssl_context(spec.tls_verify, spec.ca_file) if spec.tls else None
-
-
 async def run(spec: TcpSpec, timeout: float, ctx: ProbeContext) -> ProbeResult:
     attempt = Attempt()
+    tls = load_tls(ctx, spec.tls_verify, spec.ca_file) if spec.tls else None
+    if isinstance(tls, str):
+        return attempt.result(False, tls)
     writer: asyncio.StreamWriter | None = None
     details: dict[str, Any] = {}
-    deadline = asyncio.timeout(timeout)
+    data, cert_expiry, deadline = b"", None, asyncio.timeout(timeout)
     try:
-        tls = _tls_context(spec, ctx)
         async with deadline:
             reader, writer = await open_stream(attempt, spec.host, spec.port, tls)
-            details["peer"] = "{}:{}".format(*writer.get_extra_info("peername")[:2])
+            details["peer"] = peer_text(writer)
             failure, data = await _exchange(spec, reader, writer, attempt)
             cert_expiry = cert_not_after(writer.get_extra_info("ssl_object"))
         await close_stream(writer)
         writer = None
     except TimeoutError as exc:
-        failure, cert_expiry = _timeout_reason(spec, attempt, exc, deadline, timeout), None
+        failure = _timeout_reason(spec, attempt, exc, deadline, timeout)
     except ssl.SSLError as exc:
-        failure, cert_expiry = verify_error_reason(exc, spec.host), None
+        failure = verify_error_reason(exc, spec.host)
     except OSError as exc:
-        failure, cert_expiry = attempt.error_reason(exc), None
+        failure = attempt.error_reason(exc)
     finally:
         if writer is not None:
             writer.transport.abort()
     if failure is None and data:
         details["response"] = shown(data)
-    return attempt.result(failure is None, failure or "ok", cert_expiry=cert_expiry, details=details)
+    ok = failure is None
+    return attempt.result(ok, failure or "ok", cert_expiry=cert_expiry, details=details)
 
 
 def _timeout_reason(
@@ -270,9 +286,8 @@ def _timeout_reason(
 ) -> str:
     if not deadline.expired():  # the kernel gave up (ETIMEDOUT), not our deadline
         return attempt.error_reason(exc)
-    received: bytes = getattr(attempt, "received", b"")
-    if attempt.action == "read" and received:
-        return spec.mismatch(received) or attempt.timeout_reason(timeout)
+    if attempt.action == "read" and attempt.received:
+        return spec.mismatch(attempt.received) or attempt.timeout_reason(timeout)
     return attempt.timeout_reason(timeout)
 
 

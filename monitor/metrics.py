@@ -1,0 +1,305 @@
+"""Prometheus metrics: blackbox_exporter-compatible per-check gauges and Siaga's own.
+
+Per-check series are read from the engine's runtime state at scrape time (no per-probe
+work), by `CheckCollector`. It is registered in the injected registry, so the generic
+prometheus-client path (and `get_sample_value` in tests) sees exactly what `/metrics` serves;
+`/metrics` itself uses `render()`, which writes the per-check families as text in one pass
+with pre-built label strings, because the generic path is several times slower at 20,000
+checks. A test keeps the two paths equal.
+
+`siaga_check_state` is one series per check whose value is the state code:
+0 unknown, 1 up, 2 degraded, 3 down, 4 flapping, 5 maintenance.
+"""
+
+from __future__ import annotations
+
+import platform
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
+from prometheus_client.registry import Collector
+
+from monitor import __version__
+from monitor.config.model import Check
+from monitor.engine import Engine, Runtime
+from monitor.probes.base import PHASES, ProbeResult
+from monitor.state import CheckState
+
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+LATENESS_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+# (name, type, help, value-of(check, runtime) -> float | None, extra label text)
+Family = tuple[str, str, str, Callable[[Check, Runtime], float | None], str]
+
+
+def _bound(value: float) -> str:
+    return "+Inf" if value == float("inf") else repr(float(value))
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+
+
+def _fmt(value: float) -> str:
+    if value == int(value) and abs(value) < 1e15:
+        return f"{int(value)}.0"
+    return repr(value)
+
+
+def _last(attr: str) -> Callable[[Check, Runtime], float | None]:
+    def get(check: Check, rt: Runtime) -> float | None:
+        return getattr(rt.last, attr) if rt.last is not None else None
+
+    return get
+
+
+def _phase(name: str) -> Callable[[Check, Runtime], float | None]:
+    def get(check: Check, rt: Runtime) -> float | None:
+        return rt.last.phases.get(name) if rt.last is not None and check.kind == "http" else None
+
+    return get
+
+
+def _detail_phase(kind: str, key: str) -> Callable[[Check, Runtime], float | None]:
+    def get(check: Check, rt: Runtime) -> float | None:
+        if rt.last is None or check.kind != kind:
+            return None
+        value = rt.last.phases.get(key)
+        return float(value) if value is not None else None
+
+    return get
+
+
+def _success(check: Check, rt: Runtime) -> float | None:
+    return None if rt.last is None else float(rt.last.ok)
+
+
+def _state(check: Check, rt: Runtime) -> float | None:
+    return float(rt.shown_state.value_code)
+
+
+FAMILIES: list[Family] = [
+    ("probe_success", "gauge", "Whether the last probe succeeded", _success, ""),
+    ("probe_duration_seconds", "gauge", "Duration of the last probe", _last("duration"), ""),
+    ("probe_http_status_code", "gauge", "HTTP status code of the last probe",
+     lambda c, rt: None if rt.last is None or rt.last.status_code is None
+     else float(rt.last.status_code), ""),
+    ("probe_ssl_earliest_cert_expiry", "gauge", "Unix time the earliest certificate expires",
+     _last("cert_expiry"), ""),
+    ("probe_dns_lookup_time_seconds", "gauge", "DNS lookup time of the last probe",
+     _detail_phase("dns", "resolve"), ""),
+    ("probe_icmp_duration_seconds", "gauge", "ICMP round trip time of the last probe",
+     _detail_phase("icmp", "rtt"), ',phase="rtt"'),
+    ("siaga_check_state", "gauge",
+     "State of the check: 0 unknown, 1 up, 2 degraded, 3 down, 4 flapping, 5 maintenance",
+     _state, ""),
+    ("siaga_check_slo_objective", "gauge", "Availability objective of the check",
+     lambda c, rt: c.slo, ""),
+]
+LATENCY_NAME = "siaga_probe_latency_seconds"
+LATENCY_HELP = "Probe latency of the check (opt-in per check or globally)"
+PHASE_FAMILY = ("probe_http_duration_seconds", "Duration of HTTP probe phases")
+COUNTERS = [
+    ("siaga_probes", "Probes run, by outcome", "outcome"),
+    ("siaga_check_state_changes", "State changes of the check", None),
+]
+
+
+class CheckCollector(Collector):
+    """Renders every check's series from the engine's runtime, in one pass."""
+
+    def __init__(self, engine: Engine, location: str) -> None:
+        self.engine = engine
+        self.location = location
+        self._labels: dict[int, tuple[Check, str]] = {}
+
+    def labels(self, check: Check) -> str:
+        cached = self._labels.get(id(check))
+        if cached is None or cached[0] is not check:
+            text = (f'check="{check.name}",group="{_escape(check.group)}",'
+                    f'location="{_escape(self.location)}",kind="{check.kind}"')
+            cached = self._labels[id(check)] = (check, text)
+        return cached[1]
+
+    def forget(self) -> None:
+        """Drop cached label strings (after a reload)."""
+        self._labels.clear()
+
+    def _items(self) -> Iterator[tuple[Check, Runtime]]:
+        runtime = self.engine.runtime
+        for name, check in self.engine.checks.items():
+            rt = runtime.get(name)
+            if rt is not None:
+                yield check, rt
+
+    def collect(self) -> Iterator[Metric]:
+        items = list(self._items())
+        base = ["check", "group", "location", "kind"]
+
+        def values(check: Check) -> list[str]:
+            return [check.name, check.group, self.location, check.kind]
+
+        for name, _type, doc, get, extra in FAMILIES:
+            extra_names = ["phase"] if extra else []
+            fam = GaugeMetricFamily(name, doc, labels=base + extra_names)
+            for check, rt in items:
+                v = get(check, rt)
+                if v is not None:
+                    fam.add_metric(values(check) + (["rtt"] if extra else []), v)
+            yield fam
+        phases = GaugeMetricFamily(PHASE_FAMILY[0], PHASE_FAMILY[1], labels=[*base, "phase"])
+        for check, rt in items:
+            if check.kind == "http" and rt.last is not None:
+                for phase in PHASES:
+                    if phase in rt.last.phases:
+                        phases.add_metric([*values(check), phase], rt.last.phases[phase])
+        yield phases
+        probes = CounterMetricFamily("siaga_probes", COUNTERS[0][1], labels=[*base, "outcome"])
+        changes = CounterMetricFamily("siaga_check_state_changes", COUNTERS[1][1], labels=base)
+        for check, rt in items:
+            probes.add_metric([*values(check), "success"], rt.probes - rt.failures)
+            probes.add_metric([*values(check), "failure"], rt.failures)
+            changes.add_metric(values(check), rt.changes)
+        yield probes
+        yield changes
+        yield self._latency_family(items, values)
+
+    def _latency_family(self, items: list[tuple[Check, Runtime]],
+                        values: Callable[[Check], list[str]]) -> Metric:
+        fam = HistogramMetricFamily(LATENCY_NAME, LATENCY_HELP,
+                                    labels=["check", "group", "location", "kind"])
+        for check, rt in items:
+            if rt.latency is not None:
+                cumulative, buckets = 0.0, []
+                for bound, count in zip((*LATENCY_BUCKETS, float("inf")), rt.latency, strict=False):
+                    cumulative += count
+                    buckets.append((_bound(bound), cumulative))
+                fam.add_metric(values(check), buckets, rt.latency[-1])
+        return fam
+
+    def render(self) -> str:
+        """The same families as `collect()`, as exposition text, fast."""
+        items = [(check, rt, self.labels(check)) for check, rt in self._items()]
+        out: list[str] = []
+        add = out.append
+        for name, _type, doc, get, extra in FAMILIES:
+            add(f"# HELP {name} {doc}\n# TYPE {name} gauge\n")
+            for check, rt, labels in items:
+                v = get(check, rt)
+                if v is not None:
+                    add(f"{name}{{{labels}{extra}}} {_fmt(v)}\n")
+        name = PHASE_FAMILY[0]
+        add(f"# HELP {name} {PHASE_FAMILY[1]}\n# TYPE {name} gauge\n")
+        for check, rt, labels in items:
+            if check.kind == "http" and rt.last is not None:
+                ph = rt.last.phases
+                for phase in PHASES:
+                    if phase in ph:
+                        add(f'{name}{{{labels},phase="{phase}"}} {_fmt(ph[phase])}\n')
+        add(f"# HELP siaga_probes_total {COUNTERS[0][1]}\n# TYPE siaga_probes_total counter\n")
+        for _check, rt, labels in items:
+            add(f'siaga_probes_total{{{labels},outcome="success"}} '
+                f"{_fmt(rt.probes - rt.failures)}\n"
+                f'siaga_probes_total{{{labels},outcome="failure"}} {_fmt(rt.failures)}\n')
+        add(f"# HELP siaga_check_state_changes_total {COUNTERS[1][1]}\n"
+            "# TYPE siaga_check_state_changes_total counter\n")
+        for _check, rt, labels in items:
+            add(f"siaga_check_state_changes_total{{{labels}}} {_fmt(rt.changes)}\n")
+        self._render_latency(items, add)
+        return "".join(out)
+
+    def _render_latency(self, items: list[tuple[Check, Runtime, str]],
+                        add: Callable[[str], None]) -> None:
+        add(f"# HELP {LATENCY_NAME} {LATENCY_HELP}\n# TYPE {LATENCY_NAME} histogram\n")
+        bounds = [_bound(b) for b in (*LATENCY_BUCKETS, float("inf"))]
+        for _check, rt, labels in items:
+            if rt.latency is None:
+                continue
+            cumulative = 0.0
+            for bound, count in zip(bounds, rt.latency, strict=False):
+                cumulative += count
+                add(f'{LATENCY_NAME}_bucket{{{labels},le="{bound}"}} {_fmt(cumulative)}\n')
+            add(f"{LATENCY_NAME}_count{{{labels}}} {_fmt(cumulative)}\n"
+                f"{LATENCY_NAME}_sum{{{labels}}} {_fmt(rt.latency[-1])}\n")
+
+
+class Metrics:
+    """Siaga's collectors on an injected registry."""
+
+    def __init__(self, registry: CollectorRegistry, engine: Engine, location: str,
+                 *, latency_histogram: bool = False) -> None:
+        self.registry = registry
+        self.latency_everywhere = latency_histogram
+        self.engine = engine
+        self._globals = CollectorRegistry(auto_describe=True)
+        self.checks = CheckCollector(engine, location)
+        registry.register(self.checks)
+        self.lateness = self._add(Histogram(
+            "siaga_scheduler_lateness_seconds", "How late probes start against their slot",
+            buckets=LATENESS_BUCKETS, registry=None))
+        self.missed = self._add(Counter(
+            "siaga_scheduler_missed_slots", "Probe slots skipped because the previous probe "
+            "of the check was still running or the loop was blocked", registry=None))
+        self.kind_duration = self._add(Histogram(
+            "siaga_probe_duration_by_kind_seconds", "Probe duration by kind", ["kind"],
+            buckets=LATENCY_BUCKETS, registry=None))
+        self.incidents_open = self._add(Gauge(
+            "siaga_incidents_open", "Open incidents by group", ["group"], registry=None))
+        self.notifications = self._add(Counter(
+            "siaga_notifications", "Notifications by channel and outcome",
+            ["channel", "outcome"], registry=None))
+        self.suppressed = self._add(Counter(
+            "siaga_notifications_suppressed", "Notifications not sent, by reason", ["reason"],
+            registry=None))
+        self.reload_ok = self._add(Gauge(
+            "siaga_config_last_reload_successful", "Whether the last config load worked",
+            registry=None))
+        self.reload_time = self._add(Gauge(
+            "siaga_config_last_reload_success_timestamp_seconds",
+            "Unix time of the last successful config load", registry=None))
+        info = self._add(Gauge("siaga_build_info", "Siaga build information",
+                               ["version", "python"], registry=None))
+        info.labels(__version__, platform.python_version()).set(1)
+        self.config_loaded(True)
+
+    def _add(self, metric: Any) -> Any:
+        self.registry.register(metric)
+        self._globals.register(metric)
+        return metric
+
+    def config_loaded(self, ok: bool) -> None:
+        self.reload_ok.set(1 if ok else 0)
+        if ok:
+            self.reload_time.set(time.time())
+            self.checks.forget()
+
+    def on_result(self, check: Check, result: ProbeResult, state: CheckState) -> None:
+        self.kind_duration.labels(check.kind).observe(result.duration)
+        if check.latency_histogram or self.latency_everywhere:
+            rt = self.engine.runtime.get(check.name)
+            if rt is not None:
+                observe_latency(rt, result.duration)
+
+    def render(self) -> bytes:
+        return generate_latest(self._globals) + self.checks.render().encode()
+
+
+def observe_latency(rt: Runtime, seconds: float) -> None:
+    """Count one probe in the check's own (opt-in) histogram: buckets…, +Inf, then sum."""
+    if rt.latency is None:
+        rt.latency = [0.0] * (len(LATENCY_BUCKETS) + 2)
+    for i, bound in enumerate(LATENCY_BUCKETS):
+        if seconds <= bound:
+            rt.latency[i] += 1
+            break
+    else:
+        rt.latency[len(LATENCY_BUCKETS)] += 1
+    rt.latency[-1] += seconds

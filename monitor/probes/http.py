@@ -1,0 +1,266 @@
+"""HTTP probe: one request on a fresh connection, following redirects, judged against the
+check's `expect:` section.
+
+The wire (connect, TLS, parsing, timing) lives in `http_client`, the judging in
+`http_expect`; this module owns the check's options, redirects and credentials.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import ssl
+import time
+from dataclasses import dataclass, field
+from time import perf_counter
+from typing import Any
+from urllib.parse import unquote, urljoin, urlsplit
+
+from yaml.nodes import Node
+
+from monitor.config.schema import (
+    Bool,
+    Ctx,
+    Enum,
+    Int,
+    MapOf,
+    Obj,
+    Str,
+    Url,
+    format_duration,
+)
+from monitor.probes.base import PHASES, ProbeContext, ProbeKind, ProbeResult
+from monitor.probes.http_client import (
+    REDIRECTS,
+    Exchange,
+    HttpError,
+    Response,
+    Target,
+    Trace,
+    build_request,
+    fetch,
+    parse_url,
+)
+from monitor.probes.http_expect import EXPECT, Expect, judge
+from monitor.probes.tcp import load_tls
+
+METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+USER_AGENT = "Siaga/0.1 (availability monitor)"
+# We write these ourselves: the body's length, and closing after one response.
+_OURS = frozenset({"connection", "content-length", "transfer-encoding"})
+_HEADER_NAME = r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
+
+
+@dataclass(frozen=True, slots=True)
+class BasicAuth:
+    username: str
+    password: str = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class HttpSpec:
+    url: str
+    method: str = "GET"
+    headers: dict[str, str] = field(default_factory=dict)
+    body: str | None = None
+    basic_auth: BasicAuth | None = None
+    bearer_token: str | None = field(default=None, repr=False)
+    follow_redirects: bool = True
+    max_redirects: int = 5
+    tls_verify: bool = True
+    ca_file: str | None = None
+    tls_server_name: str | None = None
+    body_limit: int | None = None
+    expect: Expect = field(default_factory=Expect)
+
+
+def _build_spec(v: dict[str, Any], node: Node, path: str, ctx: Ctx) -> Any:
+    if v["basic_auth"] is not None and v["bearer_token"] is not None:
+        return ctx.error(node, path, "use either basic_auth or bearer_token, not both")
+    if v["method"] == "HEAD" and v["expect"].reads_body:
+        return ctx.error(node, path, "a HEAD response has no body to check; use GET")
+    return HttpSpec(**v)
+
+
+BASIC_AUTH = Obj(
+    {"username": Str("User name"), "password": Str("Password (use ${ENV_VAR})")},
+    "HTTP basic authentication",
+    required=["username", "password"],
+    build=lambda v, node, path, ctx: BasicAuth(**v),
+    default=None,
+)
+
+SCHEMA = Obj(
+    {
+        "url": Url("The URL to request"),
+        "method": Enum(METHODS, "HTTP method", default="GET"),
+        "headers": MapOf(
+            Str(pattern=r"[^\r\n]*", hint="a header value on one line"),
+            "Request headers",
+            default={},
+            key_pattern=_HEADER_NAME,
+            key_hint="a header name",
+        ),
+        "body": Str("Request body", default=None),
+        "basic_auth": BASIC_AUTH,
+        "bearer_token": Str("Sent as 'Authorization: Bearer …' (use ${ENV_VAR})", default=None),
+        "follow_redirects": Bool("Follow 301/302/303/307/308", default=True),
+        "max_redirects": Int("More redirects than this fail", default=5, min=0, max=30),
+        "tls_verify": Bool("Verify the certificate chain and host name", default=True),
+        "ca_file": Str("PEM file of CAs to trust instead of the system's", default=None),
+        "tls_server_name": Str("Name for SNI and certificate checks", default=None),
+        "body_limit": Int("Read at most this many body bytes", default=None, min=1),
+        "expect": EXPECT,
+    },
+    "Request a URL and check the response",
+    required=["url"],
+    build=_build_spec,
+)
+
+
+async def run(spec: HttpSpec, timeout: float, ctx: ProbeContext) -> ProbeResult:
+    started_at, started = time.time(), perf_counter()
+    trace = Trace(dict.fromkeys(PHASES, 0.0))
+    deadline = asyncio.timeout(timeout)
+    try:
+        async with deadline:
+            resp, url, redirects = await _follow(spec, ctx, trace)
+    except HttpError as exc:
+        return _failed(str(exc), started, started_at, trace)
+    except TimeoutError:
+        why = f"timeout after {format_duration(timeout)} ({trace.stage})"
+        if not deadline.expired():  # the system gave up, not our deadline
+            why = f"{trace.stage}: timed out"
+        return _failed(why, started, started_at, trace)
+    duration = perf_counter() - started
+    failure, degraded = judge(spec.expect, resp, duration, trace.cert_expiry, started_at)
+    details = {
+        "bytes": len(resp.body),
+        "truncated": resp.truncated,
+        "redirects": redirects,
+        "final_url": _shown_url(parse_url(url)),
+    }
+    return ProbeResult(
+        failure is None,
+        failure or "ok",
+        duration=duration,
+        phases=trace.phases,
+        status_code=resp.status,
+        cert_expiry=trace.cert_expiry,
+        degraded=degraded,
+        details=details,
+        started_at=started_at,
+    )
+
+
+def _failed(reason: str, started: float, started_at: float, trace: Trace) -> ProbeResult:
+    return ProbeResult.failure(
+        reason, started, phases=trace.phases, cert_expiry=trace.cert_expiry, started_at=started_at
+    )
+
+
+async def _follow(spec: HttpSpec, ctx: ProbeContext, trace: Trace) -> tuple[Response, str, int]:
+    """Request `spec.url`, then each Location in turn: (last response, its URL, redirects)."""
+    url, method = spec.url, spec.method
+    body = spec.body.encode("utf-8") if spec.body is not None else None
+    authorization, trusted = _authorization(spec), True
+    origin = parse_url(spec.url)
+    tls: ssl.SSLContext | None = None
+    for redirects in range(spec.max_redirects + 1):
+        target = parse_url(url)
+        if target.tls and tls is None:
+            tls = _tls_context(spec, ctx)
+        headers = _headers(spec, target, authorization if trusted else None, trusted)
+        exchange = Exchange(
+            target=target,
+            request=build_request(method, target, headers, body),
+            head_only=method == "HEAD",
+            skip_redirect_body=spec.follow_redirects,
+            limit=spec.body_limit or ctx.body_limit,
+            tls=tls if target.tls else None,
+            server_name=spec.tls_server_name if target.host == origin.host else None,
+        )
+        resp = await fetch(exchange, trace)
+        location = resp.headers.get("location")
+        if not (spec.follow_redirects and location and resp.status in REDIRECTS):
+            return resp, url, redirects
+        url = _next_url(url, location)
+        trusted = trusted and _may_keep_credentials(target, parse_url(url))
+        if resp.status == 303 or (resp.status in (301, 302) and method == "POST"):
+            method, body = ("HEAD" if method == "HEAD" else "GET"), None
+    raise HttpError(f"too many redirects ({spec.max_redirects})")
+
+
+def _tls_context(spec: HttpSpec, ctx: ProbeContext) -> ssl.SSLContext:
+    tls = load_tls(ctx, spec.tls_verify, spec.ca_file)
+    if isinstance(tls, str):
+        raise HttpError(f"tls: {tls}")
+    return tls
+
+
+def _next_url(url: str, location: str) -> str:
+    """Where a redirect points, resolved against the URL that sent it."""
+    nxt = urljoin(url, location.strip())
+    if urlsplit(nxt).scheme not in ("http", "https"):
+        raise HttpError(f"redirect to unsupported URL {location[:80]!r}")
+    parse_url(nxt)  # an unusable Location fails here, as the redirect's fault
+    return nxt
+
+
+def _may_keep_credentials(old: Target, new: Target) -> bool:
+    """Credentials follow a redirect to the same host and port, or the same host's https."""
+    if old.host != new.host:
+        return False
+    return old.port == new.port or (new.tls and not old.tls)
+
+
+def _authorization(spec: HttpSpec) -> str | None:
+    """The Authorization header from basic_auth, bearer_token or the URL's user:password."""
+    if spec.bearer_token is not None:
+        return f"Bearer {spec.bearer_token}"
+    if spec.basic_auth is not None:
+        user, password = spec.basic_auth.username, spec.basic_auth.password
+    else:
+        parts = urlsplit(spec.url)
+        if parts.username is None:
+            return None
+        user, password = unquote(parts.username), unquote(parts.password or "")
+    token = base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
+    return f"Basic {token}"
+
+
+def _headers(
+    spec: HttpSpec, target: Target, authorization: str | None, trusted: bool
+) -> list[tuple[str, str]]:
+    """Our defaults, overridden by the check's headers; no credentials for another host."""
+    merged = {
+        "host": ("Host", target.authority),
+        "user-agent": ("User-Agent", USER_AGENT),
+        "accept": ("Accept", "*/*"),
+    }
+    for name, value in spec.headers.items():
+        key = name.lower()
+        if key not in _OURS:
+            merged[key] = (name, value)
+    if authorization is not None:
+        merged["authorization"] = ("Authorization", authorization)
+    elif not trusted:
+        merged.pop("authorization", None)
+    return list(merged.values())
+
+
+def _shown_url(target: Target) -> str:
+    """The URL without credentials or query string: safe for details and logs."""
+    scheme = "https" if target.tls else "http"
+    return f"{scheme}://{target.authority}{target.path.split('?', 1)[0]}"
+
+
+def target(spec: HttpSpec) -> str:
+    """host[:port] of the check's URL, without credentials."""
+    parts = urlsplit(spec.url)  # the schema checked it parses, port included
+    host, port = parts.hostname or "", parts.port
+    shown = f"[{host}]" if ":" in host else host
+    return f"{shown}:{port}" if port else shown
+
+
+KIND = ProbeKind("http", SCHEMA, run, target)

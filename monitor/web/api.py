@@ -1,0 +1,92 @@
+"""Operators' HTTP endpoints: /metrics, /healthz and the read-only /api/v1 JSON.
+
+Nothing here changes state. Targets are shown as the probe kind names them (host and port,
+never credentials or query strings).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from aiohttp import web
+
+from monitor.config.model import Check
+from monitor.engine import Runtime
+from monitor.probes import KINDS
+from monitor.state import Transition
+from monitor.web.app import DAEMON, json_error, json_response
+
+
+def iso(ts: float | None) -> str | None:
+    return dt.datetime.fromtimestamp(ts, dt.UTC).isoformat() if ts else None
+
+
+def transition_json(t: Transition) -> dict[str, Any]:
+    return {"old": t.old.value, "new": t.new.value, "reason": t.reason, "at": iso(t.at)}
+
+
+def check_json(check: Check, rt: Runtime, *, detail: bool = False) -> dict[str, Any]:
+    kind = KINDS.get(check.kind)
+    last = rt.last
+    data: dict[str, Any] = {
+        "name": check.name,
+        "title": check.display_name,
+        "group": check.group,
+        "kind": check.kind,
+        "target": kind.target(check.spec) if kind else None,
+        "state": rt.shown_state.value,
+        "since": iso(rt.state.since),
+        "reason": rt.state.reason,
+        "interval": check.interval,
+        "depends_on": list(check.depends_on),
+    }
+    if last is not None:
+        data["last"] = {
+            "ok": last.ok, "reason": last.reason, "at": iso(last.started_at),
+            "duration": round(last.duration, 6),
+            "phases": {k: round(v, 6) for k, v in last.phases.items()},
+            "status_code": last.status_code, "degraded": last.degraded,
+            "cert_expiry": iso(last.cert_expiry),
+        }
+    if detail:
+        data["probes"] = rt.probes
+        data["failures"] = rt.failures
+        data["flapping_percent"] = round(rt.state.flap_percent, 1)
+        data["transitions"] = [transition_json(t) for t in reversed(rt.transitions)]
+    return data
+
+
+async def metrics(request: web.Request) -> web.Response:
+    body = request.app[DAEMON].metrics.render()
+    return web.Response(body=body, headers={"Content-Type": "text/plain; version=0.0.4"})
+
+
+async def healthz(request: web.Request) -> web.Response:
+    problems = request.app[DAEMON].health_problems()
+    if problems:
+        return json_response({"status": "failing", "problems": problems}, 503)
+    return json_response({"status": "ok"})
+
+
+async def list_checks(request: web.Request) -> web.Response:
+    engine = request.app[DAEMON].engine
+    items = [check_json(c, engine.runtime[n]) for n, c in engine.checks.items()
+             if n in engine.runtime]
+    return json_response({"checks": items})
+
+
+async def get_check(request: web.Request) -> web.Response:
+    engine = request.app[DAEMON].engine
+    name = request.match_info["name"]
+    check = engine.checks.get(name)
+    if check is None or name not in engine.runtime:
+        return json_error(f"no check named {name!r}", 404)
+    return json_response(check_json(check, engine.runtime[name], detail=True))
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/metrics", metrics)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/api/v1/checks", list_checks)
+    app.router.add_get("/api/v1/checks/{name}", get_check)

@@ -1,0 +1,138 @@
+"""/metrics, /healthz and /api/v1 of a real daemon probing the local farm."""
+
+from __future__ import annotations
+
+import asyncio
+
+import aiohttp
+import pytest
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.parser import text_string_to_metric_families
+
+from monitor.config.loader import parse_config
+from monitor.daemon import Daemon
+
+CONFIG = """
+siaga: {{location: test-1, listen: "127.0.0.1:0", state_dir: "{state}"}}
+defaults: {{interval: 200ms, timeout: 150ms, fail_after: 2, recover_after: 1}}
+checks:
+  - {{name: web-ok, group: "Layanan Publik", http: {{url: "{http}/ok"}}, latency_histogram: true}}
+  - {{name: web-500, group: "Layanan Publik", http: {{url: "{http}/status/500"}}}}
+  - {{name: refused, tcp: {{host: 127.0.0.1, port: {refused}}}}}
+"""
+
+
+def config_text(farm, tmp_path, extra: str = "") -> str:
+    return CONFIG.format(http=farm.http_url, refused=farm.refused_port, state=tmp_path) + extra
+
+
+@pytest.fixture
+async def daemon(farm, tmp_path):
+    path = tmp_path / "checks.yaml"
+    path.write_text(config_text(farm, tmp_path))
+    d = Daemon(parse_config(path.read_text(), str(path)), registry=CollectorRegistry())
+    await d.start()
+    await asyncio.sleep(0.9)
+    yield d
+    await d.stop()
+
+
+def samples(text: str) -> dict[tuple[str, frozenset], float]:
+    out = {}
+    for family in text_string_to_metric_families(text):
+        for s in family.samples:
+            out[(s.name, frozenset(s.labels.items()))] = s.value
+    return out
+
+
+def labels(check: str, kind: str, **extra: str) -> dict[str, str]:
+    group = "Layanan Publik" if check.startswith("web") else "default"
+    return {"check": check, "group": group, "location": "test-1", "kind": kind, **extra}
+
+
+async def get(d: Daemon, path: str) -> tuple[int, str]:
+    async with aiohttp.ClientSession() as s, s.get(f"http://127.0.0.1:{d.server.port}{path}") as r:
+        return r.status, await r.text()
+
+
+async def test_metrics_show_blackbox_compatible_series_per_check(daemon):
+    value = daemon.registry.get_sample_value
+    assert value("probe_success", labels("web-ok", "http")) == 1
+    assert value("probe_success", labels("web-500", "http")) == 0
+    assert value("probe_http_status_code", labels("web-500", "http")) == 500
+    assert value("probe_success", labels("refused", "tcp")) == 0
+    assert value("probe_http_duration_seconds", labels("web-ok", "http", phase="processing")) > 0
+    assert value("siaga_check_state", labels("web-ok", "http")) == 1
+    assert value("siaga_check_state", labels("web-500", "http")) == 3
+    assert value("siaga_probes_total", labels("web-500", "http", outcome="failure")) >= 3
+    assert value("siaga_check_slo_objective", labels("refused", "tcp")) == 0.995
+    assert value("siaga_probe_latency_seconds_count", labels("web-ok", "http")) >= 3
+    assert value("siaga_probe_latency_seconds_count", labels("web-500", "http")) is None
+    assert value("siaga_scheduler_lateness_seconds_count") >= 9
+    assert value("siaga_config_last_reload_successful") == 1
+
+
+async def test_the_fast_render_equals_the_generic_exposition(daemon):
+    fast = samples(daemon.metrics.render().decode())
+    generic = samples(generate_latest(daemon.registry).decode())
+    assert fast == generic
+
+
+async def test_metrics_endpoint_serves_the_text_format(daemon):
+    status, text = await get(daemon, "/metrics")
+    assert status == 200
+    parsed = samples(text)
+    assert parsed[("probe_success", frozenset(labels("web-ok", "http").items()))] == 1
+    assert "127.0.0.1" not in text  # no URLs or hosts in labels
+
+
+async def test_healthz_is_ok_while_the_scheduler_keeps_up(daemon):
+    status, text = await get(daemon, "/healthz")
+    assert status == 200 and '"ok"' in text
+
+
+async def test_healthz_fails_with_a_reason_when_the_scheduler_is_behind(daemon):
+    daemon.recent_lateness.extend([9.0] * 100)
+    status, text = await get(daemon, "/healthz")
+    assert status == 503
+    assert "scheduler is behind" in text
+
+
+async def test_api_lists_checks_with_state_and_reason(daemon):
+    import json
+
+    status, text = await get(daemon, "/api/v1/checks")
+    checks = {c["name"]: c for c in json.loads(text)["checks"]}
+    assert status == 200
+    assert checks["web-500"]["state"] == "down"
+    assert checks["web-500"]["reason"] == "status 500, expected 2xx"
+    assert checks["refused"]["reason"] == "connect: connection refused"
+    assert checks["web-ok"]["last"]["phases"]["connect"] >= 0
+
+
+async def test_api_check_detail_has_recent_transitions(daemon):
+    import json
+
+    status, text = await get(daemon, "/api/v1/checks/web-500")
+    detail = json.loads(text)
+    assert status == 200
+    assert detail["transitions"][0]["new"] == "down"
+    assert detail["probes"] >= 3
+
+
+async def test_api_errors_are_json_with_the_right_status(daemon):
+    status, text = await get(daemon, "/api/v1/checks/nope")
+    assert status == 404 and text == '{"error": "no check named \'nope\'"}'
+    status, text = await get(daemon, "/api/v1/nothing-here")
+    assert status == 404 and '"error"' in text
+
+
+async def test_a_removed_check_disappears_from_metrics(daemon, farm, tmp_path):
+    path = tmp_path / "checks.yaml"
+    path.write_text(config_text(farm, tmp_path).replace(
+        "  - {name: refused, tcp: {host: 127.0.0.1, port: %d}}\n" % farm.refused_port, ""))
+    assert daemon.reload()
+    text = daemon.metrics.render().decode()
+    assert 'check="refused"' not in text
+    assert 'check="web-ok"' in text
+    assert daemon.registry.get_sample_value("probe_success", labels("refused", "tcp")) is None

@@ -1,0 +1,129 @@
+"""The scheduler, driven with a recording runner on a real event loop and short intervals."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+
+from monitor.config.model import Check
+from monitor.scheduler import Scheduler, first_offset
+
+
+def make(name: str, interval: float = 0.1, host: str = "h") -> Check:
+    return Check(name=name, kind="tcp", spec=(host, name), interval=interval, timeout=interval)
+
+
+class Recorder:
+    def __init__(self, delays: dict[str, float] | None = None) -> None:
+        self.starts: dict[str, list[float]] = defaultdict(list)
+        self.delays = delays or {}
+        self.running = 0
+        self.max_running = 0
+
+    async def __call__(self, check: Check) -> None:
+        self.starts[check.name].append(asyncio.get_running_loop().time())
+        self.running += 1
+        self.max_running = max(self.max_running, self.running)
+        try:
+            await asyncio.sleep(self.delays.get(check.name, 0))
+        finally:
+            self.running -= 1
+
+
+async def run_for(scheduler: Scheduler, seconds: float) -> None:
+    await asyncio.sleep(seconds)
+    await scheduler.stop()
+
+
+async def test_runs_every_interval_start_to_start_without_drift():
+    rec = Recorder(delays={"a": 0.03})  # the probe's own duration must not shift the slots
+    s = Scheduler(rec, lambda c: c.spec[0])
+    s.set_checks([make("a", 0.05)], initial=True)
+    await run_for(s, 1.03)
+    starts = rec.starts["a"]
+    assert 19 <= len(starts) <= 21
+    first = starts[0]
+    for k, t in enumerate(starts):
+        assert abs(t - (first + k * 0.05)) < 0.02, (k, t - first)
+
+
+async def test_first_runs_are_spread_over_the_first_interval():
+    rec = Recorder()
+    s = Scheduler(rec, lambda c: c.spec[0])
+    s.set_checks([make(f"c{i}", 1.0) for i in range(200)], initial=True)
+    await run_for(s, 1.0)
+    firsts = sorted(v[0] for v in rec.starts.values())
+    spread = firsts[-1] - firsts[0]
+    assert len(firsts) >= 190 and spread > 0.8
+    # no burst: at most a tenth of the checks start within any 50 ms
+    assert max(sum(1 for t in firsts if a <= t < a + 0.05) for a in firsts) <= 20
+
+
+def test_first_offset_is_stable_per_name_and_within_the_interval():
+    assert first_offset("portal", 30) == first_offset("portal", 30)
+    assert all(0 <= first_offset(f"c{i}", 30) < 30 for i in range(1000))
+
+
+async def test_a_hanging_check_does_not_delay_another():
+    rec = Recorder(delays={"hang": 100})
+    s = Scheduler(rec, lambda c: c.spec[0])
+    s.set_checks([make("hang", 0.05, host="x"), make("ok", 0.05, host="y")], initial=True)
+    await run_for(s, 0.5)
+    assert len(rec.starts["ok"]) >= 9
+    assert len(rec.starts["hang"]) == 1
+    assert s.stats.missed >= 8  # its later slots are counted, not stacked
+
+
+async def test_the_per_host_bound_limits_probes_in_flight_against_one_host():
+    rec = Recorder(delays={f"c{i}": 0.2 for i in range(20)})
+    s = Scheduler(rec, lambda c: c.spec[0], per_host=3)
+    s.set_checks([make(f"c{i}", 0.3) for i in range(20)], initial=True)
+    await run_for(s, 0.6)
+    assert rec.max_running == 3
+
+
+async def test_the_global_bound_limits_probes_in_flight():
+    rec = Recorder(delays={f"c{i}": 0.2 for i in range(20)})
+    s = Scheduler(rec, lambda c: c.spec[0], max_concurrency=5)
+    s.set_checks([make(f"c{i}", 0.3, host=f"h{i}") for i in range(20)], initial=True)
+    await run_for(s, 0.6)
+    assert rec.max_running == 5
+
+
+async def test_lateness_is_reported_for_each_start():
+    rec = Recorder()
+    s = Scheduler(rec, lambda c: c.spec[0])
+    seen: list[float] = []
+    s.stats.on_lateness.append(seen.append)
+    s.set_checks([make("a", 0.05)], initial=True)
+    await run_for(s, 0.3)
+    assert len(seen) == len(rec.starts["a"]) >= 4
+    assert all(0 <= x < 0.05 for x in seen)
+
+
+async def test_stop_cancels_in_flight_probes_promptly():
+    rec = Recorder(delays={"a": 100})
+    s = Scheduler(rec, lambda c: c.spec[0])
+    s.set_checks([make("a", 0.01)], initial=True)
+    await asyncio.sleep(0.05)
+    loop = asyncio.get_running_loop()
+    t0 = loop.time()
+    await s.stop()
+    assert loop.time() - t0 < 0.1
+    assert rec.running == 0
+
+
+async def test_set_checks_keeps_phase_of_unchanged_adds_and_removes():
+    rec = Recorder()
+    s = Scheduler(rec, lambda c: c.spec[0])
+    a, b = make("a", 0.2), make("b", 0.2)
+    s.set_checks([a, b], initial=True)
+    await asyncio.sleep(0.05)
+    due_a = s.due("a")
+    s.set_checks([a, make("c", 0.2)])
+    assert s.due("a") == due_a
+    assert sorted(s.names) == ["a", "c"]
+    await run_for(s, 2.2)
+    assert len(rec.starts["c"]) >= 1
+    n_b = len(rec.starts["b"])
+    assert n_b <= 1
