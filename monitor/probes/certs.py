@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from cryptography import x509
-from cryptography.x509.oid import ExtensionOID, NameOID
+from cryptography.x509.oid import NameOID
 
 # OpenSSL X509_V_ERR_* codes that mean "nobody we trust vouches for this chain".
 _UNTRUSTED_CODES = {
@@ -121,7 +121,7 @@ def _common_name(name: x509.Name) -> str | None:
 
 def _sans(cert: x509.Certificate) -> list[str]:
     try:
-        ext = cert.extensions.get_extension_for_oid(ExtensionOID.SUBJECT_ALTERNATIVE_NAME)
+        ext = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName)
     except x509.ExtensionNotFound:
         return []
     except ValueError:  # a malformed extension: report no names rather than fail
