@@ -1,0 +1,246 @@
+"""Incidents: their lifecycle and the pure reconciliation that decides them.
+
+An incident is `open` → `acknowledged` → `resolved`, keyed by its root cause: the check
+that failed first, plus the checks it covers (`affected`: dependents of a root that is down,
+or members grouped with it). `reconcile` compares what the checks look like now with the
+open incidents and returns the actions that bring them in line. Running it after every
+transition and on a timer makes the outcome independent of order, restarts and reloads:
+a maintenance window ending with a service still down, a parent recovering while a child is
+still down, a silence expiring — each just shows up as a difference on the next pass.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from monitor.state import State
+
+
+class Status(StrEnum):
+    OPEN = "open"
+    ACKNOWLEDGED = "acknowledged"
+    RESOLVED = "resolved"
+
+
+class Kind(StrEnum):
+    DOWN = "down"
+    FLAPPING = "flapping"
+    BLIND = "blind"  # Siaga's own network is failing: the connectivity guard
+
+
+@dataclass(slots=True)
+class Incident:
+    id: int
+    check: str
+    group: str
+    title: str
+    status: Status
+    reason: str
+    opened_at: float
+    kind: Kind = Kind.DOWN
+    affected: dict[str, str] = field(default_factory=dict)  # check → "dependency" | "grouped"
+    policy: str = "default"
+    acked_at: float | None = None
+    acked_by: str | None = None
+    ack_note: str | None = None
+    resolved_at: float | None = None
+    resolved_by: str | None = None
+    resolve_note: str | None = None
+
+    @property
+    def is_open(self) -> bool:
+        return self.status is not Status.RESOLVED
+
+    @property
+    def members(self) -> list[str]:
+        """Checks whose recovery this incident waits for (root and grouped peers)."""
+        return [self.check, *(c for c, why in self.affected.items() if why == "grouped")]
+
+    @property
+    def covers(self) -> set[str]:
+        return {self.check, *self.affected}
+
+
+class IncidentError(Exception):
+    """An acknowledgement or resolution that does not apply (already resolved, …)."""
+
+
+def acknowledge(inc: Incident, who: str, now: float, note: str | None = None) -> None:
+    if inc.status is Status.RESOLVED:
+        raise IncidentError(f"incident {inc.id} is already resolved")
+    if inc.status is Status.ACKNOWLEDGED:
+        raise IncidentError(f"incident {inc.id} was already acknowledged by {inc.acked_by}")
+    inc.status, inc.acked_at, inc.acked_by, inc.ack_note = Status.ACKNOWLEDGED, now, who, note
+
+
+def resolve(inc: Incident, who: str, now: float, note: str | None = None) -> None:
+    if inc.status is Status.RESOLVED:
+        raise IncidentError(f"incident {inc.id} is already resolved")
+    inc.status, inc.resolved_at, inc.resolved_by = Status.RESOLVED, now, who
+    inc.resolve_note = note
+
+
+@dataclass(frozen=True, slots=True)
+class View:
+    """What reconciliation needs to know about one check right now."""
+
+    name: str
+    group: str
+    title: str
+    state: State  # the state machine's state (FLAPPING included, MAINTENANCE not)
+    depends_on: tuple[str, ...] = ()
+    connectivity: bool = False
+    suppressed: str | None = None  # "maintenance" | "silence" while one applies
+    policy: str = "default"
+
+    @property
+    def down(self) -> bool:
+        return self.state is State.DOWN
+
+
+@dataclass(frozen=True, slots=True)
+class Open:
+    view: View
+    kind: Kind
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Attach:
+    incident_id: int
+    check: str
+    why: str  # "dependency" | "grouped"
+
+
+@dataclass(frozen=True, slots=True)
+class Resolve:
+    incident_id: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Suppress:
+    check: str
+    reason: str  # maintenance | silence | dependency | connectivity
+
+
+Action = Open | Attach | Resolve | Suppress
+
+
+@dataclass(frozen=True, slots=True)
+class Grouping:
+    window: float = 0.0  # seconds; 0 = no grouping
+    by: str = "group"  # "group" or "all"
+    max_members: int = 100
+
+
+def root_cause(name: str, views: dict[str, View]) -> str | None:
+    """The topmost DOWN ancestor of `name` (following depends_on), or None."""
+    seen, stack, best = {name}, list(views[name].depends_on), None
+    depth_of: dict[str, int] = {d: 1 for d in stack}
+    while stack:
+        dep = stack.pop()
+        view = views.get(dep)
+        if view is None:
+            continue
+        if view.down and (best is None or depth_of[dep] >= depth_of[best]):
+            best = dep
+        for parent in view.depends_on:
+            if parent not in seen:
+                seen.add(parent)
+                depth_of[parent] = depth_of[dep] + 1
+                stack.append(parent)
+    return best
+
+
+def reconcile(
+    views: dict[str, View], incidents: list[Incident], now: float, grouping: Grouping
+) -> list[Action]:
+    """The actions that make incidents match the checks' current states."""
+    actions: list[Action] = []
+    open_incs = [i for i in incidents if i.is_open]
+    blind = _blind(views)
+    actions += _resolutions(views, open_incs, blind)
+    resolving = {a.incident_id for a in actions if isinstance(a, Resolve)}
+    live = [i for i in open_incs if i.id not in resolving]
+    covered = {c for i in live for c in i.covers}
+    if blind and not any(i.kind is Kind.BLIND for i in live):
+        first = sorted(v.name for v in views.values() if v.connectivity and v.down)[0]
+        actions.append(Open(views[first], Kind.BLIND, "monitoring is blind"))
+    for view in sorted(views.values(), key=lambda v: _depth(v, views)):
+        if view.name in covered or not (view.down or view.state is State.FLAPPING):
+            continue
+        actions += _decide(view, views, live, covered, blind, now, grouping)
+    return actions
+
+
+def _blind(views: dict[str, View]) -> bool:
+    refs = [v for v in views.values() if v.connectivity]
+    return bool(refs) and all(v.down for v in refs)
+
+
+def _resolutions(views: dict[str, View], incs: list[Incident], blind: bool) -> list[Action]:
+    out: list[Action] = []
+    for inc in incs:
+        if inc.kind is Kind.BLIND:
+            if not blind:
+                out.append(Resolve(inc.id, "connectivity restored"))
+            continue
+        if inc.kind is Kind.FLAPPING:
+            view = views.get(inc.check)
+            if view is None or view.state is not State.FLAPPING:
+                out.append(Resolve(inc.id, "stable again" if view else "removed"))
+            continue
+        members = [views.get(m) for m in inc.members]
+        if not any(v is not None and v.down for v in members):
+            gone = all(v is None for v in members)
+            out.append(Resolve(inc.id, "removed from configuration" if gone else "recovered"))
+    return out
+
+
+def _depth(view: View, views: dict[str, View]) -> int:
+    depth, current, seen = 0, view, {view.name}
+    while current.depends_on:
+        parent = next((views[d] for d in current.depends_on if d in views), None)
+        if parent is None or parent.name in seen:
+            break
+        seen.add(parent.name)
+        depth, current = depth + 1, parent
+    return depth
+
+
+def _decide(view: View, views: dict[str, View], live: list[Incident], covered: set[str],
+            blind: bool, now: float, grouping: Grouping) -> list[Action]:
+    if view.connectivity:
+        return []  # reference targets speak through the blind incident only
+    if blind:
+        return [Suppress(view.name, "connectivity")]
+    root = root_cause(view.name, views) if view.down else None
+    if root is not None:
+        root_inc = next((i for i in live if root in i.covers), None)
+        if root_inc is not None:
+            covered.add(view.name)
+            return [Attach(root_inc.id, view.name, "dependency")]
+        return [Suppress(view.name, "dependency")]
+    if view.suppressed:
+        return [Suppress(view.name, view.suppressed)]
+    kind = Kind.FLAPPING if view.state is State.FLAPPING else Kind.DOWN
+    if kind is Kind.DOWN and grouping.window > 0:
+        peer = _group_peer(view, live, now, grouping)
+        if peer is not None:
+            covered.add(view.name)
+            return [Attach(peer.id, view.name, "grouped")]
+    covered.add(view.name)
+    return [Open(view, kind, "")]
+
+
+def _group_peer(view: View, live: list[Incident], now: float,
+                grouping: Grouping) -> Incident | None:
+    for inc in live:
+        if (inc.kind is Kind.DOWN and inc.status is Status.OPEN
+                and now - inc.opened_at <= grouping.window
+                and (grouping.by == "all" or inc.group == view.group)
+                and len(inc.affected) + 1 < grouping.max_members):
+            return inc
+    return None

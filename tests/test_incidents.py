@@ -1,0 +1,131 @@
+"""Incident reconciliation: pure, walked with hand-made views."""
+
+from __future__ import annotations
+
+import pytest
+
+from monitor.incidents import (
+    Attach,
+    Grouping,
+    Incident,
+    IncidentError,
+    Kind,
+    Open,
+    Resolve,
+    Status,
+    Suppress,
+    View,
+    acknowledge,
+    reconcile,
+    resolve,
+)
+from monitor.state import State
+
+UP, DOWN, FLAP = State.UP, State.DOWN, State.FLAPPING
+
+
+def views(*items: View) -> dict[str, View]:
+    return {v.name: v for v in items}
+
+
+def v(name: str, state: State = UP, **kw) -> View:
+    return View(name=name, group=kw.pop("group", "g"), title=name.title(), state=state, **kw)
+
+
+def inc(id: int, check: str, **kw) -> Incident:
+    return Incident(id=id, check=check, group=kw.pop("group", "g"), title=check,
+                    status=kw.pop("status", Status.OPEN), reason="x",
+                    opened_at=kw.pop("opened_at", 0.0), **kw)
+
+
+def test_a_down_check_opens_an_incident():
+    actions = reconcile(views(v("portal", DOWN)), [], 100, Grouping())
+    assert [type(a) for a in actions] == [Open]
+    assert actions[0].view.name == "portal" and actions[0].kind is Kind.DOWN
+
+
+def test_an_up_check_with_an_open_incident_resolves_it():
+    actions = reconcile(views(v("portal")), [inc(1, "portal")], 100, Grouping())
+    assert actions == [Resolve(1, "recovered")]
+
+
+def test_a_removed_check_resolves_its_incident_with_the_reason():
+    actions = reconcile(views(v("other")), [inc(1, "portal")], 100, Grouping())
+    assert actions == [Resolve(1, "removed from configuration")]
+
+
+def test_children_of_a_down_parent_attach_to_its_incident_instead_of_opening():
+    vs = views(v("uplink", DOWN), v("a", DOWN, depends_on=("uplink",)),
+               v("b", DOWN, depends_on=("a",)))
+    actions = reconcile(vs, [inc(1, "uplink")], 100, Grouping())
+    assert set(actions) == {Attach(1, "a", "dependency"), Attach(1, "b", "dependency")}
+
+
+def test_a_child_is_suppressed_until_its_parents_incident_exists():
+    vs = views(v("uplink", DOWN), v("a", DOWN, depends_on=("uplink",)))
+    actions = reconcile(vs, [], 100, Grouping())
+    assert actions == [Open(vs["uplink"], Kind.DOWN, ""), Suppress("a", "dependency")]
+
+
+def test_when_the_parent_recovers_a_child_still_down_gets_its_own_incident():
+    vs = views(v("uplink"), v("a", DOWN, depends_on=("uplink",)))
+    actions = reconcile(vs, [inc(1, "uplink", affected={"a": "dependency"})], 100, Grouping())
+    assert actions == [Resolve(1, "recovered"), Open(vs["a"], Kind.DOWN, "")]
+
+
+def test_checks_of_one_group_going_down_within_the_window_join_one_incident():
+    vs = views(*(v(f"s{i}", DOWN, group="Layanan") for i in range(3)))
+    actions = reconcile(vs, [inc(1, "s0", group="Layanan", opened_at=95)], 100,
+                        Grouping(window=30))
+    assert set(actions) == {Attach(1, "s1", "grouped"), Attach(1, "s2", "grouped")}
+
+
+def test_grouping_stops_after_the_window():
+    vs = views(v("s0", DOWN), v("s1", DOWN))
+    actions = reconcile(vs, [inc(1, "s0", opened_at=0)], 100, Grouping(window=30))
+    assert actions == [Open(vs["s1"], Kind.DOWN, "")]
+
+
+def test_a_grouped_incident_stays_open_while_any_member_is_down():
+    vs = views(v("s0"), v("s1", DOWN))
+    assert reconcile(vs, [inc(1, "s0", affected={"s1": "grouped"})], 100, Grouping()) == []
+
+
+def test_maintenance_suppresses_a_new_incident_but_not_an_open_one():
+    vs = views(v("portal", DOWN, suppressed="maintenance"))
+    assert reconcile(vs, [], 100, Grouping()) == [Suppress("portal", "maintenance")]
+    assert reconcile(vs, [inc(1, "portal")], 100, Grouping()) == []
+
+
+def test_connectivity_refs_down_open_one_blind_incident_and_suppress_services():
+    vs = views(v("uplink", DOWN, connectivity=True), v("dns", DOWN, connectivity=True),
+               v("portal", DOWN))
+    actions = reconcile(vs, [], 100, Grouping())
+    assert Open(vs["dns"], Kind.BLIND, "monitoring is blind") in actions
+    assert Suppress("portal", "connectivity") in actions
+    assert not any(isinstance(a, Open) and a.kind is Kind.DOWN for a in actions)
+
+
+def test_one_connectivity_ref_of_two_down_is_not_blindness():
+    vs = views(v("uplink", DOWN, connectivity=True), v("dns", UP, connectivity=True))
+    assert reconcile(vs, [], 100, Grouping()) == []
+
+
+def test_flapping_opens_one_flapping_incident_resolved_when_stable():
+    vs = views(v("portal", FLAP))
+    assert reconcile(vs, [], 100, Grouping()) == [Open(vs["portal"], Kind.FLAPPING, "")]
+    stable = views(v("portal", UP))
+    flapping_inc = inc(1, "portal", kind=Kind.FLAPPING)
+    assert reconcile(stable, [flapping_inc], 100, Grouping()) == [Resolve(1, "stable again")]
+
+
+def test_acknowledge_then_resolve_and_refusals():
+    i = inc(1, "portal")
+    acknowledge(i, "budi", 10, "on it")
+    assert (i.status, i.acked_by, i.ack_note) == (Status.ACKNOWLEDGED, "budi", "on it")
+    with pytest.raises(IncidentError):
+        acknowledge(i, "sari", 11)
+    resolve(i, "budi", 20, "restarted")
+    assert i.status is Status.RESOLVED and i.resolved_at == 20
+    with pytest.raises(IncidentError):
+        resolve(i, "budi", 21)
