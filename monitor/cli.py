@@ -16,7 +16,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from monitor import __version__
+from monitor import __version__, cli_people
 from monitor.config.loader import load_config, root_schema
 from monitor.config.model import Config
 from monitor.config.schema import did_you_mean
@@ -135,7 +135,21 @@ def cmd_demo(args: argparse.Namespace, out: Console, err: Console) -> int:
     return EXIT_OK
 
 
+def with_config(
+    fn: Callable[[argparse.Namespace, Config, Console, Console], int],
+) -> Callable[[argparse.Namespace, Console, Console], int]:
+    def run(args: argparse.Namespace, out: Console, err: Console) -> int:
+        config = load_or_report(args.config, err)
+        return EXIT_USAGE if config is None else fn(args, config, out, err)
+
+    return run
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace, Console, Console], int]] = {
+    "oncall": with_config(cli_people.cmd_oncall),
+    "incidents": with_config(cli_people.cmd_incidents),
+    "ack": with_config(cli_people.cmd_act),
+    "resolve": with_config(cli_people.cmd_act),
     "validate": cmd_validate,
     "schema": cmd_schema,
     "check": cmd_check,
@@ -160,7 +174,8 @@ def parser() -> argparse.ArgumentParser:
     demo.add_argument("--duration", type=float, default=0,
                       help="stop after this many seconds (default: until Ctrl-C)")
     demo.add_argument("--lang", default="en", choices=["id", "en"])
-    for name in ("run", "validate", "schema", "check", "demo"):
+    cli_people.add_parsers(sub)
+    for name in sub.choices:
         sub.choices[name].add_argument("-c", "--config", default=argparse.SUPPRESS,
                                        help="config file (default ./checks.yaml)")
     return p

@@ -8,15 +8,23 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import secrets
 import signal
 import time
 from collections import deque
 from collections.abc import Callable
+from pathlib import Path
 
+import aiohttp
 from prometheus_client import CollectorRegistry
 from rich.console import Console
 
+from monitor.alerting.acktoken import AckSigner, load_or_create_key
 from monitor.alerting.console import ConsoleChannel
+from monitor.alerting.notifiers import AppriseNotifier, Notifier
+from monitor.alerting.outbox import Outbox
+from monitor.alerting.pager import Actions, Pager
 from monitor.config.loader import load_config
 from monitor.config.model import Check, Config
 from monitor.engine import Engine
@@ -26,10 +34,25 @@ from monitor.metrics import Metrics
 from monitor.probes import KINDS
 from monitor.probes.base import ProbeContext
 from monitor.scheduler import Scheduler
+from monitor.store import Store
 from monitor.web.app import Server, build_app
 
 log = logging.getLogger("siaga.daemon")
 LATENESS_WINDOW = 2000  # recent probe starts /healthz judges lateness over
+
+
+def load_or_create_api_token(state_dir: Path) -> str:
+    """The token state-changing API calls need: from SIAGA_API_TOKEN, else a file made once
+    (mode 0600) in the state directory, which `siaga ack` on the same machine reads."""
+    if os.environ.get("SIAGA_API_TOKEN"):
+        return os.environ["SIAGA_API_TOKEN"]
+    path = state_dir / "api.token"
+    if not path.exists():
+        state_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_urlsafe(32))
+    return path.read_text().strip()
 
 
 def host_of(check: Check) -> str:
@@ -47,6 +70,7 @@ class Daemon:
         console: Console | None = None,
         registry: CollectorRegistry | None = None,
         serve: bool = True,
+        notifier: Notifier | None = None,
     ) -> None:
         self.config = config
         self.console = console
@@ -63,9 +87,33 @@ class Daemon:
         self.started_at = time.time()
         self._stop = asyncio.Event()
         self.on_reload: list[Callable[[Config], None]] = []
+        self._tasks: list[asyncio.Task[None]] = []
+        self.store = Store(config.settings.state_dir)
+        state_dir = Path(config.settings.state_dir)
+        self.signer = AckSigner(load_or_create_key(state_dir, os.environ))
+        self.api_token = config.settings.api_token or load_or_create_api_token(state_dir)
+        self.notifier_session: aiohttp.ClientSession | None = None
+        self.notifier = notifier or AppriseNotifier()
+        self.outbox = Outbox(self.store, self.notifier, self.channels, self.metrics,
+                             on_exhausted=lambda row: self.pager.escalate_now(row.incident_id))
+        self.pager = Pager(store=self.store, engine=self.engine, config=config,
+                           signer=self.signer, metrics=self.metrics,
+                           suppression=self.suppression, wake_outbox=self.outbox.wake)
+        self.actions = Actions(self.pager)
+        self.engine.on_transition.append(self.pager.on_transition)
+        self.on_reload.append(self.pager.apply_config)
         if console is not None:
             tz = config.settings.tz
             self.engine.on_transition.append(ConsoleChannel(console, config.settings.language, tz))
+
+    def channels(self, officer: str) -> tuple[str, ...]:
+        oncall = self.config.sections.get("oncall")
+        person = oncall.officers.get(officer) if oncall else None
+        return tuple(person.notify) if person else ()
+
+    def suppression(self, check: Check, now: float) -> str | None:
+        """Why pages for `check` are held right now (maintenance, silence), or None."""
+        return None
 
     def probed(self, config: Config) -> list[Check]:
         return [c for c in config.checks if c.kind in KINDS]
@@ -83,6 +131,9 @@ class Daemon:
         if self.serve:
             self.server = Server(build_app(self), s.listen_host, s.listen_port)
             await self.server.start()
+        await self.pager.load()
+        self._tasks = [asyncio.create_task(self.pager.run(), name="pager"),
+                       asyncio.create_task(self.outbox.run(), name="outbox")]
         self.scheduler.set_checks(self.probed(self.config), initial=True)
         event(log, "started", checks=len(self.config.checks), location=s.location,
               listen=f"{s.listen_host}:{self.server.port}" if self.server else "-")
@@ -143,6 +194,15 @@ class Daemon:
     async def stop(self) -> None:
         if self.scheduler is not None:
             await self.scheduler.stop()
+        for task in self._tasks:
+            task.cancel()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self.outbox is not None:
+            await self.outbox.stop()
         if self.server is not None:
             await self.server.stop()
+        if self.notifier_session is not None:
+            await self.notifier_session.close()
+        self.store.close()
         event(log, "stopped")

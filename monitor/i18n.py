@@ -21,6 +21,13 @@ _TEXT: dict[str, dict[str, str]] = {
         "transition": "[{state_upper}] {title}: {old} → {new}. {reason}",
         "ok": "berhasil",
         "failed": "gagal",
+        "ack.refused": "Tautan ditolak",
+        "ack.forged": "Tautan ini tidak sah atau telah diubah.",
+        "ack.expired": "Tautan ini sudah kedaluwarsa.",
+        "ack.already_used": "Tautan ini sudah pernah dipakai.",
+        "ack.confirm_title": "Akui gangguan ini?",
+        "ack.button": "Ya, saya tangani",
+        "ack.done": "Diakui: {title} ditangani oleh {who}.",
     },
     "en": {
         "state.unknown": "unknown",
@@ -32,6 +39,13 @@ _TEXT: dict[str, dict[str, str]] = {
         "transition": "[{state_upper}] {title}: {old} → {new}. {reason}",
         "ok": "ok",
         "failed": "failed",
+        "ack.refused": "Link refused",
+        "ack.forged": "This link is not valid or has been altered.",
+        "ack.expired": "This link has expired.",
+        "ack.already_used": "This link has already been used.",
+        "ack.confirm_title": "Acknowledge this incident?",
+        "ack.button": "Yes, I am on it",
+        "ack.done": "Acknowledged: {who} is handling {title}.",
     },
 }
 

@@ -47,6 +47,8 @@ class Incident:
     resolved_at: float | None = None
     resolved_by: str | None = None
     resolve_note: str | None = None
+    suppressed: str | None = None  # why nobody is paged (maintenance, silence, connectivity)
+    paging_from: float | None = None  # when paging started (opened_at, or when unsuppressed)
 
     @property
     def is_open(self) -> bool:
@@ -104,6 +106,13 @@ class Open:
     view: View
     kind: Kind
     reason: str
+    suppressed: str | None = None  # opened for the record, without paging
+
+
+@dataclass(frozen=True, slots=True)
+class Unsuppress:
+    incident_id: int
+    reason: str  # why paging starts now ("maintenance ended", …)
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,7 +134,7 @@ class Suppress:
     reason: str  # maintenance | silence | dependency | connectivity
 
 
-Action = Open | Attach | Resolve | Suppress
+Action = Open | Attach | Resolve | Suppress | Unsuppress
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,6 +173,7 @@ def reconcile(
     actions += _resolutions(views, open_incs, blind)
     resolving = {a.incident_id for a in actions if isinstance(a, Resolve)}
     live = [i for i in open_incs if i.id not in resolving]
+    actions += _unsuppressions(views, live, blind)
     covered = {c for i in live for c in i.covers}
     if blind and not any(i.kind is Kind.BLIND for i in live):
         first = sorted(v.name for v in views.values() if v.connectivity and v.down)[0]
@@ -199,6 +209,19 @@ def _resolutions(views: dict[str, View], incs: list[Incident], blind: bool) -> l
     return out
 
 
+def _unsuppressions(views: dict[str, View], incs: list[Incident], blind: bool) -> list[Action]:
+    out: list[Action] = []
+    for inc in incs:
+        view = views.get(inc.check)
+        if inc.suppressed is None or view is None:
+            continue
+        if inc.suppressed == "connectivity" and not blind:
+            out.append(Unsuppress(inc.id, "connectivity restored"))
+        elif inc.suppressed in ("maintenance", "silence") and view.suppressed is None:
+            out.append(Unsuppress(inc.id, f"{inc.suppressed} ended"))
+    return out
+
+
 def _depth(view: View, views: dict[str, View]) -> int:
     depth, current, seen = 0, view, {view.name}
     while current.depends_on:
@@ -214,8 +237,10 @@ def _decide(view: View, views: dict[str, View], live: list[Incident], covered: s
             blind: bool, now: float, grouping: Grouping) -> list[Action]:
     if view.connectivity:
         return []  # reference targets speak through the blind incident only
+    kind = Kind.FLAPPING if view.state is State.FLAPPING else Kind.DOWN
     if blind:
-        return [Suppress(view.name, "connectivity")]
+        covered.add(view.name)
+        return [Open(view, kind, "", suppressed="connectivity")]
     root = root_cause(view.name, views) if view.down else None
     if root is not None:
         root_inc = next((i for i in live if root in i.covers), None)
@@ -224,8 +249,8 @@ def _decide(view: View, views: dict[str, View], live: list[Incident], covered: s
             return [Attach(root_inc.id, view.name, "dependency")]
         return [Suppress(view.name, "dependency")]
     if view.suppressed:
-        return [Suppress(view.name, view.suppressed)]
-    kind = Kind.FLAPPING if view.state is State.FLAPPING else Kind.DOWN
+        covered.add(view.name)
+        return [Open(view, kind, "", suppressed=view.suppressed)]
     if kind is Kind.DOWN and grouping.window > 0:
         peer = _group_peer(view, live, now, grouping)
         if peer is not None:

@@ -31,7 +31,8 @@ def _incident(row: sqlite3.Row) -> Incident:
         kind=Kind(row["kind"]), affected=json.loads(row["affected"]), policy=row["policy"],
         acked_at=row["acked_at"], acked_by=row["acked_by"], ack_note=row["ack_note"],
         resolved_at=row["resolved_at"], resolved_by=row["resolved_by"],
-        resolve_note=row["resolve_note"])
+        resolve_note=row["resolve_note"], suppressed=row["suppressed"],
+        paging_from=row["paging_from"])
 
 
 def open_incidents(conn: sqlite3.Connection) -> list[Incident]:
@@ -55,20 +56,25 @@ def list_incidents(conn: sqlite3.Connection, *, limit: int = 50, since: float = 
 def insert_incident(conn: sqlite3.Connection, inc: Incident) -> int:
     cur = conn.execute(
         "INSERT INTO incidents (check_name, group_name, title, status, reason, opened_at, "
-        "affected, policy, kind) VALUES (?,?,?,?,?,?,?,?,?)",
+        "affected, policy, kind, suppressed, paging_from) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
         (inc.check, inc.group, inc.title, inc.status.value, inc.reason, inc.opened_at,
-         json.dumps(inc.affected), inc.policy, inc.kind.value))
+         json.dumps(inc.affected), inc.policy, inc.kind.value, inc.suppressed,
+         inc.paging_from))
     inc.id = int(cur.lastrowid or 0)
     add_event(conn, inc.id, inc.opened_at, "opened", None, inc.reason)
+    if inc.suppressed:
+        add_event(conn, inc.id, inc.opened_at, "suppressed", None, inc.suppressed)
     return inc.id
 
 
 def save_incident(conn: sqlite3.Connection, inc: Incident) -> None:
     conn.execute(
         "UPDATE incidents SET status=?, reason=?, affected=?, acked_at=?, acked_by=?, "
-        "ack_note=?, resolved_at=?, resolved_by=?, resolve_note=? WHERE id=?",
+        "ack_note=?, resolved_at=?, resolved_by=?, resolve_note=?, suppressed=?, "
+        "paging_from=? WHERE id=?",
         (inc.status.value, inc.reason, json.dumps(inc.affected), inc.acked_at, inc.acked_by,
-         inc.ack_note, inc.resolved_at, inc.resolved_by, inc.resolve_note, inc.id))
+         inc.ack_note, inc.resolved_at, inc.resolved_by, inc.resolve_note, inc.suppressed,
+         inc.paging_from, inc.id))
 
 
 def add_event(conn: sqlite3.Connection, incident_id: int, at: float, kind: str,

@@ -35,7 +35,7 @@ MIGRATIONS: list[str] = [
         opened_at REAL NOT NULL, acked_at REAL, acked_by TEXT, ack_note TEXT,
         resolved_at REAL, resolved_by TEXT, resolve_note TEXT,
         affected TEXT NOT NULL DEFAULT '[]', policy TEXT NOT NULL DEFAULT 'default',
-        kind TEXT NOT NULL DEFAULT 'down', suppressed TEXT);
+        kind TEXT NOT NULL DEFAULT 'down', suppressed TEXT, paging_from REAL);
     CREATE INDEX incidents_status ON incidents (status);
     CREATE INDEX incidents_check ON incidents (check_name, opened_at);
     CREATE TABLE incident_events (

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
+import pytest_asyncio
 
 from tests.farm import Farm
+from tests.receivers import JsonReceiver, SmtpReceiver
 
 
 @pytest.fixture(scope="session")
@@ -17,3 +19,23 @@ def farm() -> Iterator[Farm]:
         yield target_farm
     finally:
         target_farm.stop()
+
+
+@pytest_asyncio.fixture
+async def smtp_server() -> AsyncIterator[SmtpReceiver]:
+    """A real SMTP server on 127.0.0.1 collecting mail (see tests/receivers.py)."""
+    server = await SmtpReceiver().start()
+    try:
+        yield server
+    finally:
+        await server.stop()
+
+
+@pytest_asyncio.fixture
+async def json_receiver() -> AsyncIterator[JsonReceiver]:
+    """A real HTTP server on 127.0.0.1 collecting JSON POSTs (see tests/receivers.py)."""
+    receiver = await JsonReceiver().start()
+    try:
+        yield receiver
+    finally:
+        await receiver.stop()

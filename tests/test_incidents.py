@@ -14,6 +14,7 @@ from monitor.incidents import (
     Resolve,
     Status,
     Suppress,
+    Unsuppress,
     View,
     acknowledge,
     reconcile,
@@ -91,10 +92,17 @@ def test_a_grouped_incident_stays_open_while_any_member_is_down():
     assert reconcile(vs, [inc(1, "s0", affected={"s1": "grouped"})], 100, Grouping()) == []
 
 
-def test_maintenance_suppresses_a_new_incident_but_not_an_open_one():
+def test_maintenance_opens_a_silent_incident_and_leaves_an_open_one_alone():
     vs = views(v("portal", DOWN, suppressed="maintenance"))
-    assert reconcile(vs, [], 100, Grouping()) == [Suppress("portal", "maintenance")]
+    assert reconcile(vs, [], 100, Grouping()) == [
+        Open(vs["portal"], Kind.DOWN, "", suppressed="maintenance")]
     assert reconcile(vs, [inc(1, "portal")], 100, Grouping()) == []
+
+
+def test_a_silent_incident_pages_when_its_maintenance_ends_and_it_is_still_down():
+    vs = views(v("portal", DOWN))
+    actions = reconcile(vs, [inc(1, "portal", suppressed="maintenance")], 100, Grouping())
+    assert actions == [Unsuppress(1, "maintenance ended")]
 
 
 def test_connectivity_refs_down_open_one_blind_incident_and_suppress_services():
@@ -102,8 +110,8 @@ def test_connectivity_refs_down_open_one_blind_incident_and_suppress_services():
                v("portal", DOWN))
     actions = reconcile(vs, [], 100, Grouping())
     assert Open(vs["dns"], Kind.BLIND, "monitoring is blind") in actions
-    assert Suppress("portal", "connectivity") in actions
-    assert not any(isinstance(a, Open) and a.kind is Kind.DOWN for a in actions)
+    assert Open(vs["portal"], Kind.DOWN, "", suppressed="connectivity") in actions
+    assert len(actions) == 2
 
 
 def test_one_connectivity_ref_of_two_down_is_not_blindness():

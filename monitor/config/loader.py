@@ -250,6 +250,7 @@ def _build(values: dict[str, Any], file: str, ctx: Ctx) -> Any:
     drafts = [d for d in values.get("checks") or [] if d is not INVALID]
     checks = [(d["__path"], resolve_check(d, defaults)) for d in drafts]
     cross_check(checks, ctx)
+    _check_policies(checks, values.get("oncall"), ctx)
     settings = values["siaga"] if isinstance(values["siaga"], Settings) else Settings()
     state_dir = Path(settings.state_dir)
     if not state_dir.is_absolute():
@@ -260,7 +261,21 @@ def _build(values: dict[str, Any], file: str, ctx: Ctx) -> Any:
                   sections=sections, secrets=frozenset(ctx.secrets))
 
 
+def _check_policies(checks: list[tuple[str, Check]], oncall: Any, ctx: Ctx) -> None:
+    from monitor.oncall.escalation import unknown_policy
+
+    for path, check in checks:
+        message = unknown_policy(oncall if oncall is not INVALID else None, check.escalation)
+        if message:
+            ctx.error_at(f"{path}.escalation", message)
+
+
 def _replace(settings: Settings, **changes: Any) -> Settings:
     from dataclasses import replace
 
     return replace(settings, **changes)
+
+
+from monitor.oncall.model import ONCALL  # noqa: E402
+
+SECTIONS["oncall"] = ONCALL

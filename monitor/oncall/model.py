@@ -21,7 +21,6 @@ from monitor.config.schema import (
     Ctx,
     Duration,
     Enum,
-    Field,
     Int,
     ListOf,
     MapOf,
@@ -34,8 +33,10 @@ from monitor.config.schema import (
 
 ON_DUTY, NEXT = "on_duty", "next"  # escalation targets that the roster resolves
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_DAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 DAY = 86400.0
 DEFAULT_START = date(2024, 1, 1)  # a Monday: shifts of a rotation without `start` count from it
+DEFAULT_ROUND_GAP = 1800.0  # a one-step policy repeats after 30 minutes
 NAME_PATTERN = r"[a-z0-9][a-z0-9_-]{0,62}"
 NAME_HINT = "lowercase letters, digits, '_' or '-', like 'budi'"
 APPRISE_URL = r"[A-Za-z][A-Za-z0-9+.-]*://\S+"
@@ -68,10 +69,8 @@ class Officer:
 
 @dataclass(frozen=True, slots=True)
 class Rotation:
-    """One layer: officers take turns in shifts of `every` seconds from `start` + `handoff`.
-
-    `days` (weekday numbers, Monday 0) and `hours` restrict when the layer has anyone.
-    """
+    """A layer: `officers` take turns in shifts of `every` seconds from `start` + `handoff`;
+    `days` (weekday numbers, Monday 0) and `hours` restrict when the layer has anyone."""
 
     name: str
     officers: tuple[str, ...]
@@ -111,12 +110,6 @@ class Policy:
     remind_every: float | None = None  # while acknowledged and still down
 
 
-# Used when a check names no policy and the file defines no `default`.
-BUILTIN_POLICY = Policy(
-    "default", (EscalationStep(0.0, (ON_DUTY,)), EscalationStep(900.0, (NEXT,))), 1, 1800.0
-)
-
-
 @dataclass(frozen=True, slots=True)
 class OnCall:
     """The whole `oncall:` section."""
@@ -128,23 +121,12 @@ class OnCall:
     overrides: tuple[Override, ...] = ()
     escalation: Mapping[str, Policy] = field(default_factory=dict)
 
-    def policy(self, name: str | None = None) -> Policy:
-        """The named policy, else `default`, else the built-in one."""
-        if name and name in self.escalation:
-            return self.escalation[name]
-        return self.escalation.get("default", BUILTIN_POLICY)
-
-    def members(self, name: str) -> tuple[str, ...]:
-        """The officers a name stands for: a group's members or the officer itself."""
-        return self.groups.get(name, (name,) if name in self.officers else ())
-
-
-# --- schema fields --------------------------------------------------------------------
 
 class _Text(Scalar):
     """A scalar parsed from its raw text; its place is the value's, for later errors."""
 
     pattern = ""
+    shown = ""  # the default as written in YAML, for JSON Schema
 
     def check(self, node: Node, path: str, ctx: Ctx) -> Any:
         if not isinstance(node, ScalarNode):
@@ -159,7 +141,10 @@ class _Text(Scalar):
         raise NotImplementedError
 
     def json_schema(self) -> dict[str, Any]:
-        return self._doc({"type": "string", "pattern": f"^{self.pattern}$"})
+        schema = {"type": "string", "pattern": f"^{self.pattern}$"}
+        if self.description:
+            schema["description"] = self.description
+        return schema | ({"default": self.shown} if self.shown else {})
 
 
 def _clock(text: str) -> time | None:
@@ -170,34 +155,32 @@ def _clock(text: str) -> time | None:
 
 
 class Clock(_Text):
-    expected = 'a time of day "HH:MM" like "08:00"'
-    pattern = r"\d{1,2}:\d{2}"
+    expected, pattern, shown = 'a time of day "HH:MM" like "08:00"', r"\d{1,2}:\d{2}", "08:00"
 
     def parse(self, text: str) -> time | None:
         return _clock(text)
 
 
 class Hours(_Text):
-    expected = 'a daily window "HH:MM-HH:MM" like "07:00-22:00"'
-    pattern = r"\d{1,2}:\d{2}-\d{1,2}:\d{2}"
+    expected, pattern = 'a daily window "HH:MM-HH:MM" like "07:00-22:00"', r"[\d:]+-[\d:]+"
 
     def parse(self, text: str) -> TimeRange | None:
-        start, _, end = text.partition("-")
-        first, last = _clock(start.strip()), _clock(end.strip())
-        if first is None or last is None or first == last:
-            return None
-        return TimeRange(first, last)
+        first, last = (_clock(part.strip()) for part in (*text.split("-", 1), "")[:2])
+        return TimeRange(first, last) if first and last and first != last else None
+
+
+def _day(text: str) -> date | None:
+    try:
+        return date.fromisoformat(text) if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text) else None
+    except ValueError:
+        return None
 
 
 class Day(_Text):
-    expected = 'a date "YYYY-MM-DD"'
-    pattern = r"\d{4}-\d{2}-\d{2}"
+    expected, pattern, shown = 'a date "YYYY-MM-DD"', r"\d{4}-\d{2}-\d{2}", "2024-01-01"
 
     def parse(self, text: str) -> date | None:
-        try:
-            return date.fromisoformat(text) if re.fullmatch(self.pattern, text) else None
-        except ValueError:
-            return None
+        return _day(text)
 
 
 class LocalTime(_Text):
@@ -206,18 +189,16 @@ class LocalTime(_Text):
 
     def parse(self, text: str) -> datetime | None:
         day, _, clock = text.partition(" ")
-        when = Day().parse(day)
-        at = _clock(clock.strip()) if clock.strip() else time(0, 0)
+        when, at = _day(day), _clock(clock.strip()) if clock.strip() else time(0, 0)
         return datetime.combine(when, at) if when and at is not None else None
 
 
 class Weekday(_Text):
-    expected = "a weekday: " + ", ".join(WEEKDAYS)
-    pattern = "(" + "|".join(WEEKDAYS) + ")"
+    expected, pattern = "a weekday: " + ", ".join(WEEKDAYS), "[A-Za-z]{3,9}"
 
     def parse(self, text: str) -> int | None:
-        short = text.lower()[:3]
-        return WEEKDAYS.index(short) if short in WEEKDAYS and len(text) >= 3 else None
+        day = text.lower()
+        return WEEKDAYS.index(day[:3]) if day in (*WEEKDAYS, *_DAY_NAMES) else None
 
 
 class Ref(Str):
@@ -286,3 +267,132 @@ class Policies(MapOf):
 
     def json_schema(self) -> dict[str, Any]:
         return {"anyOf": [super().json_schema(), {"type": "array", "items": STEP.json_schema()}]}
+
+
+class Section(Obj):
+    """The `oncall:` section: each field checked, then references cross-checked, then built."""
+
+    def check(self, node: Node, path: str, ctx: Ctx) -> Any:
+        before = len(ctx.problems)
+        values = super().check(node, path, ctx)
+        if values is INVALID:
+            return INVALID
+        _cross_check(values, path, ctx)
+        return INVALID if len(ctx.problems) > before else _build(values)
+
+
+ONCALL = Section({
+    "officers": MapOf(OFFICER, "Officers by short name", key_pattern=NAME_PATTERN,
+                      key_hint=NAME_HINT),
+    "groups": MapOf(ListOf(Ref(), min_items=1), "Named groups of officers", default={},
+                    key_pattern=NAME_PATTERN, key_hint=NAME_HINT),
+    "admins": ListOf(Ref(), "Who hears about Siaga's own health (default: the first "
+                     "rotation's officers)", default=[], single_ok=True),
+    "rotations": ListOf(ROTATION, "Layers; a later layer wins", default=[]),
+    "overrides": ListOf(OVERRIDE, "Overrides; they beat every layer", default=[]),
+    "escalation": Policies(POLICY, "Escalation policies by name ('default' when a check "
+                           "names none)", default={}, key_pattern=NAME_PATTERN,
+                           key_hint=NAME_HINT),
+}, "On-call: officers, rotations, overrides and escalation", required=["officers"],
+    partial=True)
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _items(value: Any) -> Iterable[tuple[int, dict[str, Any]]]:
+    return [(i, v) for i, v in enumerate(value or ()) if isinstance(v, dict)]
+
+
+@dataclass(frozen=True, slots=True)
+class _Refs:
+    """Checks names against the officers and groups the section defines."""
+
+    ctx: Ctx
+    officers: frozenset[str]
+    groups: frozenset[str]
+
+    def check(self, names: Any, path: str, *, groups: bool = False, targets: bool = False) -> None:
+        """Report each name in `names` (a list, or one name at `path`) that means nothing."""
+        known = self.officers | (self.groups if groups else set())
+        known |= {ON_DUTY, NEXT} if targets else set()
+        for i, name in enumerate(names if isinstance(names, list) else [names]):
+            item = f"{path}[{i}]"  # a single scalar (single_ok) is placed at `path` itself
+            where = item if item in self.ctx.places else path
+            if not isinstance(name, str) or name in known:
+                continue
+            if name in self.groups:
+                self.ctx.error_at(where, f"{name!r} is a group; list officers here")
+                continue
+            what = "officer or group" if groups else "officer"
+            self.ctx.error_at(where, f"unknown {what} {name!r}{did_you_mean(name, known)}")
+
+
+def _cross_check(values: dict[str, Any], path: str, ctx: Ctx) -> None:
+    officers, groups = _dict(values.get("officers")), _dict(values.get("groups"))
+    refs = _Refs(ctx, frozenset(officers), frozenset(groups))
+    for name in officers:
+        if name in (ON_DUTY, NEXT):
+            ctx.error_at(f"{path}.officers.{name}", f"{name!r} is reserved for escalation steps")
+    for name, members in groups.items():
+        if name in officers or name in (ON_DUTY, NEXT):
+            ctx.error_at(f"{path}.groups.{name}", f"group name {name!r} is taken")
+        refs.check(members, f"{path}.groups.{name}")
+    refs.check(values.get("admins"), f"{path}.admins", groups=True)
+    seen: dict[str, int] = {}
+    for i, rotation in _items(values.get("rotations")):
+        where = f"{path}.rotations[{i}]"
+        refs.check(rotation.get("officers"), f"{where}.officers")
+        name = str(rotation.get("name"))
+        if name in seen:
+            ctx.error_at(f"{where}.name", f"duplicate name, first in rotations[{seen[name]}]")
+        seen.setdefault(name, i)
+    for i, item in _items(values.get("overrides")):
+        where = f"{path}.overrides[{i}]"
+        refs.check(item.get("officer"), f"{where}.officer")
+        start, end = item.get("from"), item.get("to")
+        if isinstance(start, datetime) and isinstance(end, datetime) and start >= end:
+            ctx.error_at(f"{where}.to", f"must be after `from` ({start:%Y-%m-%d %H:%M})")
+    for name, policy in _dict(values.get("escalation")).items():
+        if isinstance(policy, dict):
+            _check_policy(policy, f"{path}.escalation.{name}", refs, ctx)
+
+
+def _check_policy(policy: dict[str, Any], path: str, refs: _Refs, ctx: Ctx) -> None:
+    steps_path = policy.get("__steps", f"{path}.steps")
+    latest = 0.0
+    for i, step in _items(policy.get("steps")):
+        where = f"{steps_path}[{i}]"
+        refs.check(step.get("notify"), f"{where}.notify", groups=True, targets=True)
+        after = step.get("after")
+        if isinstance(after, float) and after < latest:
+            ctx.error_at(f"{where}.after" if f"{where}.after" in ctx.places else where,
+                         "steps must be in time order (`after` counts from the round's start)")
+        latest = max(latest, after) if isinstance(after, float) else latest
+    repeat_after = policy.get("repeat_after")
+    if isinstance(repeat_after, float) and repeat_after <= latest:
+        ctx.error_at(f"{path}.repeat_after", "must be longer than the last step's `after`")
+
+
+def _build(values: dict[str, Any]) -> OnCall:
+    officers = {key: Officer(key, v["name"] or key, tuple(v["notify"]), v["language"],
+                             v["contact_hours"]) for key, v in values["officers"].items()}
+    rotations = tuple(Rotation(r["name"], tuple(r["officers"]), r["every"], r["handoff"],
+                               r["start"], frozenset(r["days"]), r["hours"])
+                      for r in values["rotations"])
+    overrides = tuple(Override(o["officer"], o["from"], o["to"], o["reason"])
+                      for o in values["overrides"])
+    policies = {name: _policy(name, p) for name, p in values["escalation"].items()}
+    groups = {name: tuple(members) for name, members in values["groups"].items()}
+    return OnCall(officers, groups, tuple(values["admins"]), rotations, overrides, policies)
+
+
+def _policy(name: str, values: dict[str, Any]) -> Policy:
+    steps = tuple(EscalationStep(s["after"], tuple(s["notify"])) for s in values["steps"])
+    last = steps[-1].after
+    earlier = [s.after for s in steps if s.after < last]
+    # Without `repeat_after` the next round starts one more "last gap" after the last step.
+    gap = last - max(earlier) if earlier else DEFAULT_ROUND_GAP
+    repeat_after = values["repeat_after"] or last + gap
+    return Policy(name, steps, values["repeat"], repeat_after, values["remind_every"])

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import ipaddress
 import ssl
 import time
 from dataclasses import dataclass, field
+from functools import lru_cache
 from time import perf_counter
 from typing import Any
-from urllib.parse import unquote, urljoin, urlsplit
+from urllib.parse import quote, unquote, urljoin, urlsplit
 
 from yaml.nodes import Node
 
@@ -37,9 +39,7 @@ from monitor.probes.http_client import (
     Response,
     Target,
     Trace,
-    build_request,
     fetch,
-    parse_url,
 )
 from monitor.probes.http_expect import EXPECT, Expect, judge
 from monitor.probes.tcp import load_tls
@@ -49,6 +49,7 @@ USER_AGENT = "Siaga/0.1 (availability monitor)"
 # We write these ourselves: the body's length, and closing after one response.
 _OURS = frozenset({"connection", "content-length", "transfer-encoding"})
 _HEADER_NAME = r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
+_PATH_SAFE = "/%:@!$&'()*+,;=-._~?"
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +73,17 @@ class HttpSpec:
     tls_server_name: str | None = None
     body_limit: int | None = None
     expect: Expect = field(default_factory=Expect)
+    # The first request, built once from the config: most probes never redirect and then
+    # only write these bytes.
+    first_target: Target = field(init=False, repr=False, compare=False)
+    first_request: bytes = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        target = parse_url(self.url)
+        headers = _headers(self, target, _authorization(self), trusted=True)
+        request = build_request(self.method, target, headers, _encoded(self.body))
+        object.__setattr__(self, "first_target", target)
+        object.__setattr__(self, "first_request", request)
 
 
 def _build_spec(v: dict[str, Any], node: Node, path: str, ctx: Ctx) -> Any:
@@ -79,7 +91,10 @@ def _build_spec(v: dict[str, Any], node: Node, path: str, ctx: Ctx) -> Any:
         return ctx.error(node, path, "use either basic_auth or bearer_token, not both")
     if v["method"] == "HEAD" and v["expect"].reads_body:
         return ctx.error(node, path, "a HEAD response has no body to check; use GET")
-    return HttpSpec(**v)
+    try:
+        return HttpSpec(**v)
+    except HttpError as exc:  # a URL urlsplit takes but we cannot use (a bad IDNA name)
+        return ctx.error(node, f"{path}.url", str(exc))
 
 
 BASIC_AUTH = Obj(
@@ -124,7 +139,7 @@ async def run(spec: HttpSpec, timeout: float, ctx: ProbeContext) -> ProbeResult:
     deadline = asyncio.timeout(timeout)
     try:
         async with deadline:
-            resp, url, redirects = await _follow(spec, ctx, trace)
+            resp, last, redirects = await _follow(spec, ctx, trace)
     except HttpError as exc:
         return _failed(str(exc), started, started_at, trace)
     except TimeoutError:
@@ -138,7 +153,7 @@ async def run(spec: HttpSpec, timeout: float, ctx: ProbeContext) -> ProbeResult:
         "bytes": len(resp.body),
         "truncated": resp.truncated,
         "redirects": redirects,
-        "final_url": _shown_url(parse_url(url)),
+        "final_url": _shown_url(last),
     }
     return ProbeResult(
         failure is None,
@@ -159,21 +174,17 @@ def _failed(reason: str, started: float, started_at: float, trace: Trace) -> Pro
     )
 
 
-async def _follow(spec: HttpSpec, ctx: ProbeContext, trace: Trace) -> tuple[Response, str, int]:
-    """Request `spec.url`, then each Location in turn: (last response, its URL, redirects)."""
-    url, method = spec.url, spec.method
-    body = spec.body.encode("utf-8") if spec.body is not None else None
-    authorization, trusted = _authorization(spec), True
-    origin = parse_url(spec.url)
-    tls: ssl.SSLContext | None = None
+async def _follow(spec: HttpSpec, ctx: ProbeContext, trace: Trace) -> tuple[Response, Target, int]:
+    """Request `spec.url`, then each Location in turn: (last response, its target, redirects)."""
+    url, method, body, request = spec.url, spec.method, _encoded(spec.body), spec.first_request
+    origin = target = spec.first_target
+    trusted, tls = True, None  # the TLS context, loaded at the first https hop
     for redirects in range(spec.max_redirects + 1):
-        target = parse_url(url)
         if target.tls and tls is None:
             tls = _tls_context(spec, ctx)
-        headers = _headers(spec, target, authorization if trusted else None, trusted)
         exchange = Exchange(
             target=target,
-            request=build_request(method, target, headers, body),
+            request=request,
             head_only=method == "HEAD",
             skip_redirect_body=spec.follow_redirects,
             limit=spec.body_limit or ctx.body_limit,
@@ -183,12 +194,65 @@ async def _follow(spec: HttpSpec, ctx: ProbeContext, trace: Trace) -> tuple[Resp
         resp = await fetch(exchange, trace)
         location = resp.headers.get("location")
         if not (spec.follow_redirects and location and resp.status in REDIRECTS):
-            return resp, url, redirects
+            return resp, target, redirects
         url = _next_url(url, location)
-        trusted = trusted and _may_keep_credentials(target, parse_url(url))
+        target = parse_url(url)
+        trusted = trusted and _may_keep_credentials(exchange.target, target)
         if resp.status == 303 or (resp.status in (301, 302) and method == "POST"):
             method, body = ("HEAD" if method == "HEAD" else "GET"), None
+        headers = _headers(spec, target, _authorization(spec) if trusted else None, trusted)
+        request = build_request(method, target, headers, body)
     raise HttpError(f"too many redirects ({spec.max_redirects})")
+
+
+@lru_cache(maxsize=4096)
+def parse_url(url: str) -> Target:
+    """Split an http(s) URL into what the wire needs; HttpError when it cannot be used."""
+    try:
+        parts = urlsplit(url)
+        host, port = parts.hostname, parts.port
+    except ValueError as exc:
+        raise HttpError(f"invalid URL {url!r}: {exc}") from None
+    if parts.scheme not in ("http", "https") or not host:
+        raise HttpError(f"invalid URL {url!r}: expected http:// or https:// and a host")
+    try:
+        host = host.encode("idna").decode("ascii") if not host.isascii() else host
+    except UnicodeError:
+        raise HttpError(f"invalid URL {url!r}: bad host name") from None
+    tls = parts.scheme == "https"
+    default_port = 443 if tls else 80
+    literal = _is_ip(host)
+    shown = f"[{host}]" if literal and ":" in host else host
+    authority = shown if port in (None, default_port) else f"{shown}:{port}"
+    path = quote(parts.path or "/", safe=_PATH_SAFE)
+    if parts.query:
+        path += "?" + quote(parts.query, safe=_PATH_SAFE)
+    return Target(tls, host, port or default_port, authority, path, literal)
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def build_request(
+    method: str, target: Target, headers: list[tuple[str, str]], body: bytes | None
+) -> bytes:
+    """The request bytes. `headers` are the caller's, already merged and deduplicated."""
+    lines = [f"{method} {target.path} HTTP/1.1"]
+    lines.extend(f"{name}: {value}" for name, value in headers)
+    if body is not None or method in ("POST", "PUT", "PATCH"):
+        lines.append(f"Content-Length: {len(body or b'')}")
+    lines.append("Connection: close\r\n\r\n")
+    head = "\r\n".join(lines).encode("utf-8")
+    return head + body if body else head
+
+
+def _encoded(body: str | None) -> bytes | None:
+    return body.encode("utf-8") if body is not None else None
 
 
 def _tls_context(spec: HttpSpec, ctx: ProbeContext) -> ssl.SSLContext:

@@ -10,15 +10,12 @@ and the caller awaits one future per request.
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import re
 import socket
 import ssl
 from dataclasses import dataclass
-from functools import lru_cache
 from time import perf_counter
 from typing import Any
-from urllib.parse import quote, urlsplit
 
 from monitor.probes.certs import cert_not_after, verify_error_reason
 from monitor.probes.tcp import os_error_text
@@ -26,7 +23,6 @@ from monitor.probes.tcp import os_error_text
 MAX_HEAD = 65536  # status line + headers; more is not a web server talking
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _STATUS_LINE = re.compile(r"HTTP/1\.[01] ([1-9]\d\d)(?:[ \t].*)?")
-_PATH_SAFE = "/%:@!$&'()*+,;=-._~?"
 _CHUNK_LINE_MAX = 4096
 
 # Parser states: reading the head, a body of known length, a chunked body, a body that
@@ -50,52 +46,6 @@ class Target:
     authority: str  # the Host header
     path: str  # path and query, percent-encoded
     literal: bool  # an IP address: nothing to resolve
-
-
-@lru_cache(maxsize=4096)
-def parse_url(url: str) -> Target:
-    """Split an http(s) URL into what the wire needs; HttpError when it cannot be used."""
-    try:
-        parts = urlsplit(url)
-        host, port = parts.hostname, parts.port
-    except ValueError as exc:
-        raise HttpError(f"invalid URL {url!r}: {exc}") from None
-    if parts.scheme not in ("http", "https") or not host:
-        raise HttpError(f"invalid URL {url!r}: expected http:// or https:// and a host")
-    try:
-        host = host.encode("idna").decode("ascii") if not host.isascii() else host
-    except UnicodeError:
-        raise HttpError(f"invalid URL {url!r}: bad host name") from None
-    tls = parts.scheme == "https"
-    default_port = 443 if tls else 80
-    literal = _is_ip(host)
-    shown = f"[{host}]" if literal and ":" in host else host
-    authority = shown if port in (None, default_port) else f"{shown}:{port}"
-    path = quote(parts.path or "/", safe=_PATH_SAFE)
-    if parts.query:
-        path += "?" + quote(parts.query, safe=_PATH_SAFE)
-    return Target(tls, host, port or default_port, authority, path, literal)
-
-
-def _is_ip(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
-
-
-def build_request(
-    method: str, target: Target, headers: list[tuple[str, str]], body: bytes | None
-) -> bytes:
-    """The request bytes. `headers` are the caller's, already merged and deduplicated."""
-    lines = [f"{method} {target.path} HTTP/1.1"]
-    lines.extend(f"{name}: {value}" for name, value in headers)
-    if body is not None or method in ("POST", "PUT", "PATCH"):
-        lines.append(f"Content-Length: {len(body or b'')}")
-    lines.append("Connection: close\r\n\r\n")
-    head = "\r\n".join(lines).encode("utf-8")
-    return head + body if body else head
 
 
 class Trace:
@@ -123,7 +73,7 @@ class Response:
     truncated: bool  # the body went on past the limit; we stopped reading
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: built per request, and frozen init costs µs
 class Exchange:
     """One request to send over a fresh connection, and how to read its answer."""
 
@@ -151,11 +101,11 @@ async def fetch(exchange: Exchange, trace: Trace) -> Response:
         since = trace.add("connect", since)
         if exchange.tls is not None:
             trace.stage = "TLS handshake"
-            transport = await _handshake(loop, transport, parser, exchange, trace)
+            transport = await _handshake(loop, transport, parser)
             since = trace.add("tls", since)
         trace.stage = "no response headers"
+        parser.sent = perf_counter()  # before the write: its syscall is part of the wait
         transport.write(exchange.request)
-        parser.sent = perf_counter()
         await parser.done
     finally:
         parser.abandon()
@@ -222,12 +172,9 @@ async def _open(
 
 
 async def _handshake(
-    loop: asyncio.AbstractEventLoop,
-    transport: asyncio.Transport,
-    parser: ResponseParser,
-    exchange: Exchange,
-    trace: Trace,
+    loop: asyncio.AbstractEventLoop, transport: asyncio.Transport, parser: ResponseParser
 ) -> asyncio.Transport:
+    exchange, trace = parser.exchange, parser.trace
     assert exchange.tls is not None
     name = exchange.server_name or exchange.target.host
     try:
@@ -258,7 +205,7 @@ class ResponseParser(asyncio.Protocol):
         self.buf = bytearray()
         self.body = bytearray()
         self.state = _HEAD
-        self.status, self.headers = 0, {}
+        self.status, self.headers = 0, dict[str, str]()
         self.remaining = self.chunk_left = 0
         self.truncated = False
         self.sent = self.first_byte = 0.0
@@ -441,13 +388,9 @@ def _content_length(text: str) -> int:
 
 def _chunk_size(line: bytes | bytearray) -> int:
     text = bytes(line).split(b";", 1)[0].strip()
-    try:
-        size = int(text, 16)
-    except ValueError:
-        raise HttpError("invalid HTTP response: bad chunked encoding") from None
-    if size < 0:
+    if not text or text.strip(b"0123456789abcdefABCDEF"):  # int() would take "0x1", "1_0"
         raise HttpError("invalid HTTP response: bad chunked encoding")
-    return size
+    return int(text, 16)
 
 
 def _quote(data: bytes | bytearray) -> str:

@@ -215,17 +215,18 @@ def _build_expect(v: dict[str, Any], node: Node, path: str, ctx: Ctx) -> Expect:
 EXPECT = Obj(
     {
         "status": Status("Accepted status: 200, 2xx, 200-299 or a list", default=ANY_2XX),
-        "body_contains": ListOf(
-            Str(), "Text(s) the body must contain", default=(), single_ok=True
-        ),
+        "body_contains": ListOf(Str(), "Text(s) the body must contain", default=(), single_ok=True),
         "body_not_contains": ListOf(
             Str(), "Text(s) the body must not contain", default=(), single_ok=True
         ),
         "body_regex": Regex("Regular expression the body must match", default=None),
         "json": ListOf(JSON_CHECK, "Checks on the JSON body", default=()),
         "headers": MapOf(
-            Regex(), "Response header → regular expression it must match", default={},
-            key_pattern=_HEADER_NAME, key_hint="a header name",
+            Regex(),
+            "Response header → regular expression it must match",
+            default={},
+            key_pattern=_HEADER_NAME,
+            key_hint="a header name",
         ),
         "max_latency": Duration("Slower than this fails", default=None),
         "warn_latency": Duration("Slower than this is degraded", default=None),

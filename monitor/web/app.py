@@ -49,11 +49,12 @@ ROUTES: list[Routes] = []  # each handler module adds its routes here (one line 
 
 
 def build_app(daemon: Daemon) -> web.Application:
-    from monitor.web import api
+    from monitor.web import api, incidents
 
     app = web.Application(middlewares=[api_errors], client_max_size=64 * 1024)
     app[DAEMON] = daemon
     api.add_routes(app)
+    incidents.add_routes(app)
     for add in ROUTES:
         add(app)
     return app

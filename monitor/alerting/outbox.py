@@ -1,0 +1,124 @@
+"""The outbox worker: sends what the pager wrote, retries, falls back, never loses a row.
+
+A row is marked sent only after the channel accepted it. A failed send is retried with
+backoff; a permanent failure (or a channel still failing after MAX_ATTEMPTS) moves the row
+to the officer's next channel; when an officer has no working channel left, the pager is
+told so it can escalate at once. A crash between the channel accepting a message and the
+row being marked sent (milliseconds) can repeat that one message after a restart: paging
+twice is better than not at all.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+
+from monitor.alerting.notifiers import Message, Notifier, channel_of
+from monitor.alerting.templates import is_sms_url
+from monitor.errors import NotifyError
+from monitor.logs import event
+from monitor.metrics import Metrics
+from monitor.records import OutboxRow, due_messages, mark_failed, mark_retry, mark_sent, next_due
+from monitor.store import Store
+
+log = logging.getLogger("siaga.outbox")
+MAX_ATTEMPTS = 12  # per channel, over about ten minutes of backoff
+BACKOFF_BASE, BACKOFF_MAX = 1.0, 60.0
+PARALLEL = 16
+
+Channels = Callable[[str], tuple[str, ...]]  # recipient → apprise URLs, preferred first
+
+
+def backoff(attempts: int) -> float:
+    return min(BACKOFF_MAX, BACKOFF_BASE * 2 ** max(0, attempts - 1))
+
+
+class Outbox:
+    def __init__(self, store: Store, notifier: Notifier, channels: Channels, metrics: Metrics,
+                 *, clock: Callable[[], float] = time.time,
+                 on_exhausted: Callable[[OutboxRow], None] = lambda row: None) -> None:
+        self.store, self.notifier, self.channels = store, notifier, channels
+        self.metrics, self.clock, self.on_exhausted = metrics, clock, on_exhausted
+        self._wake = asyncio.Event()
+        self._busy: set[int] = set()
+        self._limit = asyncio.Semaphore(PARALLEL)
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def run(self) -> None:
+        while True:
+            self._wake.clear()
+            rows = await self.store.run(due_messages, self.clock())
+            for row in rows:
+                if row.id not in self._busy:
+                    self._busy.add(row.id)
+                    task = asyncio.create_task(self._deliver(row))
+                    self._tasks.add(task)
+                    task.add_done_callback(self._tasks.discard)
+            upcoming = await self.store.run(next_due)
+            wait = 5.0 if upcoming is None else max(0.0, min(5.0, upcoming - self.clock()))
+            if wait > 0:
+                try:
+                    async with asyncio.timeout(wait):
+                        await self._wake.wait()
+                except TimeoutError:
+                    pass
+            else:
+                await asyncio.sleep(0.05)  # rows in flight; look again shortly
+
+    async def stop(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def _deliver(self, row: OutboxRow) -> None:
+        try:
+            async with self._limit:
+                await self._send(row)
+        finally:
+            self._busy.discard(row.id)
+            self.wake()
+
+    async def _send(self, row: OutboxRow) -> None:
+        urls = self.channels(row.recipient)
+        if row.channel_index >= len(urls):
+            await self._exhausted(row, "no channel configured")
+            return
+        url = urls[row.channel_index]
+        channel = channel_of(url)
+        sms = is_sms_url(url) and row.sms_body is not None
+        message = Message(title=row.sms_title or "" if sms else row.title,
+                          body=row.sms_body or "" if sms else row.body, kind=row.kind,
+                          key=row.key)
+        try:
+            await self.notifier.send(url, message)
+        except NotifyError as exc:
+            self.metrics.notifications.labels(channel, "failed").inc()
+            await self._failed(row, urls, str(exc), exc.permanent)
+            return
+        await self.store.run(mark_sent, row.id, self.clock())
+        self.metrics.notifications.labels(channel, "sent").inc()
+        event(log, "sent", key=row.key, channel=channel, attempts=row.attempts + 1)
+
+    async def _failed(self, row: OutboxRow, urls: tuple[str, ...], error: str,
+                      permanent: bool) -> None:
+        attempts = row.attempts + 1
+        event(log, "send_failed", logging.WARNING, key=row.key, error=error,
+              permanent=permanent, attempts=attempts)
+        if not permanent and attempts < MAX_ATTEMPTS * (row.channel_index + 1):
+            due = self.clock() + backoff(attempts - MAX_ATTEMPTS * row.channel_index)
+            await self.store.run(mark_retry, row.id, due, error, row.channel_index)
+        elif row.channel_index + 1 < len(urls):
+            await self.store.run(mark_retry, row.id, self.clock(), error, row.channel_index + 1)
+        else:
+            await self._exhausted(row, error)
+
+    async def _exhausted(self, row: OutboxRow, error: str) -> None:
+        await self.store.run(mark_failed, row.id, error)
+        event(log, "undeliverable", logging.ERROR, key=row.key, recipient=row.recipient)
+        self.on_exhausted(row)

@@ -1,0 +1,421 @@
+"""The pager: turns check states into incidents and incidents into messages in the outbox.
+
+After every transition (at once, for a fast first page) and every second, it reconciles
+incidents with the checks (`monitor.incidents.reconcile`), walks each open incident's
+escalation plan, and writes the messages that became due into the outbox in the same
+transaction that marks their step done — so a crash never loses a decided page and a
+restart never repeats one. Delivery is the outbox's job.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import sqlite3
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from monitor.alerting import templates
+from monitor.alerting.acktoken import AckSigner
+from monitor.config.model import Check, Config
+from monitor.engine import Engine
+from monitor.incidents import (
+    Action,
+    Attach,
+    Grouping,
+    Incident,
+    Kind,
+    Open,
+    Resolve,
+    Status,
+    Suppress,
+    Unsuppress,
+    View,
+    reconcile,
+)
+from monitor.logs import event
+from monitor.metrics import Metrics
+from monitor.oncall import escalation
+from monitor.oncall.model import EscalationStep, OnCall, Policy
+from monitor.oncall.roster import admins, on_duty
+from monitor.probes.base import ProbeResult
+from monitor.records import (
+    add_event,
+    add_transitions,
+    enqueue,
+    insert_incident,
+    mark_step,
+    open_incidents,
+    save_incident,
+    steps_done,
+)
+from monitor.state import Transition
+from monitor.store import Store, transaction
+
+log = logging.getLogger("siaga.pager")
+ACK_LINK_TTL = 24 * 3600.0
+TICK = 1.0
+
+Suppression = Callable[[Check, float], str | None]
+
+
+@dataclass(slots=True)
+class Pending:
+    """Rows to write in one transaction."""
+
+    outbox: list[dict[str, Any]] = field(default_factory=list)
+    steps: list[tuple[int, str]] = field(default_factory=list)
+    events: list[tuple[int, float, str, str | None, str | None]] = field(default_factory=list)
+
+
+class Pager:
+    """Decides incidents and pages; one per daemon."""
+
+    def __init__(self, *, store: Store, engine: Engine, config: Config, signer: AckSigner,
+                 metrics: Metrics, clock: Callable[[], float] = time.time,
+                 suppression: Suppression | None = None,
+                 wake_outbox: Callable[[], None] = lambda: None) -> None:
+        self.store, self.engine, self.signer, self.metrics = store, engine, signer, metrics
+        self.clock = clock
+        self.suppression = suppression or (lambda check, now: None)
+        self.wake_outbox = wake_outbox
+        self.incidents: dict[int, Incident] = {}
+        self.done: dict[int, set[str]] = {}
+        self._transitions: list[Transition] = []
+        self._wake = asyncio.Event()
+        self._counted: set[tuple[str, str]] = set()  # (check, reason) suppressions counted
+        self._skip: set[int] = set()  # incidents whose recipient had no working channel
+        self.apply_config(config)
+
+    def apply_config(self, config: Config) -> None:
+        self.config = config
+        self.oncall: OnCall | None = config.sections.get("oncall")
+        self.grouping: Grouping = config.sections.get("grouping") or Grouping()
+        self.tz = config.settings.tz
+        self.wake()
+
+    # -- inputs ---------------------------------------------------------------------------
+    def on_transition(self, check: Check, t: Transition, result: ProbeResult | None) -> None:
+        self._transitions.append(t)
+        self.wake()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def load(self) -> None:
+        """Resume open incidents and their escalation progress from the store."""
+        def read(conn: sqlite3.Connection) -> tuple[list[Incident], dict[int, set[str]]]:
+            incs = open_incidents(conn)
+            return incs, {i.id: steps_done(conn, i.id) for i in incs}
+
+        incs, done = await self.store.run(read)
+        self.incidents = {i.id: i for i in incs}
+        self.done = done
+        self._update_gauge()
+
+    async def run(self) -> None:
+        while True:
+            try:
+                async with asyncio.timeout(TICK):
+                    await self._wake.wait()
+            except TimeoutError:
+                pass
+            self._wake.clear()
+            try:
+                await self.step()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # keep paging alive; the store may recover
+                log.exception("event=pager_step_failed")
+
+    # -- one pass -------------------------------------------------------------------------
+    async def step(self) -> None:
+        now = self.clock()
+        if self._transitions:
+            batch, self._transitions = self._transitions, []
+            await self.store.run(add_transitions, batch)
+        actions = reconcile(self.views(now), list(self.incidents.values()), now, self.grouping)
+        if actions:
+            await self._apply(actions, now)
+        pending = self._escalate(now)
+        if pending.outbox or pending.steps or pending.events:
+            await self.store.run(self._write, pending)
+            for incident_id, key in pending.steps:
+                self.done.setdefault(incident_id, set()).add(key)
+            if pending.outbox:
+                self.wake_outbox()
+
+    def views(self, now: float) -> dict[str, View]:
+        out = {}
+        for name, check in self.engine.checks.items():
+            rt = self.engine.runtime.get(name)
+            if rt is None:
+                continue
+            reason = self.suppression(check, now)
+            rt.maintenance = reason == "maintenance"
+            out[name] = View(name, check.group, check.display_name, rt.state.state,
+                             check.depends_on, check.connectivity, reason,
+                             check.escalation or "default")
+        return out
+
+    async def _apply(self, actions: list[Action], now: float) -> None:
+        changed: list[Incident] = []
+        new: list[Incident] = []
+        for action in actions:
+            if isinstance(action, Open):
+                new.append(self._new_incident(action, now))
+            elif isinstance(action, Suppress):
+                self._count_suppressed(action.check, action.reason)
+            else:
+                inc = self.incidents.get(action.incident_id)
+                if inc is not None:
+                    self._change(inc, action, now)
+                    changed.append(inc)
+        resolved = Pending()
+        for inc in changed:
+            if inc.status is Status.RESOLVED:
+                self._resolved_rows(inc, now, resolved)
+        await self.store.run(self._write_incidents, new, changed, now, resolved)
+        if resolved.outbox:
+            self.wake_outbox()
+        for inc in new + changed:
+            if inc.is_open:
+                self.incidents[inc.id] = inc
+            else:
+                self.incidents.pop(inc.id, None)
+        self._update_gauge()
+
+    def _new_incident(self, action: Open, now: float) -> Incident:
+        view = action.view
+        rt = self.engine.runtime.get(view.name)
+        reason = action.reason or (rt.state.reason if rt else "") or view.state.value
+        if action.suppressed:
+            self._count_suppressed(view.name, action.suppressed)
+        return Incident(0, view.name, view.group, view.title, Status.OPEN, reason,
+                        now, action.kind, {}, view.policy, suppressed=action.suppressed,
+                        paging_from=None if action.suppressed else now)
+
+    def _change(self, inc: Incident, action: Action, now: float) -> None:
+        if isinstance(action, Attach):
+            inc.affected[action.check] = action.why
+            self._count_suppressed(action.check, action.why)
+        elif isinstance(action, Unsuppress):
+            inc.suppressed, inc.paging_from = None, now
+        elif isinstance(action, Resolve):
+            inc.status, inc.resolved_at, inc.resolved_by = Status.RESOLVED, now, "siaga"
+            inc.resolve_note = action.reason
+
+    def _count_suppressed(self, check: str, reason: str) -> None:
+        if (check, reason) not in self._counted:
+            self._counted.add((check, reason))
+            self.metrics.suppressed.labels(reason).inc()
+            event(log, "suppressed", check=check, reason=reason)
+
+    def _write_incidents(self, conn: sqlite3.Connection, new: list[Incident],
+                         changed: list[Incident], now: float, resolved: Pending) -> None:
+        with transaction(conn):
+            self._write_pending(conn, resolved)
+            for inc in new:
+                insert_incident(conn, inc)
+            for inc in changed:
+                save_incident(conn, inc)
+                detail = inc.resolve_note if inc.status is Status.RESOLVED else None
+                kind = "resolved" if inc.status is Status.RESOLVED else "updated"
+                add_event(conn, inc.id, now, kind, "siaga",
+                          detail or ", ".join(sorted(inc.affected)))
+        for inc in new:
+            event(log, "incident_opened", id=inc.id, check=inc.check, kind=inc.kind,
+                  suppressed=inc.suppressed or "-")
+        for inc in changed:
+            if inc.status is Status.RESOLVED:
+                event(log, "incident_resolved", id=inc.id, check=inc.check,
+                      reason=inc.resolve_note)
+
+    def _write(self, conn: sqlite3.Connection, pending: Pending) -> None:
+        with transaction(conn):
+            self._write_pending(conn, pending)
+
+    def _write_pending(self, conn: sqlite3.Connection, pending: Pending) -> None:
+        enqueue(conn, pending.outbox)
+        for incident_id, key in pending.steps:
+            mark_step(conn, incident_id, key, self.clock())
+        for args in pending.events:
+            add_event(conn, *args)
+
+    def _update_gauge(self) -> None:
+        counts: dict[str, int] = {}
+        for inc in self.incidents.values():
+            counts[inc.group] = counts.get(inc.group, 0) + 1
+        self.metrics.incidents_open.clear()
+        for group, n in counts.items():
+            self.metrics.incidents_open.labels(group).set(n)
+
+    # -- escalation -----------------------------------------------------------------------
+    def plan(self, inc: Incident) -> escalation.Plan:
+        if inc.kind is Kind.BLIND and self.oncall is not None:
+            everyone = admins(self.oncall)
+            blind = Policy("blind", (EscalationStep(0.0, everyone),), 1, 0.0)
+            return escalation.plan(blind, inc.paging_from or inc.opened_at,
+                                   lambda targets, at: targets)
+        policy = escalation.policy_for(self.oncall, inc.policy)
+        resolver = (escalation.roster_resolver(self.oncall, self.tz) if self.oncall
+                    else lambda targets, at: ())
+        start = (inc.paging_from or inc.opened_at) + self._group_wait(inc)
+        return escalation.plan(policy, start, resolver)
+
+    def _group_wait(self, inc: Incident) -> float:
+        return self.grouping.window if inc.kind is Kind.DOWN else 0.0
+
+    def _escalate(self, now: float) -> Pending:
+        pending = Pending()
+        if self.oncall is None:
+            return pending
+        for inc in list(self.incidents.values()):
+            if inc.suppressed is None and not self._root_silenced(inc, now):
+                self._due_pages(inc, now, pending)
+        for incident_id in self._skip:
+            inc = self.incidents.get(incident_id)
+            if inc is not None and inc.status is Status.OPEN:
+                due = escalation.skip_to_next(self.plan(inc), self.done.get(inc.id, set()), now)
+                self._queue(inc, due, "page", now, pending)
+        self._skip.clear()
+        return pending
+
+    def _root_silenced(self, inc: Incident, now: float) -> bool:
+        check = self.engine.checks.get(inc.check)
+        return check is not None and self.suppression(check, now) is not None
+
+    def _due_pages(self, inc: Incident, now: float, pending: Pending) -> None:
+        plan = self.plan(inc)
+        done = self.done.get(inc.id, set())
+        acked = inc.acked_at if inc.status is Status.ACKNOWLEDGED else None
+        due = escalation.due(plan, done, now, acked_at=acked)
+        if not due.steps:
+            return
+        kind = "reminder" if due.steps[0].reminder else "page"
+        if inc.kind is not Kind.DOWN and kind == "page":
+            kind = inc.kind.value
+        self._queue(inc, due, kind, now, pending)
+
+    def escalate_now(self, incident_id: int | None) -> None:
+        """An officer had no working channel: take the next escalation step at once."""
+        if incident_id is not None:
+            self._skip.add(incident_id)
+            self.wake()
+
+    def _queue(self, inc: Incident, due: escalation.Due, kind: str, now: float,
+               pending: Pending) -> None:
+        if not due.steps:
+            return
+        step_key = "+".join(due.keys)
+        for officer in due.recipients:
+            pending.outbox.append(self._message(inc, kind, officer, step_key, now))
+        pending.steps += [(inc.id, key) for key in due.keys]
+        pending.events.append((inc.id, now, kind, "siaga", ", ".join(due.recipients)))
+
+    def _resolved_rows(self, inc: Incident, now: float, pending: Pending) -> None:
+        """One "resolved" (or "stable again") message to everyone who was paged."""
+        if self.oncall is None:
+            return
+        plan = self.plan(inc)
+        done = self.done.get(inc.id, set())
+        kind = "stable" if inc.kind is Kind.FLAPPING else "resolved"
+        for officer in escalation.everyone_paged(plan, done):
+            pending.outbox.append(self._message(inc, kind, officer, "resolved", now))
+        pending.steps.append((inc.id, "resolved"))
+
+    # -- messages -------------------------------------------------------------------------
+    def _message(self, inc: Incident, kind: str, officer: str, step_key: str,
+                 now: float) -> dict[str, Any]:
+        lang = self._language(officer)
+        ctx = self.context(inc, kind, officer, now)
+        title, body = templates.render(ctx, lang)
+        sms_title, sms_body = templates.render(ctx, lang, sms=True)
+        return {"key": f"inc-{inc.id}/{step_key}/{officer}", "incident_id": inc.id,
+                "kind": kind, "recipient": officer, "title": title, "body": body,
+                "sms_title": sms_title, "sms_body": sms_body, "created_at": now,
+                "due_at": now}
+
+    def _language(self, officer: str) -> str:
+        person = self.oncall.officers.get(officer) if self.oncall else None
+        return (person.language if person and person.language
+                else self.config.settings.language)
+
+    def context(self, inc: Incident, kind: str, officer: str | None,
+                now: float) -> templates.PageContext:
+        base = self.config.settings.base_url
+        ack_url = None
+        if kind in ("page", "reminder", "flapping", "blind") and officer:
+            token = self.signer.sign(inc.id, officer, now + ACK_LINK_TTL)
+            ack_url = f"{base}/ack/{token}"
+        duty = on_duty(self.oncall, now, self.tz).officer if self.oncall else None
+        duration = None
+        if inc.resolved_at:
+            duration = _human(inc.resolved_at - inc.opened_at)
+        return templates.PageContext(
+            kind=kind, incident_id=inc.id, check_title=inc.title, group=inc.group,
+            reason=inc.reason, since=dt.datetime.fromtimestamp(inc.opened_at, self.tz),
+            on_duty=self._officer_name(duty), ack_url=ack_url, status_url=f"{base}/status",
+            affected=[self._title(c) for c in sorted(inc.affected)], acked_by=inc.acked_by,
+            duration=duration, note=inc.resolve_note or inc.ack_note)
+
+    def _officer_name(self, officer: str | None) -> str | None:
+        if officer is None or self.oncall is None:
+            return officer
+        person = self.oncall.officers.get(officer)
+        return person.name if person else officer
+
+    def _title(self, name: str) -> str:
+        check = self.engine.checks.get(name)
+        return check.display_name if check else name
+
+
+def _human(seconds: float) -> str:
+    minutes = int(seconds // 60)
+    if minutes < 60:
+        return f"{minutes}m"
+    return f"{minutes // 60}h{minutes % 60:02d}m"
+
+
+class Actions:
+    """What people do to incidents (ack link, API, CLI), applied through the pager."""
+
+    def __init__(self, pager: Pager) -> None:
+        self.pager = pager
+
+    async def acknowledge(self, incident_id: int, who: str, note: str | None = None) -> Incident:
+        return await self._act(incident_id, "acknowledged", who, note)
+
+    async def resolve(self, incident_id: int, who: str, note: str | None = None) -> Incident:
+        return await self._act(incident_id, "resolved", who, note)
+
+    async def _act(self, incident_id: int, what: str, who: str, note: str | None) -> Incident:
+        from monitor.incidents import IncidentError, acknowledge, resolve
+
+        pager = self.pager
+        inc = pager.incidents.get(incident_id)
+        if inc is None:
+            raise IncidentError(f"incident {incident_id} is not open")
+        now = pager.clock()
+        (acknowledge if what == "acknowledged" else resolve)(inc, who, now, note)
+        extra = Pending()
+        if inc.status is Status.RESOLVED:
+            pager._resolved_rows(inc, now, extra)
+        extra.events.append((inc.id, now, what, who, note))
+
+        def write(conn: sqlite3.Connection) -> None:
+            with transaction(conn):
+                save_incident(conn, inc)
+                pager._write_pending(conn, extra)
+
+        await pager.store.run(write)
+        if inc.status is Status.RESOLVED:
+            pager.incidents.pop(inc.id, None)
+            pager._update_gauge()
+        event(log, f"incident_{what}", id=inc.id, by=who)
+        pager.wake()
+        pager.wake_outbox()
+        return inc

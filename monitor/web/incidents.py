@@ -1,0 +1,144 @@
+"""Incident endpoints: the acknowledge link (signed, expiring, single-use) and the token-
+protected API used by `siaga ack / resolve / incidents`.
+
+The link's GET only shows a confirmation page: link previewers (chat apps fetch every URL
+they see) must not acknowledge anything. The POST from that page does.
+"""
+
+from __future__ import annotations
+
+import hmac
+from html import escape
+from typing import Any
+
+from aiohttp import web
+
+from monitor.alerting.acktoken import AckTokenError
+from monitor.i18n import text
+from monitor.incidents import Incident, IncidentError
+from monitor.records import get_incident, incident_events, list_incidents, use_token
+from monitor.web.app import DAEMON, json_error, json_response
+
+PAGE = """<!doctype html><html lang="{lang}"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1"><title>{title}</title>
+<style>body{{font-family:system-ui,sans-serif;max-width:32rem;margin:2rem auto;padding:0 1rem}}
+button{{font-size:1.2rem;padding:.6rem 1.2rem}}</style></head><body>{body}</body></html>"""
+
+
+def page(lang: str, title: str, body: str, status: int = 200) -> web.Response:
+    html = PAGE.format(lang=lang, title=escape(title), body=body)
+    return web.Response(text=html, status=status, content_type="text/html")
+
+
+def incident_json(inc: Incident) -> dict[str, Any]:
+    return {"id": inc.id, "check": inc.check, "title": inc.title, "group": inc.group,
+            "status": inc.status.value, "kind": inc.kind.value, "reason": inc.reason,
+            "opened_at": inc.opened_at, "acked_at": inc.acked_at, "acked_by": inc.acked_by,
+            "ack_note": inc.ack_note, "resolved_at": inc.resolved_at,
+            "resolved_by": inc.resolved_by, "resolve_note": inc.resolve_note,
+            "affected": inc.affected, "suppressed": inc.suppressed}
+
+
+def _lang(request: web.Request) -> str:
+    daemon = request.app[DAEMON]
+    wanted = request.query.get("lang") or request.headers.get("Accept-Language", "")[:2]
+    return wanted if wanted in ("id", "en") else daemon.config.settings.language
+
+
+def _claim(request: web.Request) -> Any:
+    daemon = request.app[DAEMON]
+    return daemon.signer.verify(request.match_info["token"], daemon.pager.clock())
+
+
+async def ack_form(request: web.Request) -> web.Response:
+    lang = _lang(request)
+    try:
+        claim = _claim(request)
+    except AckTokenError as exc:
+        return page(lang, text(lang, "ack.refused"), f"<h1>{escape(text(lang, 'ack.refused'))}"
+                    f"</h1><p>{escape(text(lang, 'ack.' + exc.reason.replace(' ', '_')))}</p>",
+                    403)
+    inc = request.app[DAEMON].pager.incidents.get(claim.incident_id)
+    title = inc.title if inc else f"#{claim.incident_id}"
+    body = (f"<h1>{escape(text(lang, 'ack.confirm_title'))}</h1><p>{escape(title)}</p>"
+            f"<form method=post><button type=submit>{escape(text(lang, 'ack.button'))}"
+            f"</button></form>")
+    return page(lang, text(lang, "ack.confirm_title"), body)
+
+
+async def ack_post(request: web.Request) -> web.Response:
+    daemon = request.app[DAEMON]
+    lang = _lang(request)
+    try:
+        claim = _claim(request)
+    except AckTokenError as exc:
+        msg = text(lang, "ack." + exc.reason.replace(" ", "_"))
+        return page(lang, text(lang, "ack.refused"), f"<h1>{escape(msg)}</h1>", 403)
+    now = daemon.pager.clock()
+    if not await daemon.store.run(use_token, claim.token_id, now):
+        msg = text(lang, "ack.already_used")
+        return page(lang, text(lang, "ack.refused"), f"<h1>{escape(msg)}</h1>", 409)
+    try:
+        inc = await daemon.actions.acknowledge(claim.incident_id, claim.officer)
+    except IncidentError as exc:
+        return page(lang, text(lang, "ack.refused"), f"<h1>{escape(str(exc))}</h1>", 409)
+    done = text(lang, "ack.done", title=inc.title, who=claim.officer)
+    return page(lang, done, f"<h1>{escape(done)}</h1>")
+
+
+def _authorized(request: web.Request) -> bool:
+    token = request.app[DAEMON].api_token
+    given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+    return bool(token) and hmac.compare_digest(given.encode(), token.encode())
+
+
+async def api_list(request: web.Request) -> web.Response:
+    limit = min(int(request.query.get("limit", "50") or 50), 500)
+    daemon = request.app[DAEMON]
+    incs = await daemon.store.run(lambda conn: list_incidents(conn, limit=limit))
+    return json_response({"incidents": [incident_json(i) for i in incs]})
+
+
+async def api_get(request: web.Request) -> web.Response:
+    daemon = request.app[DAEMON]
+    incident_id = _id(request)
+    inc = await daemon.store.run(get_incident, incident_id)
+    if inc is None:
+        return json_error(f"no incident {incident_id}", 404)
+    data = incident_json(inc)
+    data["events"] = await daemon.store.run(incident_events, incident_id)
+    return json_response(data)
+
+
+async def api_act(request: web.Request) -> web.Response:
+    if not _authorized(request):
+        return json_error("missing or wrong API token", 401)
+    daemon = request.app[DAEMON]
+    try:
+        body = await request.json() if request.can_read_body else {}
+    except ValueError:
+        return json_error("body must be JSON", 400)
+    who = str(body.get("by") or "api")[:64]
+    note = body.get("note")
+    action = request.match_info["action"]
+    act = daemon.actions.acknowledge if action == "ack" else daemon.actions.resolve
+    try:
+        inc = await act(_id(request), who, str(note)[:500] if note else None)
+    except IncidentError as exc:
+        return json_error(str(exc), 409)
+    return json_response(incident_json(inc))
+
+
+def _id(request: web.Request) -> int:
+    try:
+        return int(request.match_info["id"])
+    except ValueError:
+        raise web.HTTPNotFound(text="incident ids are numbers") from None
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/ack/{token}", ack_form)
+    app.router.add_post("/ack/{token}", ack_post)
+    app.router.add_get("/api/v1/incidents", api_list)
+    app.router.add_get("/api/v1/incidents/{id}", api_get)
+    app.router.add_post("/api/v1/incidents/{id}/{action:ack|resolve}", api_act)
