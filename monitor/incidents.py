@@ -203,7 +203,8 @@ def _resolutions(views: dict[str, View], incs: list[Incident], blind: bool) -> l
                 out.append(Resolve(inc.id, "stable again" if view else "removed"))
             continue
         members = [views.get(m) for m in inc.members]
-        if not any(v is not None and v.down for v in members):
+        # After a restart a check is UNKNOWN until probed again: not a recovery.
+        if all(v is None or v.state in (State.UP, State.DEGRADED) for v in members):
             gone = all(v is None for v in members)
             out.append(Resolve(inc.id, "removed from configuration" if gone else "recovered"))
     return out

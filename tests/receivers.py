@@ -62,7 +62,7 @@ def _decode(envelope: Envelope) -> Mail:
     if isinstance(raw, str):
         raw = raw.encode()
     parsed = email.message_from_bytes(raw, policy=email.policy.default)
-    part = parsed.get_body(preferencelist=("plain", "html"))  # type: ignore[attr-defined]
+    part = parsed.get_body(preferencelist=("plain", "html"))
     body = part.get_content() if part is not None else ""
     return Mail(
         mail_from=envelope.mail_from or "",

@@ -137,3 +137,7 @@ def test_acknowledge_then_resolve_and_refusals():
     assert i.status is Status.RESOLVED and i.resolved_at == 20
     with pytest.raises(IncidentError):
         resolve(i, "budi", 21)
+
+
+def test_an_unknown_state_after_a_restart_does_not_resolve_an_incident():
+    assert reconcile(views(v("portal", State.UNKNOWN)), [inc(1, "portal")], 100, Grouping()) == []

@@ -13,7 +13,8 @@ import yaml
 
 from monitor.config.schema import Ctx
 from monitor.probes.base import PHASES, ProbeContext, ProbeResult
-from monitor.probes.http import SCHEMA, BasicAuth, HttpSpec, run, target
+from monitor.probes.http import SCHEMA, BasicAuth, HttpSpec, parse_url, run, target
+from monitor.probes.http_client import Exchange, ResponseParser, Trace
 from monitor.probes.http_expect import ANY_2XX, Expect, JsonCheck, JsonPath, StatusSet
 from tests.farm import Farm
 
@@ -117,6 +118,31 @@ async def test_it_times_out_on_a_port_that_accepts_and_never_answers(farm: Farm)
     assert (result.ok, result.reason) == (False, "timeout after 500ms (no response headers)")
 
 
+async def test_it_times_out_connecting_to_a_port_whose_backlog_is_full() -> None:
+    # A listener that never accepts, with its queue filled: Linux drops further SYNs, so
+    # a connect hangs as it would to a firewalled host, without leaving 127.0.0.1.
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(0)
+        port = listener.getsockname()[1]
+        fillers = [socket.socket() for _ in range(3)]
+        try:
+            for filler in fillers:
+                filler.setblocking(False)
+                filler.connect_ex(("127.0.0.1", port))
+            await asyncio.sleep(0.05)
+            result = await probe(f"http://127.0.0.1:{port}/", timeout=0.5)
+        finally:
+            for filler in fillers:
+                filler.close()
+    assert (result.ok, result.reason) == (False, "timeout after 500ms (connecting)")
+
+
+async def test_it_times_out_on_a_tls_handshake_that_never_completes(farm: Farm) -> None:
+    result = await probe(f"https://127.0.0.1:{farm.hang_port}/", timeout=0.5)
+    assert (result.ok, result.reason) == (False, "timeout after 500ms (TLS handshake)")
+
+
 async def test_it_times_out_on_a_body_that_stalls_after_the_headers(farm: Farm) -> None:
     result = await probe(f"{farm.http_url}/headers-then-stall", timeout=0.5)
     assert (result.ok, result.reason) == (False, "timeout after 500ms (reading body)")
@@ -147,6 +173,70 @@ async def test_it_reads_a_body_below_the_limit_whole(farm: Farm) -> None:
 async def test_it_reports_a_reset_in_the_middle_of_the_body(farm: Farm) -> None:
     result = await probe(f"{farm.http_url}/reset-mid-body")
     assert (result.ok, result.reason) == (False, "connection reset while reading body")
+
+
+# ------------------------------------------------------------------ the parser, byte by byte
+
+CHUNKED = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+
+
+async def parse(data: bytes, step: int, limit: int = 1000) -> tuple[Any, ...]:
+    """Feed a response to the parser `step` bytes at a time, then close: what it made of it."""
+    exchange = Exchange(parse_url("http://127.0.0.1/"), b"", False, False, limit, None, None)
+    parser = ResponseParser(asyncio.get_running_loop(), exchange, Trace(dict.fromkeys(PHASES, 0.0)))
+    for i in range(0, len(data), step):
+        parser.data_received(data[i : i + step])
+    parser.connection_lost(None)
+    if parser.done.exception() is not None:
+        return ("error", str(parser.done.exception()))
+    resp = parser.response()
+    return (resp.status, resp.body, resp.truncated)
+
+
+@pytest.mark.parametrize("step", [1, 7, 10_000])
+@pytest.mark.parametrize(
+    ("data", "outcome"),
+    [
+        (CHUNKED + b"5\r\nhello\r\n6;ext=1\r\n world\r\n0\r\n\r\n", (200, b"hello world", False)),
+        (CHUNKED + b"5\r\nhello\r\n0\r\nX-Trailer: 1\r\n\r\n", (200, b"hello", False)),
+        (CHUNKED + b"400\r\n" + b"z" * 1024 + b"\r\n0\r\n\r\n", (200, b"z" * 1000, True)),
+        (CHUNKED + b"zz\r\nhello\r\n", ("error", "invalid HTTP response: bad chunked encoding")),
+        (CHUNKED + b"5\r\nhello", ("error", "connection closed while reading body")),
+        (b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n", (204, b"", False)),
+        (b"HTTP/1.0 200 OK\r\nServer: old\r\n\r\nuntil close", (200, b"until close", False)),
+        (
+            b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc",
+            ("error", "connection closed while reading body (3 of 10 bytes)"),
+        ),
+        (b"HTTP/1.1 2000 OK\r\n\r\n", ("error", "invalid HTTP response: 'HTTP/1.1 2000 OK'")),
+        (
+            b"HTTP/1.1 200 OK\r\nNo colon\r\n\r\n",
+            ("error", "invalid HTTP response: bad header line 'No colon'"),
+        ),
+        (
+            b"HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n",
+            ("error", "invalid HTTP response: bad Content-Length 'x'"),
+        ),
+        (
+            b"HTTP/1.1 200 OK\r\nX: " + b"a" * 70_000,
+            ("error", "invalid HTTP response: headers larger than 64 KiB"),
+        ),
+        (b"SSH-2.0-OpenSSH_9.6\r\n", ("error", "invalid HTTP response: 'SSH-2.0-OpenSSH_9.6'")),
+        (b"", ("error", "connection closed before response headers")),
+    ],
+)
+async def test_it_parses_responses_however_they_are_split(
+    data: bytes, outcome: tuple[Any, ...], step: int
+) -> None:
+    assert await parse(data, step) == outcome
+
+
+async def test_it_joins_repeated_headers_and_unfolds_folded_ones() -> None:
+    data = b"HTTP/1.1 200 OK\r\nX-A: 1\r\nx-a: 2\r\nX-B: one\r\n  two\r\nContent-Length: 0\r\n\r\n"
+    exchange = Exchange(parse_url("http://127.0.0.1/"), b"", False, False, 10, None, None)
+    parser = ResponseParser(asyncio.get_running_loop(), exchange, Trace(dict.fromkeys(PHASES, 0.0)))
+    parser.data_received(data)
+    assert parser.response().headers == {"x-a": "1, 2", "x-b": "one two", "content-length": "0"}
 
 
 # ------------------------------------------------------------------ redirects
@@ -237,6 +327,11 @@ async def test_it_degrades_a_certificate_closer_to_expiry_than_cert_days_warn(fa
     )
     assert (result.ok, result.reason) == (True, "ok")
     assert result.degraded == "certificate expires in 3 days (warning below 14)"
+
+
+async def test_it_reports_a_plain_http_port_asked_for_tls(farm: Farm) -> None:
+    result = await probe(farm.http_url.replace("http://", "https://") + "/ok")
+    assert (result.ok, result.reason) == (False, "tls: server did not answer with TLS")
 
 
 async def test_it_reports_an_unreadable_ca_file(farm: Farm, tmp_path: Any) -> None:

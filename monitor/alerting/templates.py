@@ -169,10 +169,12 @@ def to_message(ctx: PageContext, lang: str, *, key: str, sms: bool = False) -> M
 
 
 def _service(ctx: PageContext) -> str:
+    """The service as a reader knows it: its title and, when set, its group."""
     return f"{ctx.check_title} ({ctx.group})" if ctx.group else ctx.check_title
 
 
 def _duration(ctx: PageContext, lang: str, *, short: bool = False) -> str:
+    """The outage's length: given as text, or seconds formatted in `lang`."""
     if isinstance(ctx.duration, int | float):
         return format_duration(ctx.duration, lang, short=short)
     return ctx.duration or text(lang, "alert.unknown")
@@ -184,6 +186,7 @@ def _wants_ack(ctx: PageContext) -> bool:
 
 
 def _affected(names: Sequence[str], lang: str) -> str:
+    """The other services hit, listed up to a point so a big outage stays readable."""
     if len(names) <= _AFFECTED_LISTED:
         return ", ".join(names)
     listed = ", ".join(names[:_AFFECTED_LISTED])
@@ -238,6 +241,7 @@ def gsm_text(value: str) -> str:
 
 
 def _clip(value: str, limit: int) -> str:
+    """`value` in at most `limit` characters, marked ".." (ASCII, unlike "…") when cut."""
     return value if len(value) <= limit else value[: max(limit - 2, 0)].rstrip() + ".."
 
 
@@ -264,18 +268,24 @@ class _Sms:
         return len(self.title()) + 2 + len(self.body())  # apprise joins with "\r\n"
 
 
-# Ways to make an SMS shorter, least painful first; each is applied only while needed.
-_SHRINK: tuple[Callable[[_Sms], _Sms], ...] = (
-    lambda s: replace(s, affected=""),
-    lambda s: replace(s, on_duty=""),
-    lambda s: replace(s, fact=_clip(s.fact, 40)),
-    lambda s: replace(s, check=_clip(s.check, 24)),
-    lambda s: replace(s, fact=_clip(s.fact, 20)),
-    lambda s: replace(s, check=_clip(s.check, 12)),
-    lambda s: replace(s, since=""),
-    lambda s: replace(s, fact=""),
-    lambda s: replace(s, ack=s.ack.split(" ")[-1]),  # keep the bare link, drop its label
-    lambda s: replace(s, ack=""),
+def _cut(value: str, over: int, floor: int) -> str:
+    """`value` shortened by the `over`flow, but not below `floor` characters."""
+    return _clip(value, max(floor, len(value) - over))
+
+
+# Ways to make an SMS shorter, least painful first; each runs only while the text is `over`
+# the limit, and cuts no more than needed.
+_SHRINK: tuple[Callable[[_Sms, int], _Sms], ...] = (
+    lambda s, over: replace(s, affected=""),
+    lambda s, over: replace(s, on_duty=""),
+    lambda s, over: replace(s, fact=_cut(s.fact, over, 40)),
+    lambda s, over: replace(s, check=_cut(s.check, over, 24)),
+    lambda s, over: replace(s, fact=_cut(s.fact, over, 20)),
+    lambda s, over: replace(s, check=_cut(s.check, over, 12)),
+    lambda s, over: replace(s, since=""),
+    lambda s, over: replace(s, fact=""),
+    lambda s, over: replace(s, ack=s.ack.split(" ")[-1]),  # the bare link, without its label
+    lambda s, over: replace(s, ack=""),
 )
 
 
@@ -302,12 +312,24 @@ def _sms_fields(ctx: PageContext, lang: str) -> _Sms:
     )
 
 
+def _regrow(sms: _Sms, full: _Sms) -> _Sms:
+    """Give room freed by a later, coarser step back to the reason and the service name."""
+    for name in ("fact", "check"):
+        now, was = getattr(sms, name), getattr(full, name)
+        spare = SMS_LIMIT - sms.length()
+        if now and spare > 0 and len(now) < len(was):
+            sms = replace(sms, **{name: _clip(was, len(now) + spare)})
+    return sms
+
+
 def _render_sms(ctx: PageContext, lang: str) -> tuple[str, str]:
     """Shrink step by step until title + body fit SMS_LIMIT; cut hard only as a last resort."""
-    sms = _sms_fields(ctx, lang)
+    full = sms = _sms_fields(ctx, lang)
     for shrink in _SHRINK:
-        if sms.length() <= SMS_LIMIT:
+        over = sms.length() - SMS_LIMIT
+        if over <= 0:
             break
-        sms = shrink(sms)
+        sms = shrink(sms, over)
+    sms = _regrow(sms, full)
     title = _clip(sms.title(), SMS_LIMIT - 2)
     return title, _clip(sms.body(), SMS_LIMIT - 2 - len(title))

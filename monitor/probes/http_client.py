@@ -89,11 +89,10 @@ class Exchange:
 async def fetch(exchange: Exchange, trace: Trace) -> Response:
     """Send one request on a new connection and read the response; HttpError on failure."""
     loop = asyncio.get_running_loop()
-    target = exchange.target
     parser = ResponseParser(loop, exchange, trace)
     since = perf_counter()
     trace.stage = "resolving"
-    addresses = await _resolve(loop, target)
+    addresses = await _resolve(loop, exchange.target)
     since = trace.add("resolve", since)
     trace.stage = "connecting"
     transport = await _connect(loop, addresses, parser)
@@ -123,8 +122,6 @@ async def _resolve(loop: asyncio.AbstractEventLoop, target: Target) -> list[tupl
         raise HttpError(_resolve_reason(exc, target.host)) from None
     except UnicodeError:
         raise HttpError(f"resolve: bad host name ({target.host})") from None
-    if not infos:
-        raise HttpError(f"resolve: no address found ({target.host})")
     return [(family, address) for family, _, _, _, address in infos]
 
 
@@ -274,7 +271,8 @@ class ResponseParser(asyncio.Protocol):
             buf = self.buf
             end = buf.find(b"\r\n\r\n")
             if end < 0:
-                if not (buf[:5] == b"HTTP/" or b"HTTP/".startswith(buf)):
+                garbage = not (buf[:5] == b"HTTP/" or b"HTTP/".startswith(buf))
+                if garbage and (b"\n" in buf or len(buf) > 40):  # a whole line to quote
                     raise HttpError(f"invalid HTTP response: {_quote(buf)}")
                 if len(buf) > MAX_HEAD:
                     raise HttpError("invalid HTTP response: headers larger than 64 KiB")
@@ -373,13 +371,15 @@ def _parse_headers(lines: list[str]) -> dict[str, str]:
             continue
         name, sep, value = line.partition(":")
         if not sep or not name or name != name.strip():
-            raise HttpError(f"invalid HTTP response: bad header line {_quote(line.encode())}")
+            raise HttpError(f"invalid HTTP response: bad header line {_quote(line)}")
         name, value = name.lower(), value.strip()
         headers[name] = f"{headers[name]}, {value}" if name in headers else value
     return headers
 
 
 def _content_length(text: str) -> int:
+    if text.isdigit():
+        return int(text)
     values = {v.strip() for v in text.split(",")}
     if len(values) != 1 or not (value := values.pop()).isdigit():
         raise HttpError(f"invalid HTTP response: bad Content-Length {text!r}")
@@ -393,7 +393,8 @@ def _chunk_size(line: bytes | bytearray) -> int:
     return int(text, 16)
 
 
-def _quote(data: bytes | bytearray) -> str:
+def _quote(data: bytes | bytearray | str) -> str:
     """The first line the server sent, quoted and cut short, for a reason."""
-    line = bytes(data[:200]).decode("latin-1").split("\n", 1)[0].rstrip("\r")
+    text = data if isinstance(data, str) else bytes(data[:200]).decode("latin-1")
+    line = text.split("\n", 1)[0].rstrip("\r")
     return repr(line if len(line) <= 40 else line[:40] + "…")

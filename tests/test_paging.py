@@ -1,0 +1,168 @@
+"""Paging end to end: a real target goes down, a real SMTP server and a real JSON receiver
+get the pages, the ack link stops escalation, recovery sends one resolved message each."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import re
+import time
+from zoneinfo import ZoneInfo
+
+import aiohttp
+import pytest
+from aiohttp import web
+from prometheus_client import CollectorRegistry
+
+from monitor.config.loader import parse_config
+from monitor.daemon import Daemon
+from monitor.records import outbox_rows
+
+WIB = ZoneInfo("Asia/Jakarta")
+
+
+class Switch:
+    """A target whose health the test controls."""
+
+    def __init__(self) -> None:
+        self.status = 200
+        self.port = 0
+
+    async def start(self) -> web.AppRunner:
+        app = web.Application()
+        app.router.add_get("/health", self.handle)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", 0).start()
+        self.port = runner.addresses[0][1]
+        return runner
+
+    async def handle(self, request: web.Request) -> web.Response:
+        return web.Response(status=self.status, text="OK" if self.status == 200 else "down")
+
+
+def local(ts: float) -> str:
+    return dt.datetime.fromtimestamp(ts, WIB).strftime("%Y-%m-%d %H:%M")
+
+
+CONFIG = """
+siaga: {{listen: "127.0.0.1:0", state_dir: "{state}", language: id}}
+defaults: {{interval: 200ms, timeout: 150ms, fail_after: 2, recover_after: 2}}
+checks:
+  - name: portal
+    title: Portal Layanan
+    http: {{url: "http://127.0.0.1:{port}/health"}}
+oncall:
+  officers:
+    budi: {{name: Budi Santoso, notify: ["{budi}"]}}
+    sari: {{name: Sari Dewi, notify: ["{sari}"]}}
+    andi: {{name: Andi, notify: ["{andi}"]}}
+  rotations:
+    - {{name: piket, every: 1d, handoff: "08:00", officers: [budi, sari, andi]}}
+  overrides:
+    - {{officer: budi, from: "{from_}", to: "{to}", reason: test}}
+  escalation:
+    default:
+      steps:
+        - {{notify: on_duty}}
+        - {{after: {step}, notify: next}}
+"""
+
+
+@pytest.fixture
+async def switch():
+    s = Switch()
+    runner = await s.start()
+    yield s
+    await runner.cleanup()
+
+
+def make_config(tmp_path, switch, smtp_server, json_receiver, step="2s"):
+    now = time.time()
+    text = CONFIG.format(state=tmp_path / "state", port=switch.port,
+                         budi=smtp_server.url(to="budi@example.test"),
+                         sari=json_receiver.url("/sari"), andi=json_receiver.url("/andi"),
+                         from_=local(now - 7200), to=local(now + 7200), step=step)
+    path = tmp_path / "checks.yaml"
+    path.write_text(text)
+    return parse_config(text, str(path))
+
+
+async def wait_state(daemon: Daemon, state: str, timeout: float = 5.0) -> None:
+    async with asyncio.timeout(timeout):
+        while daemon.engine.runtime["portal"].shown_state.value != state:
+            await asyncio.sleep(0.02)
+
+
+async def test_the_on_duty_officer_is_paged_escalated_acked_and_told_of_recovery(
+        tmp_path, switch, smtp_server, json_receiver):
+    config = make_config(tmp_path, switch, smtp_server, json_receiver)
+    daemon = Daemon(config, registry=CollectorRegistry())
+    await daemon.start()
+    try:
+        await wait_state(daemon, "up")
+        switch.status = 503
+        flipped = time.monotonic()
+        mails = await smtp_server.wait_for(1, timeout=5)
+        took = time.monotonic() - flipped
+        assert took < 2 * 0.2 + 0.15 + 1.0, took  # fail_after × interval + timeout + 1 s
+        assert mails[0].rcpt_tos == ["budi@example.test"]
+        assert "Portal Layanan" in mails[0].subject + mails[0].body
+        assert "status 503" in mails[0].body
+        assert not json_receiver.posts  # sari is not paged before the step delay
+
+        posts = await json_receiver.wait_for(1, timeout=6)  # nobody acked: next officer
+        assert posts[0].path == "/sari"
+        page = posts[0].json["message"]
+        ack_path = re.search(r"/ack/[A-Za-z0-9_\-.]+", page).group(0)
+        base = f"http://127.0.0.1:{daemon.server.port}"
+        async with aiohttp.ClientSession() as http:
+            async with http.get(base + ack_path) as r:  # a previewer's GET acks nothing
+                assert r.status == 200 and "<form" in await r.text()
+            assert next(iter(daemon.pager.incidents.values())).acked_by is None
+            async with http.post(base + ack_path) as r:
+                assert r.status == 200
+                assert "sari" in await r.text()
+            async with http.post(base + ack_path) as r:  # replay is refused
+                assert r.status == 409
+        inc = next(iter(daemon.pager.incidents.values()))
+        assert inc.status.value == "acknowledged" and inc.acked_by == "sari"
+
+        await asyncio.sleep(2.5)  # no further pages after the ack
+        assert len(smtp_server.messages) == 1 and len(json_receiver.posts) == 1
+
+        switch.status = 200
+        await smtp_server.wait_for(2, timeout=5)
+        await json_receiver.wait_for(2, timeout=5)
+        await asyncio.sleep(0.5)
+        assert len(smtp_server.messages) == 2 and len(json_receiver.posts) == 2
+        assert "PULIH" in smtp_server.messages[1].subject + smtp_server.messages[1].body
+        assert not daemon.pager.incidents
+    finally:
+        await daemon.stop()
+
+
+async def test_a_page_survives_a_channel_outage_and_arrives_once(
+        tmp_path, switch, smtp_server, json_receiver):
+    config = make_config(tmp_path, switch, smtp_server, json_receiver, step="1h")
+    daemon = Daemon(config, registry=CollectorRegistry())
+    await daemon.start()
+    try:
+        await wait_state(daemon, "up")
+        smtp_server.refuse.add("budi@example.test")  # mail refused: the channel is down
+        switch.status = 500
+        await wait_state(daemon, "down")
+        await asyncio.sleep(2.0)
+        rows = await daemon.store.run(outbox_rows)
+        assert rows and rows[0]["status"] == "pending" and rows[0]["attempts"] >= 1
+        smtp_server.refuse.clear()
+        mails = await smtp_server.wait_for(1, timeout=12)
+        await asyncio.sleep(1.0)
+        assert len(mails) == 1 and len(smtp_server.messages) == 1
+        rows = await daemon.store.run(outbox_rows)
+        assert rows[0]["status"] == "sent"
+        value = daemon.registry.get_sample_value
+        assert value("siaga_notifications_total", {"channel": "mailto", "outcome": "failed"}) >= 1
+        assert value("siaga_notifications_total", {"channel": "mailto", "outcome": "sent"}) == 1
+    finally:
+        await daemon.stop()
