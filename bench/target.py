@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import signal
 
 from aiohttp import web
@@ -39,10 +40,8 @@ async def serve(ports: list[int], max_seconds: float) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     print("ready", flush=True)
-    try:
+    with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(stop.wait(), max_seconds)
-    except TimeoutError:
-        pass
     await runner.cleanup()
 
 

@@ -16,7 +16,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from monitor import __version__, cli_people
+from monitor import __version__, cli_ops, cli_people, cli_report, cli_silence
 from monitor.config.loader import load_config, root_schema
 from monitor.config.model import Config
 from monitor.config.schema import did_you_mean
@@ -147,9 +147,17 @@ def with_config(
 
 COMMANDS: dict[str, Callable[[argparse.Namespace, Console, Console], int]] = {
     "oncall": with_config(cli_people.cmd_oncall),
+    "maintenance": with_config(cli_silence.cmd_maintenance),
+    "silence": with_config(cli_silence.cmd_silence),
+    "silences": with_config(cli_silence.cmd_silences),
+    "unsilence": with_config(cli_silence.cmd_unsilence),
     "incidents": with_config(cli_people.cmd_incidents),
     "ack": with_config(cli_people.cmd_act),
+    "report": with_config(cli_report.cmd_report),
+    "status": with_config(cli_report.cmd_status),
     "resolve": with_config(cli_people.cmd_act),
+    "reload": with_config(cli_ops.cmd_reload),
+    "heartbeat-url": with_config(cli_ops.cmd_heartbeat_url),
     "validate": cmd_validate,
     "schema": cmd_schema,
     "check": cmd_check,
@@ -175,6 +183,9 @@ def parser() -> argparse.ArgumentParser:
                       help="stop after this many seconds (default: until Ctrl-C)")
     demo.add_argument("--lang", default="en", choices=["id", "en"])
     cli_people.add_parsers(sub)
+    cli_silence.add_parsers(sub)
+    cli_ops.add_parsers(sub)
+    cli_report.add_parsers(sub)
     for name in sub.choices:
         sub.choices[name].add_argument("-c", "--config", default=argparse.SUPPRESS,
                                        help="config file (default ./checks.yaml)")

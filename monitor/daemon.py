@@ -20,6 +20,7 @@ import aiohttp
 from prometheus_client import CollectorRegistry
 from rich.console import Console
 
+from monitor import silences as silence_records
 from monitor.alerting.acktoken import AckSigner, load_or_create_key
 from monitor.alerting.console import ConsoleChannel
 from monitor.alerting.notifiers import AppriseNotifier, Notifier
@@ -27,15 +28,23 @@ from monitor.alerting.outbox import Outbox
 from monitor.alerting.pager import Actions, Pager
 from monitor.config.loader import load_config
 from monitor.config.model import Check, Config
+from monitor.deadman import StoreHealth
+from monitor.deadman import run as deadman_run
 from monitor.engine import Engine
 from monitor.errors import ConfigError
+from monitor.heartbeat import Heartbeats, Tokens
 from monitor.logs import event
+from monitor.maintenance import ActiveNow
 from monitor.metrics import Metrics
 from monitor.probes import KINDS
 from monitor.probes.base import ProbeContext
+from monitor.reloader import Reloader
+from monitor.rollup import run as rollup_run
 from monitor.scheduler import Scheduler
+from monitor.silences import Silences
 from monitor.store import Store
 from monitor.web.app import Server, build_app
+from monitor.web.push import RateLimit
 
 log = logging.getLogger("siaga.daemon")
 LATENESS_WINDOW = 2000  # recent probe starts /healthz judges lateness over
@@ -88,6 +97,8 @@ class Daemon:
         self._stop = asyncio.Event()
         self.on_reload: list[Callable[[Config], None]] = []
         self._tasks: list[asyncio.Task[None]] = []
+        self._maintenance_now: ActiveNow | None = None
+        self.silences = Silences()
         self.store = Store(config.settings.state_dir)
         state_dir = Path(config.settings.state_dir)
         self.signer = AckSigner(load_or_create_key(state_dir, os.environ))
@@ -102,6 +113,11 @@ class Daemon:
         self.actions = Actions(self.pager)
         self.engine.on_transition.append(self.pager.on_transition)
         self.on_reload.append(self.pager.apply_config)
+        self.reloader = Reloader(self)
+        self.heartbeats = Heartbeats(self.engine, self.store, Tokens(state_dir), config.settings.tz)
+        self.on_reload.append(lambda c: setattr(self.heartbeats, "tz", c.settings.tz))
+        self.push_limit = RateLimit()
+        self.store_health = StoreHealth(self.store)
         if console is not None:
             tz = config.settings.tz
             self.engine.on_transition.append(ConsoleChannel(console, config.settings.language, tz))
@@ -113,7 +129,19 @@ class Daemon:
 
     def suppression(self, check: Check, now: float) -> str | None:
         """Why pages for `check` are held right now (maintenance, silence), or None."""
+        active = self._maintenance_now
+        if active is None or abs(active.at - now) >= 1.0:
+            windows = self.config.sections.get("maintenance") or []
+            active = self._maintenance_now = ActiveNow(windows, now, self.config.settings.tz)
+        if active.covers(check.name, check.group):
+            return "maintenance"
+        if self.silences.covers(check.name, check.group, now):
+            return "silence"
         return None
+
+    async def refresh_silences(self) -> None:
+        self.silences.replace(await self.store.run(silence_records.current, time.time()))
+        self.pager.wake()
 
     def probed(self, config: Config) -> list[Check]:
         return [c for c in config.checks if c.kind in KINDS]
@@ -132,16 +160,27 @@ class Daemon:
             self.server = Server(build_app(self), s.listen_host, s.listen_port)
             await self.server.start()
         await self.pager.load()
+        await self.refresh_silences()
+        await self.heartbeats.load()
         self._tasks = [asyncio.create_task(self.pager.run(), name="pager"),
                        asyncio.create_task(self.outbox.run(), name="outbox")]
+        self._tasks += [asyncio.create_task(self.reloader.watch(), name="config-watcher"),
+                        asyncio.create_task(self.heartbeats.run(), name="heartbeats"),
+                        asyncio.create_task(deadman_run(self), name="deadman")]
+        self._tasks.append(asyncio.create_task(rollup_run(self.store, lambda: self.config),
+                                               name="rollups"))  # uptime rollups + pruning
         self.scheduler.set_checks(self.probed(self.config), initial=True)
         event(log, "started", checks=len(self.config.checks), location=s.location,
               listen=f"{s.listen_host}:{self.server.port}" if self.server else "-")
 
-    def reload(self) -> bool:
-        """Load the file again; keep running on the old config if the new one is invalid."""
+    def reload(self, loaded: Config | ConfigError | None = None) -> bool:
+        """Load the file again; keep running on the old config if the new one is invalid.
+
+        `loaded` is the outcome of a load already done off the loop (monitor.reloader)."""
         try:
-            config = load_config(self.config.path)
+            if isinstance(loaded, ConfigError):
+                raise loaded
+            config = loaded or load_config(self.config.path)
         except ConfigError as exc:
             for problem in exc.problems:
                 event(log, "reload_failed", logging.ERROR, problem=str(problem))
@@ -154,6 +193,7 @@ class Daemon:
         if self.scheduler is not None:
             self.scheduler.set_checks(self.probed(config))
         self.metrics.config_loaded(True)
+        self._maintenance_now = None
         for hook in self.on_reload:
             hook(config)
         event(log, "reloaded", added=len(summary.added), removed=len(summary.removed),
@@ -172,6 +212,7 @@ class Daemon:
                                 f"(limit {limit:g}s)")
         if self.last_reload_error:
             problems.append(f"last config reload failed: {self.last_reload_error}")
+        problems += self.store_health.problems()
         return problems
 
     def request_stop(self) -> None:

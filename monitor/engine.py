@@ -84,7 +84,9 @@ class Engine:
         result = await self.probe(check)
         self.record(check, result)
 
-    def record(self, check: Check, result: ProbeResult) -> Transition | None:
+    def record(self, check: Check, result: ProbeResult, *, fail_after: int | None = None,
+               recover_after: int | None = None) -> Transition | None:
+        """Feed one result; `fail_after`/`recover_after` override the check's (heartbeats: 1)."""
         rt = self.runtime.get(check.name)
         if rt is None or self.checks.get(check.name) is not check:
             return None  # removed or replaced by a reload while the probe ran
@@ -94,7 +96,8 @@ class Engine:
             rt.failures += 1
         transition = observe(
             rt.state, check.name, result.ok, result.reason, self.clock(),
-            fail_after=check.fail_after, recover_after=check.recover_after,
+            fail_after=fail_after or check.fail_after,
+            recover_after=recover_after or check.recover_after,
             degraded=result.degraded, flapping=check.flapping,
         )
         for listener in self.on_result:

@@ -95,6 +95,7 @@ class View:
     connectivity: bool = False
     suppressed: str | None = None  # "maintenance" | "silence" while one applies
     policy: str = "default"
+    failing: bool = False  # the last probe failed (maybe not yet fail_after times)
 
     @property
     def down(self) -> bool:
@@ -107,6 +108,12 @@ class Open:
     kind: Kind
     reason: str
     suppressed: str | None = None  # opened for the record, without paging
+
+
+@dataclass(frozen=True, slots=True)
+class Hold:
+    incident_id: int
+    reason: str  # "connectivity": Siaga may be blind, stop paging for it
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,7 +141,7 @@ class Suppress:
     reason: str  # maintenance | silence | dependency | connectivity
 
 
-Action = Open | Attach | Resolve | Suppress | Unsuppress
+Action = Open | Attach | Resolve | Suppress | Unsuppress | Hold
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,24 +177,35 @@ def reconcile(
     actions: list[Action] = []
     open_incs = [i for i in incidents if i.is_open]
     blind = _blind(views)
+    # Suspect blindness as soon as every reference target's last probe failed, before
+    # fail_after confirms it: service failures seen meanwhile are likely Siaga's own.
+    suspect = _blind(views, suspect=True)
     actions += _resolutions(views, open_incs, blind)
     resolving = {a.incident_id for a in actions if isinstance(a, Resolve)}
     live = [i for i in open_incs if i.id not in resolving]
-    actions += _unsuppressions(views, live, blind)
+    actions += _unsuppressions(views, live, suspect)
+    if suspect:
+        actions += [Hold(i.id, "connectivity") for i in live
+                    if i.kind is not Kind.BLIND and i.suppressed is None]
+    merges = _merges(views, live)
+    actions += merges
+    merged = {a.incident_id for a in merges if isinstance(a, Resolve)}
+    live = [i for i in live if i.id not in merged]
     covered = {c for i in live for c in i.covers}
+    covered |= {a.check for a in merges if isinstance(a, Attach)}
     if blind and not any(i.kind is Kind.BLIND for i in live):
         first = sorted(v.name for v in views.values() if v.connectivity and v.down)[0]
         actions.append(Open(views[first], Kind.BLIND, "monitoring is blind"))
     for view in sorted(views.values(), key=lambda v: _depth(v, views)):
         if view.name in covered or not (view.down or view.state is State.FLAPPING):
             continue
-        actions += _decide(view, views, live, covered, blind, now, grouping)
+        actions += _decide(view, views, live, covered, suspect, now, grouping)
     return actions
 
 
-def _blind(views: dict[str, View]) -> bool:
+def _blind(views: dict[str, View], *, suspect: bool = False) -> bool:
     refs = [v for v in views.values() if v.connectivity]
-    return bool(refs) and all(v.down for v in refs)
+    return bool(refs) and all(v.down or (suspect and v.failing) for v in refs)
 
 
 def _resolutions(views: dict[str, View], incs: list[Incident], blind: bool) -> list[Action]:
@@ -207,6 +225,23 @@ def _resolutions(views: dict[str, View], incs: list[Incident], blind: bool) -> l
         if all(v is None or v.state in (State.UP, State.DEGRADED) for v in members):
             gone = all(v is None for v in members)
             out.append(Resolve(inc.id, "removed from configuration" if gone else "recovered"))
+    return out
+
+
+def _merges(views: dict[str, View], incs: list[Incident]) -> list[Action]:
+    """A child's incident opened before its parent went down joins the parent's incident
+    (while nobody has acknowledged it), so one broken router still makes one page."""
+    out: list[Action] = []
+    for inc in incs:
+        if inc.kind is not Kind.DOWN or inc.status is not Status.OPEN or inc.check not in views:
+            continue
+        root = root_cause(inc.check, views)
+        parent = next((i for i in incs if root is not None and i is not inc
+                       and root in i.covers and i.kind is Kind.DOWN), None)
+        if parent is not None:
+            out.append(Resolve(inc.id, f"caused by {root} (incident {parent.id})"))
+            for name in inc.covers:
+                out.append(Attach(parent.id, name, "dependency"))
     return out
 
 

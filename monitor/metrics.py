@@ -265,6 +265,12 @@ class Metrics:
         self.reload_time = self._add(Gauge(
             "siaga_config_last_reload_success_timestamp_seconds",
             "Unix time of the last successful config load", registry=None))
+        self.heartbeat_rejected = self._add(Counter(
+            "siaga_heartbeat_rejected", "Heartbeat pushes refused, by reason", ["reason"],
+            registry=None))
+        self.deadman = self._add(Counter(
+            "siaga_deadman_pings", "Dead-man's switch rounds by outcome (sent, failed, skipped)",
+            ["outcome"], registry=None))
         info = self._add(Gauge("siaga_build_info", "Siaga build information",
                                ["version", "python"], registry=None))
         info.labels(__version__, platform.python_version()).set(1)

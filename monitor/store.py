@@ -68,6 +68,15 @@ MIGRATIONS: list[str] = [
     CREATE TABLE checks_seen (
         check_name TEXT PRIMARY KEY, first_seen REAL NOT NULL, removed_at REAL);
     """,
+    # 1 → 2: time-weighted uptime in rollups (seconds by how they count; monitor.rollup)
+    """
+    ALTER TABLE rollups ADD COLUMN up_seconds REAL NOT NULL DEFAULT 0;
+    ALTER TABLE rollups ADD COLUMN down_seconds REAL NOT NULL DEFAULT 0;
+    ALTER TABLE rollups ADD COLUMN maintenance_seconds REAL NOT NULL DEFAULT 0;
+    CREATE TABLE rollup_marks (
+        check_name TEXT NOT NULL, period TEXT NOT NULL, until REAL NOT NULL,
+        PRIMARY KEY (check_name, period)) WITHOUT ROWID;
+    """,
 ]
 
 

@@ -141,3 +141,25 @@ def test_acknowledge_then_resolve_and_refusals():
 
 def test_an_unknown_state_after_a_restart_does_not_resolve_an_incident():
     assert reconcile(views(v("portal", State.UNKNOWN)), [inc(1, "portal")], 100, Grouping()) == []
+
+
+def test_a_childs_own_incident_joins_the_parents_when_the_parent_goes_down_later():
+    vs = views(v("uplink", DOWN), v("a", DOWN, depends_on=("uplink",)))
+    actions = reconcile(vs, [inc(1, "a"), inc(2, "uplink", opened_at=50)], 100, Grouping())
+    assert actions == [Resolve(1, "caused by uplink (incident 2)"), Attach(2, "a", "dependency")]
+
+
+def test_when_every_reference_is_failing_new_incidents_open_silently():
+    vs = views(v("gw", UP, connectivity=True, failing=True), v("portal", DOWN))
+    assert reconcile(vs, [], 100, Grouping()) == [
+        Open(vs["portal"], Kind.DOWN, "", suppressed="connectivity")]
+
+
+def test_suspected_blindness_holds_an_open_incident_and_lifts_when_references_answer():
+    from monitor.incidents import Hold
+
+    failing = views(v("gw", UP, connectivity=True, failing=True), v("portal", DOWN))
+    assert reconcile(failing, [inc(1, "portal")], 100, Grouping()) == [Hold(1, "connectivity")]
+    fine = views(v("gw", UP, connectivity=True), v("portal", DOWN))
+    held = inc(1, "portal", suppressed="connectivity")
+    assert reconcile(fine, [held], 100, Grouping()) == [Unsuppress(1, "connectivity restored")]

@@ -29,7 +29,9 @@ def json_check(path: str, steps: tuple[str | int, ...], **kw: Any) -> JsonCheck:
     return JsonCheck(JsonPath(path, steps), **kw)
 
 
-async def probe(url: str, timeout: float = 2.0, ctx: ProbeContext | None = None, **kw: Any):
+async def probe(
+    url: str, timeout: float = 2.0, ctx: ProbeContext | None = None, **kw: Any
+) -> ProbeResult:
     return await run(HttpSpec(url=url, **kw), timeout, ctx or ProbeContext())
 
 
@@ -140,7 +142,7 @@ async def test_it_times_out_connecting_to_a_port_whose_backlog_is_full() -> None
 
 async def test_it_times_out_on_a_tls_handshake_that_never_completes(farm: Farm) -> None:
     result = await probe(f"https://127.0.0.1:{farm.hang_port}/", timeout=0.5)
-    assert (result.ok, result.reason) == (False, "timeout after 500ms (TLS handshake)")
+    assert (result.ok, result.reason) == (False, "timeout after 500ms (tls handshake)")
 
 
 async def test_it_times_out_on_a_body_that_stalls_after_the_headers(farm: Farm) -> None:
@@ -619,6 +621,10 @@ def test_it_defaults_to_get_following_redirects_expecting_2xx() -> None:
         (
             "url: http://x/\nbearer_token: t\nbasic_auth: {username: u, password: p}",
             "checks.yaml:1:1: checks[0].http: use either basic_auth or bearer_token, not both",
+        ),
+        (
+            "url: http://x/\nmethod: HEAD\nexpect: {body_contains: OK}",
+            "checks.yaml:1:1: checks[0].http: a HEAD response has no body to check; use GET",
         ),
     ],
 )

@@ -213,9 +213,10 @@ async def wait_for(session: aiohttp.ClientSession, prom: Prometheus, expr: str,
 
 
 def _has_data(data: dict[str, Any]) -> bool:
-    if data["resultType"] in ("vector", "matrix"):
-        return bool(data["result"])
-    return True  # scalar / string
+    """Series with numbers: a panel showing "NaN" (e.g. 0/0) counts as no data."""
+    if data["resultType"] != "vector":
+        return data["resultType"] == "scalar" and data["result"][1] != "NaN"
+    return bool(data["result"]) and all(r["value"][1] != "NaN" for r in data["result"])
 
 
 async def test_every_dashboard_query_and_recording_rule_has_data(
@@ -248,7 +249,7 @@ async def test_every_dashboard_query_and_recording_rule_has_data(
             if not missing or time.monotonic() > deadline:
                 break
             await asyncio.sleep(1)
-        assert not missing, "panels without data:\n" + "\n".join(
+        assert not missing, "panels without data (or NaN):\n" + "\n".join(
             f"  {k}: {e}" for k, e in missing.items())
 
         # Recording rules: every one has a series per check, including the 30d windows.

@@ -26,6 +26,7 @@ from monitor.incidents import (
     Action,
     Attach,
     Grouping,
+    Hold,
     Incident,
     Kind,
     Open,
@@ -93,7 +94,7 @@ class Pager:
     def apply_config(self, config: Config) -> None:
         self.config = config
         self.oncall: OnCall | None = config.sections.get("oncall")
-        self.grouping: Grouping = config.sections.get("grouping") or Grouping()
+        self.grouping: Grouping = config.sections.get("alerting") or Grouping()
         self.tz = config.settings.tz
         self.wake()
 
@@ -158,7 +159,8 @@ class Pager:
             rt.maintenance = reason == "maintenance"
             out[name] = View(name, check.group, check.display_name, rt.state.state,
                              check.depends_on, check.connectivity, reason,
-                             check.escalation or "default")
+                             check.escalation or "default",
+                             rt.last is not None and not rt.last.ok)
         return out
 
     async def _apply(self, actions: list[Action], now: float) -> None:
@@ -204,6 +206,9 @@ class Pager:
             self._count_suppressed(action.check, action.why)
         elif isinstance(action, Unsuppress):
             inc.suppressed, inc.paging_from = None, now
+        elif isinstance(action, Hold):
+            inc.suppressed = action.reason
+            self._count_suppressed(inc.check, action.reason)
         elif isinstance(action, Resolve):
             inc.status, inc.resolved_at, inc.resolved_by = Status.RESOLVED, now, "siaga"
             inc.resolve_note = action.reason
@@ -274,7 +279,8 @@ class Pager:
         if self.oncall is None:
             return pending
         for inc in list(self.incidents.values()):
-            if inc.suppressed is None and not self._root_silenced(inc, now):
+            if (inc.suppressed is None and not self._root_silenced(inc, now)
+                    and self._guard_agrees(inc, now)):
                 self._due_pages(inc, now, pending)
         for incident_id in self._skip:
             inc = self.incidents.get(incident_id)
@@ -283,6 +289,23 @@ class Pager:
                 self._queue(inc, due, "page", now, pending)
         self._skip.clear()
         return pending
+
+    def _guard_agrees(self, inc: Incident, now: float) -> bool:
+        """Page for a service only once every connectivity reference has been probed since
+        the incident opened (so Siaga knows its own network works), or after a bounded wait."""
+        if inc.kind is Kind.BLIND:
+            return True
+        refs = [c for c in self.engine.checks.values() if c.connectivity]
+        if not refs:
+            return True
+        limit = max(c.interval + c.timeout for c in refs)
+        if now - inc.opened_at > limit:
+            return True
+        for ref in refs:
+            rt = self.engine.runtime.get(ref.name)
+            if rt is None or rt.last is None or rt.last.started_at < inc.opened_at:
+                return False
+        return True
 
     def _root_silenced(self, inc: Incident, now: float) -> bool:
         check = self.engine.checks.get(inc.check)

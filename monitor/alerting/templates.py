@@ -36,7 +36,7 @@ _MONTHS = {
     "en": ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"),
 }
 _WITH_REASON = ("page", "reminder", "blind", "flapping")  # kinds where "what is wrong" helps
-_AFFECTED_LISTED = 8  # beyond this a page lists names then "and N more"
+_AFFECTED_LISTED = 50  # beyond this a page lists names then "and N more"
 
 register("id", {
     "alert.tag.page": "GANGGUAN", "alert.tag.reminder": "PENGINGAT", "alert.tag.resolved": "PULIH",

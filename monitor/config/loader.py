@@ -7,7 +7,7 @@ cross-check the whole (duplicate names, unknown or cyclic dependencies, interval
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -71,6 +71,11 @@ SETTINGS = Obj(
         "api_token": Str("Token for state-changing API calls; use ${VAR}", default=None),
         "max_lateness": Duration("Scheduler lateness above which /healthz fails", default=5.0,
                                  min=0.01),
+        "deadman_url": Str("Dead-man's switch: URL GET every deadman_every while healthy "
+                           "(e.g. https://hc-ping.com/${UUID})", default=None,
+                           pattern=r"https?://\S+", hint="an http(s):// URL"),
+        "deadman_every": Duration("How often the dead-man's switch URL is called", default=60.0,
+                                  min=0.05),
     },
     "Settings of this Siaga instance",
     build=_timezone,
@@ -136,6 +141,8 @@ def _check_fields() -> dict[str, Field]:
 EXTRA_KINDS: dict[str, Field] = {}
 # Top-level sections beyond siaga/defaults/checks (oncall, maintenance, …), by their modules.
 SECTIONS: dict[str, Field] = {}
+# Whole-file checks of a section against the checks: section name → hook(value, checks, ctx).
+CROSS_CHECKS: dict[str, Callable[[Any, list[tuple[str, Check]], Ctx], None]] = {}
 
 
 def _draft_check(values: dict[str, Any], node: Node, path: str, ctx: Ctx) -> Any:
@@ -251,6 +258,8 @@ def _build(values: dict[str, Any], file: str, ctx: Ctx) -> Any:
     checks = [(d["__path"], resolve_check(d, defaults)) for d in drafts]
     cross_check(checks, ctx)
     _check_policies(checks, values.get("oncall"), ctx)
+    for name, hook in CROSS_CHECKS.items():
+        hook(values.get(name), checks, ctx)
     settings = values["siaga"] if isinstance(values["siaga"], Settings) else Settings()
     state_dir = Path(settings.state_dir)
     if not state_dir.is_absolute():
@@ -279,3 +288,15 @@ def _replace(settings: Settings, **changes: Any) -> Settings:
 from monitor.oncall.model import ONCALL  # noqa: E402
 
 SECTIONS["oncall"] = ONCALL
+
+from monitor.heartbeat import SCHEMA as HEARTBEAT  # noqa: E402
+
+EXTRA_KINDS["heartbeat"] = HEARTBEAT
+
+from monitor.alerting.policy import ALERTING  # noqa: E402
+from monitor.maintenance import MAINTENANCE  # noqa: E402
+from monitor.maintenance import cross_check as maintenance_cross_check  # noqa: E402
+
+SECTIONS["maintenance"] = MAINTENANCE
+SECTIONS["alerting"] = ALERTING
+CROSS_CHECKS["maintenance"] = maintenance_cross_check

@@ -68,6 +68,8 @@ class Settings:
     latency_histogram: bool = False
     api_token: str | None = None
     max_lateness: float = 5.0  # /healthz turns 503 when p99 lateness exceeds this
+    deadman_url: str | None = None  # GET every deadman_every while healthy (monitor.deadman)
+    deadman_every: float = 60.0
 
     @property
     def tz(self) -> ZoneInfo:

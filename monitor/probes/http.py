@@ -320,11 +320,8 @@ def _shown_url(target: Target) -> str:
 
 
 def target(spec: HttpSpec) -> str:
-    """host[:port] of the check's URL, without credentials."""
-    parts = urlsplit(spec.url)  # the schema checked it parses, port included
-    host, port = parts.hostname or "", parts.port
-    shown = f"[{host}]" if ":" in host else host
-    return f"{shown}:{port}" if port else shown
+    """host[:port] of the check's URL (the port when not the scheme's default)."""
+    return spec.first_target.authority
 
 
 KIND = ProbeKind("http", SCHEMA, run, target)

@@ -99,7 +99,7 @@ async def fetch(exchange: Exchange, trace: Trace) -> Response:
     try:
         since = trace.add("connect", since)
         if exchange.tls is not None:
-            trace.stage = "TLS handshake"
+            trace.stage = "tls handshake"
             transport = await _handshake(loop, transport, parser)
             since = trace.add("tls", since)
         trace.stage = "no response headers"

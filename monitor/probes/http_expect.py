@@ -101,7 +101,10 @@ class Status(Field):
                 {"type": "string", "pattern": _STATUS_PATTERN},
             ]
         }
-        return self._doc({"anyOf": [one, {"type": "array", "items": one, "minItems": 1}]})
+        schema = self._doc({"anyOf": [one, {"type": "array", "items": one, "minItems": 1}]})
+        if isinstance(self.default, StatusSet):
+            schema["default"] = self.default.text
+        return schema
 
 
 @dataclass(frozen=True, slots=True)

@@ -49,12 +49,20 @@ ROUTES: list[Routes] = []  # each handler module adds its routes here (one line 
 
 
 def build_app(daemon: Daemon) -> web.Application:
-    from monitor.web import api, incidents
+    from monitor.web import api, incidents, silences
 
     app = web.Application(middlewares=[api_errors], client_max_size=64 * 1024)
     app[DAEMON] = daemon
     api.add_routes(app)
     incidents.add_routes(app)
+    silences.add_routes(app)
+    from monitor.web import operations, push
+
+    operations.add_routes(app)
+    push.add_routes(app)
+    from monitor.web import status  # public status page, /status.json, Atom feed
+
+    status.add_routes(app)
     for add in ROUTES:
         add(app)
     return app

@@ -1,0 +1,115 @@
+"""Reload pause: how long a config reload stalls the event loop with N checks running.
+
+Starts a TCP target in a thread, runs a Daemon (no HTTP server) with N tcp checks, then
+reloads a file with 1% of the checks changed, 1% removed and 1% added, two ways:
+`Daemon.reload()` (parse on the loop: the SIGHUP path) and `Reloader.reload()` (parse on a
+thread, swap on the loop: the watcher and `siaga reload`). A ticker task measures the loop's
+lag. Prints one JSON line.
+
+    python bench/reload.py [--checks 10000] [--interval 60]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import socket
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from prometheus_client import CollectorRegistry  # noqa: E402
+
+from monitor.config.loader import load_config  # noqa: E402
+from monitor.daemon import Daemon  # noqa: E402
+from monitor.reloader import _load  # noqa: E402
+
+
+def target() -> int:
+    """A TCP listener that accepts and closes, on its own thread."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(1024)
+
+    def serve() -> None:
+        while True:
+            conn, _ = sock.accept()
+            conn.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    return int(sock.getsockname()[1])
+
+
+def config(state: Path, port: int, names: list[str], interval: float) -> str:
+    lines = [f'siaga: {{listen: "127.0.0.1:0", state_dir: "{state}"}}',
+             f"defaults: {{interval: {interval}s, timeout: 5s}}", "checks:"]
+    lines += [f"  - {{name: {n}, tcp: {{host: 127.0.0.1, port: {port}}}}}" for n in names]
+    return "\n".join(lines) + "\n"
+
+
+class Ticker:
+    def __init__(self, every: float = 0.005) -> None:
+        self.every, self.max_lag = every, 0.0
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            before = loop.time()
+            await asyncio.sleep(self.every)
+            self.max_lag = max(self.max_lag, loop.time() - before - self.every)
+
+
+async def main(n: int, interval: float) -> dict[str, float]:
+    tmp = Path(tempfile.mkdtemp(prefix="siaga-reload-"))
+    port, path = target(), tmp / "checks.yaml"
+    names = [f"c{i}" for i in range(n)]
+    path.write_text(config(tmp, port, names, interval))
+    daemon = Daemon(load_config(path), registry=CollectorRegistry(), serve=False)
+    await daemon.start()
+    ticker = Ticker()
+    task = asyncio.create_task(ticker.run())
+    out: dict[str, float] = {"checks": n}
+    try:
+        await asyncio.sleep(3)
+        ticker.max_lag = 0.0
+        await asyncio.sleep(5)
+        out["baseline_max_loop_lag_s"] = ticker.max_lag  # no reload: the daemon's own work
+        k = max(1, n // 100)
+        edited = names[k:] + [f"new{i}" for i in range(k)]  # 1% removed, 1% added
+        text = config(tmp, port, edited, interval).replace(
+            f"name: c{k},", f"name: c{k}, title: changed,", 1)
+        for way in ("off_loop", "on_loop"):
+            path.write_text(text if way == "off_loop" else config(tmp, port, names, interval))
+            await asyncio.sleep(0.5)
+            ticker.max_lag = 0.0
+            started = time.perf_counter()
+            if way == "on_loop":
+                ok = daemon.reload()
+                out["on_loop_reload_s"] = time.perf_counter() - started
+            else:
+                loaded = await asyncio.to_thread(_load, str(path))
+                swap = time.perf_counter()
+                ok = daemon.reload(loaded)
+                out["off_loop_swap_s"] = time.perf_counter() - swap
+                out["off_loop_total_s"] = time.perf_counter() - started
+            assert ok
+            await asyncio.sleep(0.5)
+            out[f"{way}_max_loop_lag_s"] = ticker.max_lag
+        out["missed_slots"] = daemon.scheduler.stats.missed if daemon.scheduler else -1
+    finally:
+        task.cancel()
+        await daemon.stop()
+    return {k: round(v, 4) for k, v in out.items()}
+
+
+if __name__ == "__main__":
+    p = argparse.ArgumentParser()
+    p.add_argument("--checks", type=int, default=10_000)
+    p.add_argument("--interval", type=float, default=60.0)
+    a = p.parse_args()
+    print(json.dumps(asyncio.run(main(a.checks, a.interval))))

@@ -1,0 +1,84 @@
+"""Heartbeat push endpoints: jobs call `/push/{check}/{token}` (success), `…/start` and
+`…/fail?message=…&exit_code=N` with GET or POST (a POST body may carry the message).
+
+Every source address is rate limited before the token is looked at, so tokens cannot be
+guessed quickly; refusals answer 403 (wrong token, unknown or non-heartbeat check — the same
+answer, so names cannot be probed) or 429, and are counted in
+`siaga_heartbeat_rejected_total{reason}`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable
+
+from aiohttp import web
+
+from monitor.web.app import DAEMON, json_response
+
+RATE = 60  # requests per source address…
+PER = 60.0  # …per this many seconds
+BODY_LIMIT = 4096
+
+
+class RateLimit:
+    """A sliding window of request times per source address."""
+
+    def __init__(self, rate: int = RATE, per: float = PER,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.rate, self.per, self.clock = rate, per, clock
+        self._seen: dict[str, deque[float]] = {}
+
+    def allow(self, source: str) -> bool:
+        now = self.clock()
+        if len(self._seen) > 10_000:  # forget quiet sources so the table stays small
+            self._seen = {k: v for k, v in self._seen.items() if v and v[-1] > now - self.per}
+        times = self._seen.setdefault(source, deque())
+        while times and times[0] <= now - self.per:
+            times.popleft()
+        if len(times) >= self.rate:
+            return False
+        times.append(now)
+        return True
+
+
+def _refuse(request: web.Request, reason: str, status: int, text: str) -> web.Response:
+    request.app[DAEMON].metrics.heartbeat_rejected.labels(reason).inc()
+    return json_response({"error": text}, status)
+
+
+async def _message(request: web.Request) -> str | None:
+    message = request.query.get("message")
+    if message is None and request.method == "POST" and request.can_read_body:
+        raw = await request.content.read(BODY_LIMIT)
+        message = raw.decode("utf-8", "replace").strip() or None
+    return message
+
+
+async def push(request: web.Request) -> web.Response:
+    daemon = request.app[DAEMON]
+    if not daemon.push_limit.allow(request.remote or "-"):
+        return _refuse(request, "rate_limited", 429, "too many requests; slow down")
+    name, action = request.match_info["check"], request.match_info.get("action", "ping")
+    check = daemon.heartbeats.check(name)
+    if check is None:
+        return _refuse(request, "unknown_check", 403, "refused")
+    if not daemon.heartbeats.tokens.matches(check, request.match_info["token"]):
+        return _refuse(request, "wrong_token", 403, "refused")
+    exit_code: int | None = None
+    if "exit_code" in request.query:
+        try:
+            exit_code = int(request.query["exit_code"])
+        except ValueError:
+            return _refuse(request, "bad_request", 400, "exit_code must be an integer")
+    message = await _message(request) if action == "fail" else None
+    pings = await daemon.heartbeats.ping(check, action, message, exit_code)
+    return json_response({"ok": True, "check": name, "ping": action,
+                          "duration": pings.last_duration if action == "ping" else None})
+
+
+def add_routes(app: web.Application) -> None:
+    for path in ("/push/{check}/{token}", "/push/{check}/{token}/{action:start|fail}"):
+        app.router.add_get(path, push)
+        app.router.add_post(path, push)

@@ -1,0 +1,203 @@
+"""Rendering the public status page's data (monitor.web.status) as HTML and as an Atom feed.
+
+Plain server-side HTML with the stylesheet inlined: it works without JavaScript and loads
+nothing from other hosts. Every day of the 90-day bar is a focusable element whose
+`aria-label` (and `title`) carries the day's figure, so it reads on hover, keyboard focus
+and screen readers alike.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from functools import lru_cache
+from html import escape
+from importlib import resources
+from typing import Any
+from xml.sax.saxutils import escape as xml_escape
+
+from monitor.i18n import register, text
+
+
+@lru_cache(maxsize=1)
+def stylesheet() -> str:
+    return resources.files("monitor.web").joinpath("static/status.css").read_text("utf-8")
+
+
+def _pct(value: float | None, lang: str) -> str:
+    if value is None:
+        return text(lang, "status.no_data")
+    figure = f"{value:.2f}%"
+    return figure.replace(".", ",") if lang == "id" else figure
+
+
+def _time(ts: float, tz: dt.tzinfo) -> str:
+    return dt.datetime.fromtimestamp(ts, tz).strftime("%Y-%m-%d %H:%M %Z")
+
+
+def duration(seconds: float, lang: str) -> str:
+    minutes = max(1, round(seconds / 60))
+    hours, mins = divmod(minutes, 60)
+    days, hours = divmod(hours, 24)
+    parts = [(days, "d"), (hours, "h"), (mins, "m")]
+    return " ".join(f"{n} {text(lang, f'status.unit.{u}')}" for n, u in parts if n) or "0"
+
+
+def _day_class(value: float | None) -> str:
+    if value is None:
+        return "none"
+    return "u100" if value >= 99.9 else "u99" if value >= 99 else "u95" if value >= 95 else "ulow"
+
+
+def _bar(days: list[dict[str, Any]], lang: str) -> str:
+    cells = []
+    for day in days:
+        label = f"{day['date']}: {_pct(day['uptime'], lang)}"
+        cells.append(f'<i tabindex="0" class="{_day_class(day["uptime"])}" '
+                     f'title="{escape(label)}" aria-label="{escape(label)}"></i>')
+    return f'<div class="bar" role="list">{"".join(cells)}</div>'
+
+
+def _service(s: dict[str, Any], lang: str) -> str:
+    return (f'<div class="svc"><div class="svc-head"><span class="svc-title">'
+            f'{escape(s["title"])}</span><span class="state {escape(s["state"])}">'
+            f'{escape(s["state_text"])}</span></div>{_bar(s["days"], lang)}'
+            f'<div class="figs"><span>{text(lang, "status.days_ago", n=90)}</span><span>'
+            f'{text(lang, "status.uptime_30")}: {_pct(s["uptime_30d"], lang)} · '
+            f'{text(lang, "status.uptime_90")}: {_pct(s["uptime_90d"], lang)}</span>'
+            f'<span>{text(lang, "status.today")}</span></div></div>')
+
+
+def _banner(data: dict[str, Any], lang: str) -> str:
+    states = {s["state"] for g in data["groups"] for s in g["services"]}
+    if states & {"down", "flapping"}:
+        return f'<p class="banner bad">{text(lang, "status.banner_down")}</p>'
+    if states & {"degraded", "maintenance"}:
+        return f'<p class="banner warn">{text(lang, "status.banner_partial")}</p>'
+    return f'<p class="banner ok">{text(lang, "status.banner_ok")}</p>'
+
+
+def _incident(inc: dict[str, Any], lang: str, tz: dt.tzinfo) -> str:
+    names = escape(", ".join(inc["services"]))
+    if inc["resolved_at"] is not None:
+        when = (f'{_time(inc["opened_at"], tz)} → {_time(inc["resolved_at"], tz)} · '
+                f'{text(lang, "status.lasted")} {duration(inc["duration"], lang)}')
+        return f'<li><b>{names}</b><div class="when">{escape(when)}</div></li>'
+    handled = text(lang, "status.handled" if inc["acked_at"] else "status.investigating")
+    return (f'<li><b>{names}</b>: <span class="state {escape(inc["state"])}">'
+            f'{escape(inc["state_text"])}</span><div class="when">'
+            f'{text(lang, "status.since")} {escape(_time(inc["opened_at"], tz))} · '
+            f'{handled}</div></li>')
+
+
+def _maintenance(m: dict[str, Any], lang: str, tz: dt.tzinfo) -> str:
+    key = "status.maint_now" if m["ongoing"] else "status.maint_planned"
+    return (f'<li><b>{escape(", ".join(m["services"]))}</b>: {text(lang, key)}'
+            f'<div class="when">{escape(_time(m["start"], tz))} → '
+            f'{escape(_time(m["end"], tz))}</div></li>')
+
+
+def _list(items: list[str], lang: str, empty_key: str) -> str:
+    if not items:
+        return f'<p class="empty">{text(lang, empty_key)}</p>'
+    return f'<ul class="list">{"".join(items)}</ul>'
+
+
+def render_html(data: dict[str, Any], lang: str, tz: dt.tzinfo) -> str:
+    now = _list([_incident(i, lang, tz) for i in data["open_incidents"]], lang, "status.none_open")
+    planned = _list([_maintenance(m, lang, tz) for m in data["maintenance"]], lang,
+                    "status.none_maint")
+    past = _list([_incident(i, lang, tz) for i in data["history"]], lang, "status.none_history")
+    groups = "".join(
+        f'<section class="group"><h2>{escape(g["name"])}</h2>'
+        f'{"".join(_service(s, lang) for s in g["services"])}</section>'
+        for g in data["groups"])
+    other = "en" if lang == "id" else "id"
+    nav = (f'<nav><a href="?lang=id"{" aria-current=page" if lang == "id" else ""}>'
+           f'Bahasa Indonesia</a><a href="?lang=en"'
+           f'{" aria-current=page" if lang == "en" else ""}>English</a></nav>')
+    return (
+        f'<!doctype html><html lang="{lang}"><head><meta charset="utf-8">'
+        f'<meta name="viewport" content="width=device-width,initial-scale=1">'
+        f'<title>{text(lang, "status.title")}</title>'
+        f'<link rel="alternate" type="application/atom+xml" href="/status/feed.atom?lang={lang}">'
+        f'<link rel="alternate" hreflang="{other}" href="?lang={other}">'
+        f"<style>{stylesheet()}</style></head><body><main>"
+        f'<header><h1>{text(lang, "status.title")}</h1>{nav}</header>{_banner(data, lang)}'
+        f'<h2>{text(lang, "status.open")}</h2>'
+        f"{now}"
+        f'<h2>{text(lang, "status.maintenance")}</h2>'
+        f"{planned}"
+        f"{groups}"
+        f'<h2>{text(lang, "status.history")}</h2>'
+        f"{past}"
+        f'<footer>{text(lang, "status.updated")} {escape(_time(data["generated_at"], tz))} · '
+        f'<a href="/status/feed.atom?lang={lang}">Atom</a> · '
+        f'<a href="/status.json?lang={lang}">JSON</a></footer></main></body></html>\n')
+
+
+def _iso(ts: float) -> str:
+    return dt.datetime.fromtimestamp(ts, dt.UTC).isoformat().replace("+00:00", "Z")
+
+
+def render_atom(data: dict[str, Any], lang: str, base_url: str) -> str:
+    incidents = sorted(data["open_incidents"] + data["history"], key=lambda i: -i["opened_at"])
+    entries = []
+    for inc in incidents:
+        names = ", ".join(inc["services"])
+        done = inc["resolved_at"] is not None
+        updated = inc["resolved_at"] or inc["acked_at"] or inc["opened_at"]
+        title = f'{names}: {text(lang, "status.recovered" if done else "status.disrupted")}'
+        summary = (f'{text(lang, "status.lasted")} {duration(inc["duration"], lang)}'
+                   if done else f'{text(lang, "status.since")} {_iso(inc["opened_at"])}')
+        entries.append(
+            f"<entry><id>{xml_escape(base_url)}/status#incident-{inc['id']}</id>"
+            f"<title>{xml_escape(title)}</title><updated>{_iso(updated)}</updated>"
+            f"<published>{_iso(inc['opened_at'])}</published>"
+            f'<link href="{xml_escape(base_url)}/status"/>'
+            f"<summary>{xml_escape(summary)}</summary></entry>")
+    updated = _iso(max([data["generated_at"] if not incidents else 0] +
+                       [i["resolved_at"] or i["acked_at"] or i["opened_at"] for i in incidents]))
+    return ('<?xml version="1.0" encoding="utf-8"?>\n'
+            f'<feed xmlns="http://www.w3.org/2005/Atom" xml:lang="{lang}">'
+            f"<id>{xml_escape(base_url)}/status</id>"
+            f'<title>{xml_escape(text(lang, "status.title"))}</title><updated>{updated}</updated>'
+            f'<link rel="self" href="{xml_escape(base_url)}/status/feed.atom"/>'
+            f'<link href="{xml_escape(base_url)}/status"/>{"".join(entries)}</feed>\n')
+
+
+register("id", {
+    "status.title": "Status Layanan", "status.banner_ok": "Semua layanan berjalan normal",
+    "status.banner_down": "Sebagian layanan sedang mengalami gangguan",
+    "status.banner_partial": "Sebagian layanan melambat atau dalam pemeliharaan",
+    "status.open": "Gangguan saat ini", "status.none_open": "Tidak ada gangguan saat ini.",
+    "status.maintenance": "Jadwal pemeliharaan",
+    "status.none_maint": "Tidak ada pemeliharaan terjadwal.",
+    "status.history": "Riwayat gangguan (90 hari)",
+    "status.none_history": "Tidak ada gangguan dalam 90 hari terakhir.",
+    "status.uptime_30": "30 hari", "status.uptime_90": "90 hari",
+    "status.days_ago": "{n} hari lalu", "status.today": "hari ini",
+    "status.no_data": "tidak ada data", "status.since": "sejak", "status.lasted": "selama",
+    "status.handled": "sedang ditangani petugas", "status.investigating": "sedang diperiksa",
+    "status.maint_now": "pemeliharaan sedang berlangsung",
+    "status.maint_planned": "pemeliharaan terjadwal", "status.updated": "Diperbarui",
+    "status.recovered": "pulih", "status.disrupted": "gangguan",
+    "status.unit.d": "hari", "status.unit.h": "jam", "status.unit.m": "menit",
+})
+register("en", {
+    "status.title": "Service Status", "status.banner_ok": "All services are operating normally",
+    "status.banner_down": "Some services are currently disrupted",
+    "status.banner_partial": "Some services are slow or under maintenance",
+    "status.open": "Current incidents", "status.none_open": "No current incidents.",
+    "status.maintenance": "Scheduled maintenance",
+    "status.none_maint": "No maintenance scheduled.",
+    "status.history": "Incident history (90 days)",
+    "status.none_history": "No incidents in the last 90 days.",
+    "status.uptime_30": "30 days", "status.uptime_90": "90 days",
+    "status.days_ago": "{n} days ago", "status.today": "today",
+    "status.no_data": "no data", "status.since": "since", "status.lasted": "lasted",
+    "status.handled": "an officer is on it", "status.investigating": "being investigated",
+    "status.maint_now": "maintenance in progress",
+    "status.maint_planned": "planned maintenance", "status.updated": "Updated",
+    "status.recovered": "recovered", "status.disrupted": "disrupted",
+    "status.unit.d": "d", "status.unit.h": "h", "status.unit.m": "min",
+})
