@@ -62,6 +62,11 @@ def cmd_validate(args: argparse.Namespace, out: Console, err: Console) -> int:
 
 
 def cmd_schema(args: argparse.Namespace, out: Console, err: Console) -> int:
+    if args.markdown:
+        from monitor.config.reference import markdown
+
+        sys.stdout.write(markdown(root_schema()))
+        return EXIT_OK
     schema = root_schema().json_schema()
     schema = {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -175,7 +180,9 @@ def parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run the daemon")
     run.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     sub.add_parser("validate", help="check the config file and report every error")
-    sub.add_parser("schema", help="print a JSON Schema of checks.yaml")
+    schema = sub.add_parser("schema", help="print a JSON Schema of checks.yaml")
+    schema.add_argument("--markdown", action="store_true",
+                        help="print the key reference as a Markdown table instead")
     check = sub.add_parser("check", help="probe one check once and show the result")
     check.add_argument("name")
     demo = sub.add_parser("demo", help="run against simulated local services")
@@ -200,5 +207,5 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return EXIT_OK
     except SiagaError as exc:
-        err.print(f"siaga: {exc}", markup=False)
+        err.print(f"siaga: {exc}", markup=False, highlight=False, soft_wrap=True)
         return EXIT_FAIL

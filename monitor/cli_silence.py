@@ -73,7 +73,7 @@ def cmd_unsilence(args: argparse.Namespace, config: Config, out: Console,
 def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     m = sub.add_parser("maintenance", help="current and upcoming maintenance windows")
     m.add_argument("--at", help="a moment 'YYYY-MM-DD HH:MM' in the configured zone")
-    m.add_argument("--days", type=float, default=14)
+    m.add_argument("--days", type=int, default=14)
     s = sub.add_parser("silence", help="hold pages for a check or group for a while")
     s.add_argument("target", help="a check name or a group name")
     s.add_argument("--for", dest="duration", required=True, help="how long, e.g. 2h")

@@ -18,16 +18,16 @@ siaga: {{location: demo, language: {lang}, listen: "127.0.0.1:0", state_dir: "{s
 defaults: {{interval: 1s, timeout: 800ms, fail_after: 2, recover_after: 2,
             flapping: {{window: 10, high: 50, low: 25}}}}
 checks:
-  - {{name: portal, title: Portal Layanan,
+  - {{name: portal, title: "Portal Layanan",
       http: {{url: "{base}/healthy", expect: {{body_contains: OK}}}}}}
-  - {{name: perizinan, title: Perizinan Online (slow),
+  - {{name: perizinan, title: "Perizinan Online (slow)",
       http: {{url: "{base}/slow", expect: {{warn_latency: 200ms}}}}}}
-  - {{name: pengaduan, title: Pengaduan (broken), http: {{url: "{base}/failing"}}}}
-  - {{name: keuangan, title: Keuangan (unstable), flapping: {{window: 10, high: 50, low: 25}},
+  - {{name: pengaduan, title: "Pengaduan (broken)", http: {{url: "{base}/failing"}}}}
+  - {{name: keuangan, title: "Keuangan (unstable)", flapping: {{window: 10, high: 50, low: 25}},
       http: {{url: "{base}/flapping"}}}}
-  - {{name: surat, title: Surat Elektronik (outage at 8 s, back at 20 s),
+  - {{name: surat, title: "Surat Elektronik (outage from 6 s to 16 s)",
       http: {{url: "{base}/outage"}}}}
-  - {{name: hang, title: Database (hangs), tcp: {{host: 127.0.0.1, port: {hang}, expect: READY}}}}
+  - {{name: hang, title: "Database (hangs)", tcp: {{host: 127.0.0.1, port: {hang}, expect: READY}}}}
 """
 
 
@@ -53,7 +53,7 @@ class DemoServices:
         return web.Response(status=200 if self.flips % 2 else 500)
 
     async def outage(self, request: web.Request) -> web.Response:
-        down = 8 <= time.monotonic() - self.started < 20
+        down = 6 <= time.monotonic() - self.started < 16
         return web.Response(status=502 if down else 200)
 
     def app(self) -> web.Application:

@@ -27,7 +27,7 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 
-from monitor import __version__
+from monitor import __version__, exposition
 from monitor.config.model import Check
 from monitor.engine import Engine, Runtime
 from monitor.probes.base import PHASES, ProbeResult
@@ -186,34 +186,11 @@ class CheckCollector(Collector):
         return fam
 
     def render(self) -> str:
-        """The same families as `collect()`, as exposition text, fast."""
-        items = [(check, rt, self.labels(check)) for check, rt in self._items()]
-        out: list[str] = []
-        add = out.append
-        for name, _type, doc, get, extra in FAMILIES:
-            add(f"# HELP {name} {doc}\n# TYPE {name} gauge\n")
-            for check, rt, labels in items:
-                v = get(check, rt)
-                if v is not None:
-                    add(f"{name}{{{labels}{extra}}} {_fmt(v)}\n")
-        name = PHASE_FAMILY[0]
-        add(f"# HELP {name} {PHASE_FAMILY[1]}\n# TYPE {name} gauge\n")
-        for check, rt, labels in items:
-            if check.kind == "http" and rt.last is not None:
-                ph = rt.last.phases
-                for phase in PHASES:
-                    if phase in ph:
-                        add(f'{name}{{{labels},phase="{phase}"}} {_fmt(ph[phase])}\n')
-        add(f"# HELP siaga_probes_total {COUNTERS[0][1]}\n# TYPE siaga_probes_total counter\n")
-        for _check, rt, labels in items:
-            add(f'siaga_probes_total{{{labels},outcome="success"}} '
-                f"{_fmt(rt.probes - rt.failures)}\n"
-                f'siaga_probes_total{{{labels},outcome="failure"}} {_fmt(rt.failures)}\n')
-        add(f"# HELP siaga_check_state_changes_total {COUNTERS[1][1]}\n"
-            "# TYPE siaga_check_state_changes_total counter\n")
-        for _check, rt, labels in items:
-            add(f"siaga_check_state_changes_total{{{labels}}} {_fmt(rt.changes)}\n")
-        self._render_latency(items, add)
+        """The same families as `collect()`, as exposition text, fast (see exposition.py)."""
+        items = list(self._items())
+        out = [exposition.render(items, self.labels)]
+        self._render_latency([(c, rt, self.labels(c)) for c, rt in items if rt.latency],
+                             out.append)
         return "".join(out)
 
     def _render_latency(self, items: list[tuple[Check, Runtime, str]],

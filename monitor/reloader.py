@@ -11,11 +11,11 @@ write a temporary file and rename it into place change the inode even when mtime
 happen to match. A change seen while a reload runs is picked up by the next poll.
 
 Garbage collection: with 10,000 checks the heap holds millions of tracked objects, and a
-full (generation 2) collection — triggered by whichever thread allocates, the parser's too —
-holds the GIL for 1–2 s, stalling every probe (measured with bench/reload.py). So the
-long-lived heap is frozen (`gc.freeze()`) once the daemon runs and again after each reload,
-and the collector is paused while the parser runs; collections then walk only young objects. Config objects are acyclic, so what a reload drops
-is still freed by reference counting.
+full (generation 2) collection, triggered by whichever thread allocates (the parser's too),
+holds the GIL for 1-2 s, stalling every probe (measured with bench/reload.py). So the
+long-lived heap is frozen (`gc.freeze()`) once the daemon runs and again after each load, and
+the collector is paused while the parser runs; collections then walk only young objects.
+Config objects are acyclic, so what a reload drops is still freed by reference counting.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ import asyncio
 import gc
 import logging
 import os
+import sys
 from typing import TYPE_CHECKING
 
 from monitor.config.loader import load_config
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("siaga.reloader")
 POLL = 1.0
+SWITCH_INTERVAL = 0.0005
 
 Fingerprint = tuple[int, int, int] | None
 
@@ -71,6 +73,7 @@ class Reloader:
         self.daemon = daemon
         self.poll = poll
         self._lock = asyncio.Lock()
+        self._pending: set[asyncio.Task[bool]] = set()
         self.seen: Fingerprint = fingerprint(daemon.config.path)
 
     async def reload(self, reason: str = "request") -> bool:
@@ -79,11 +82,24 @@ class Reloader:
             path = self.daemon.config.path
             self.seen = fingerprint(path)
             event(log, "reload_requested", reason=reason, file=path)
-            loaded = await asyncio.to_thread(_load, path)
+            # A CPU-bound thread makes every GIL hand-back to the loop wait a whole switch
+            # interval (the convoy effect); a short one keeps probes on time while parsing.
+            interval = sys.getswitchinterval()
+            sys.setswitchinterval(min(interval, SWITCH_INTERVAL))
+            try:
+                loaded = await asyncio.to_thread(_load, path)
+            finally:
+                sys.setswitchinterval(interval)
             ok = self.daemon.reload(loaded)
             if ok:
                 gc.freeze()
             return ok
+
+    def on_sighup(self) -> None:
+        """The SIGHUP handler: the same off-loop reload as the watcher's."""
+        task = asyncio.get_running_loop().create_task(self.reload("SIGHUP"))
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
 
     def changed(self) -> bool:
         now = fingerprint(self.daemon.config.path)

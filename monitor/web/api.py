@@ -7,7 +7,8 @@ never credentials or query strings).
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+import time
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
@@ -16,6 +17,9 @@ from monitor.engine import Runtime
 from monitor.probes import KINDS
 from monitor.state import Transition
 from monitor.web.app import DAEMON, json_error, json_response
+
+if TYPE_CHECKING:
+    from monitor.daemon import Daemon
 
 
 def iso(ts: float | None) -> str | None:
@@ -69,10 +73,23 @@ async def healthz(request: web.Request) -> web.Response:
     return json_response({"status": "ok"})
 
 
+def with_paging(daemon: Daemon, check: Check, data: dict[str, Any], now: float) -> dict[str, Any]:
+    """Why nobody is paged for this check, if so, and the incident covering it."""
+    data["suppressed"] = daemon.suppression(check, now)
+    for inc in daemon.pager.incidents.values():
+        if check.name in inc.covers:
+            data["incident"] = {"id": inc.id, "status": inc.status.value, "root": inc.check,
+                                "suppressed": inc.suppressed,
+                                "why": inc.affected.get(check.name, "root")}
+            break
+    return data
+
+
 async def list_checks(request: web.Request) -> web.Response:
-    engine = request.app[DAEMON].engine
-    items = [check_json(c, engine.runtime[n]) for n, c in engine.checks.items()
-             if n in engine.runtime]
+    daemon = request.app[DAEMON]
+    engine, now = daemon.engine, time.time()
+    items = [with_paging(daemon, c, check_json(c, engine.runtime[n]), now)
+             for n, c in engine.checks.items() if n in engine.runtime]
     return json_response({"checks": items})
 
 
@@ -82,7 +99,8 @@ async def get_check(request: web.Request) -> web.Response:
     check = engine.checks.get(name)
     if check is None or name not in engine.runtime:
         return json_error(f"no check named {name!r}", 404)
-    return json_response(check_json(check, engine.runtime[name], detail=True))
+    data = check_json(check, engine.runtime[name], detail=True)
+    return json_response(with_paging(request.app[DAEMON], check, data, time.time()))
 
 
 def add_routes(app: web.Application) -> None:
