@@ -39,3 +39,13 @@ async def json_receiver() -> AsyncIterator[JsonReceiver]:
         yield receiver
     finally:
         await receiver.stop()
+
+
+@pytest.fixture(autouse=True)
+def no_swallowed_exceptions(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
+    """A test fails when Siaga logged an exception it survived (a bug kept alive by a
+    catch-all in the pager, outbox, scheduler or a listener)."""
+    yield
+    crashes = [r for r in caplog.records
+               if r.name.startswith("siaga") and r.exc_info and r.levelno >= 40]
+    assert not crashes, "\n".join(r.getMessage() for r in crashes)

@@ -4,8 +4,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
-
 import aiohttp
 import pytest
 from prometheus_client import CollectorRegistry
@@ -102,16 +100,18 @@ async def test_incidents_ack_and_resolve_from_the_cli(
     assert code == 1 and "already acknowledged by sari" in out
     code, out = await cli(tmp_path, capsys, "resolve", str(inc.id), "--note", "restart")
     assert code == 0 and "resolved" in out
+    await asyncio.sleep(1.5)  # still down, but resolved by hand: no new incident, no page
     assert not daemon.pager.incidents
-    detail = json.loads(await asyncio.to_thread(
-        __import__("urllib.request").request.urlopen,
-        f"http://127.0.0.1:{daemon.server.port}/api/v1/incidents/{inc.id}"))
+    assert [p.json["title"].split(":")[0] for p in json_receiver.posts] == ["GANGGUAN", "PULIH"]
+    async with aiohttp.ClientSession() as http, http.get(
+            f"http://127.0.0.1:{daemon.server.port}/api/v1/incidents/{inc.id}") as r:
+        detail = await r.json()
     kinds = [e["kind"] for e in detail["events"]]
     assert kinds[:1] == ["opened"] and "acknowledged" in kinds and "resolved" in kinds
 
 
 async def test_the_cli_says_clearly_when_the_daemon_is_not_running(tmp_path, capsys):
     (tmp_path / "checks.yaml").write_text(
-        'siaga: {listen: "127.0.0.1:9"}\nchecks: []\n')
+        f'siaga: {{listen: "127.0.0.1:9", state_dir: "{tmp_path}"}}\nchecks: []\n')
     code, out = await cli(tmp_path, capsys, "incidents")
     assert code == 1 and "cannot reach the daemon" in out

@@ -53,7 +53,7 @@ from monitor.records import (
     save_incident,
     steps_done,
 )
-from monitor.state import Transition
+from monitor.state import State, Transition
 from monitor.store import Store, transaction
 
 log = logging.getLogger("siaga.pager")
@@ -89,6 +89,9 @@ class Pager:
         self._wake = asyncio.Event()
         self._counted: set[tuple[str, str]] = set()  # (check, reason) suppressions counted
         self._skip: set[int] = set()  # incidents whose recipient had no working channel
+        # Checks whose incident a person resolved while they were still failing: no new
+        # incident until they recover (kept in memory; a restart may open one again).
+        self.quiet: set[str] = set()
         self.apply_config(config)
 
     def apply_config(self, config: Config) -> None:
@@ -155,6 +158,10 @@ class Pager:
             rt = self.engine.runtime.get(name)
             if rt is None:
                 continue
+            if name in self.quiet:
+                if rt.state.state in (State.DOWN, State.FLAPPING, State.UNKNOWN):
+                    continue
+                self.quiet.discard(name)
             reason = self.suppression(check, now)
             rt.maintenance = reason == "maintenance"
             out[name] = View(name, check.group, check.display_name, rt.state.state,
@@ -437,6 +444,7 @@ class Actions:
         await pager.store.run(write)
         if inc.status is Status.RESOLVED:
             pager.incidents.pop(inc.id, None)
+            pager.quiet |= inc.covers
             pager._update_gauge()
         event(log, f"incident_{what}", id=inc.id, by=who)
         pager.wake()
