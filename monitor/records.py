@@ -127,7 +127,7 @@ def due_messages(conn: sqlite3.Connection, now: float, limit: int = 100) -> list
 
 def next_due(conn: sqlite3.Connection) -> float | None:
     row = conn.execute("SELECT MIN(due_at) FROM outbox WHERE status = 'pending'").fetchone()
-    return row[0]
+    return None if row[0] is None else float(row[0])
 
 
 def mark_sent(conn: sqlite3.Connection, row_id: int, now: float) -> None:

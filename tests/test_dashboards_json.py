@@ -18,7 +18,8 @@ DS_REF = "${datasource}"
 BUILTIN_VARS = {"__rate_interval", "__range", "__interval"}
 VAR_RE = re.compile(r"\$\{(\w+)\}|\$(\w+)")
 # Test substitution used to parse every query (mirrors Grafana's interpolation).
-SUBST = {"check": "api", "group": "web", "__rate_interval": "1m", "__range": "1h", "__interval": "15s"}
+SUBST = {"check": "api", "group": "web", "__rate_interval": "1m", "__range": "1h",
+         "__interval": "15s"}
 
 
 def _load(path: Path) -> dict[str, Any]:

@@ -130,7 +130,7 @@ async def test_api_errors_are_json_with_the_right_status(daemon):
 async def test_a_removed_check_disappears_from_metrics(daemon, farm, tmp_path):
     path = tmp_path / "checks.yaml"
     path.write_text(config_text(farm, tmp_path).replace(
-        "  - {name: refused, tcp: {host: 127.0.0.1, port: %d}}\n" % farm.refused_port, ""))
+        f"  - {{name: refused, tcp: {{host: 127.0.0.1, port: {farm.refused_port}}}}}\n", ""))
     assert daemon.reload()
     text = daemon.metrics.render().decode()
     assert 'check="refused"' not in text

@@ -166,3 +166,65 @@ async def test_a_page_survives_a_channel_outage_and_arrives_once(
         assert value("siaga_notifications_total", {"channel": "mailto", "outcome": "sent"}) == 1
     finally:
         await daemon.stop()
+
+
+async def test_forged_altered_and_expired_links_are_refused_with_a_clear_page(
+        tmp_path, switch, smtp_server, json_receiver):
+    config = make_config(tmp_path, switch, smtp_server, json_receiver, step="1h")
+    daemon = Daemon(config, registry=CollectorRegistry())
+    await daemon.start()
+    base = f"http://127.0.0.1:{daemon.server.port}/ack/"
+    good = daemon.signer.sign(1, "budi", time.time() + 3600)
+    expired = daemon.signer.sign(1, "budi", time.time() - 1)
+    altered = good[:-3] + ("AAA" if not good.endswith("AAA") else "BBB")
+    try:
+        async with aiohttp.ClientSession() as http:
+            for token, words in [("not-a-token", "tidak sah"), (altered, "tidak sah"),
+                                 (expired, "kedaluwarsa")]:
+                async with http.post(base + token) as r:
+                    assert r.status == 403
+                    assert words in await r.text()
+            async with http.get(base + expired + "?lang=en") as r:
+                assert r.status == 403 and "expired" in await r.text()
+    finally:
+        await daemon.stop()
+
+
+async def test_a_channel_that_refuses_for_good_falls_back_to_the_officers_next_channel(
+        tmp_path, switch, smtp_server, json_receiver):
+    config = make_config(tmp_path, switch, smtp_server, json_receiver, step="1h")
+    text = (tmp_path / "checks.yaml").read_text().replace(
+        f'notify: ["{smtp_server.url(to="budi@example.test")}"]',
+        f'notify: ["nosuchscheme://nowhere", "{smtp_server.url(to="budi@example.test")}"]')
+    config = parse_config(text, str(tmp_path / "checks.yaml"))
+    daemon = Daemon(config, registry=CollectorRegistry())
+    await daemon.start()
+    try:
+        await wait_state(daemon, "up")
+        switch.status = 503
+        mails = await smtp_server.wait_for(1, timeout=8)
+        assert mails[0].rcpt_tos == ["budi@example.test"]
+        await asyncio.sleep(0.3)  # the row is marked sent just after the server's answer
+        rows = await daemon.store.run(outbox_rows)
+        assert rows[0]["channel_index"] == 1 and rows[0]["status"] == "sent"
+    finally:
+        await daemon.stop()
+
+
+async def test_an_officer_with_no_working_channel_makes_the_next_step_happen_at_once(
+        tmp_path, switch, smtp_server, json_receiver):
+    config = make_config(tmp_path, switch, smtp_server, json_receiver, step="1h")
+    text = (tmp_path / "checks.yaml").read_text().replace(
+        f'notify: ["{smtp_server.url(to="budi@example.test")}"]', 'notify: ["nosuchscheme://x"]')
+    daemon = Daemon(parse_config(text, str(tmp_path / "checks.yaml")),
+                    registry=CollectorRegistry())
+    await daemon.start()
+    try:
+        await wait_state(daemon, "up")
+        switch.status = 503
+        posts = await json_receiver.wait_for(1, timeout=6)  # not an hour later
+        assert posts[0].path == "/sari"
+        rows = await daemon.store.run(outbox_rows)
+        assert [r["status"] for r in rows if r["recipient"] == "budi"] == ["failed"]
+    finally:
+        await daemon.stop()

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+
 import aiohttp
 import pytest
 from prometheus_client import CollectorRegistry
@@ -24,7 +25,8 @@ async def targets():
 
 @pytest.fixture
 async def daemon(tmp_path, targets, json_receiver):
-    checks = f"  - {{name: portal, title: Portal, group: Publik, http: {{url: '{targets.url('p')}'}}}}"
+    url = targets.url("p")
+    checks = f"  - {{name: portal, title: Portal, group: Publik, http: {{url: '{url}'}}}}"
     text = config_text(tmp_path, json_receiver, checks)
     d = Daemon(parse_config(text, str(tmp_path / "checks.yaml")), registry=CollectorRegistry())
     await d.start()

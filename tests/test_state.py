@@ -33,32 +33,32 @@ def states(transitions: list[Transition]) -> list[tuple[State, State]]:
 
 
 def test_a_new_check_starts_unknown_and_its_first_success_is_not_a_recovery():
-    cs, ts = walk("+")
+    _cs, ts = walk("+")
     assert states(ts) == [(State.UNKNOWN, State.UP)]
     assert ts[0].is_first
 
 
 def test_it_goes_down_only_after_fail_after_consecutive_failures():
-    cs, ts = walk("++--+---", fail_after=3)
+    _cs, ts = walk("++--+---", fail_after=3)
     assert states(ts) == [(State.UNKNOWN, State.UP), (State.UP, State.DOWN)]
     assert ts[-1].at == 1000.0 + 7 * 30
     assert ts[-1].reason == "status 503, expected 200"
 
 
 def test_a_new_check_that_fails_goes_from_unknown_to_down():
-    cs, ts = walk("---", fail_after=3)
+    _cs, ts = walk("---", fail_after=3)
     assert states(ts) == [(State.UNKNOWN, State.DOWN)]
 
 
 def test_it_recovers_only_after_recover_after_consecutive_successes():
-    cs, ts = walk("+---+-++", fail_after=3, recover_after=2)
+    _cs, ts = walk("+---+-++", fail_after=3, recover_after=2)
     assert states(ts) == [(State.UNKNOWN, State.UP), (State.UP, State.DOWN),
                           (State.DOWN, State.UP)]
     assert ts[-1].at == 1000.0 + 7 * 30
 
 
 def test_a_soft_miss_makes_it_degraded_and_a_clean_answer_up_again():
-    cs, ts = walk("+~~+")
+    _cs, ts = walk("+~~+")
     assert states(ts) == [(State.UNKNOWN, State.UP), (State.UP, State.DEGRADED),
                           (State.DEGRADED, State.UP)]
     assert ts[1].reason.startswith("slow:")
@@ -86,7 +86,7 @@ def test_flap_percent_weights_recent_changes_more():
 
 def test_alternating_results_make_it_flapping_once_and_stable_once():
     policy = FlapPolicy(window=21, high=30, low=20)
-    cs, ts = walk("+" * 5 + "+-" * 30 + "+" * 40, fail_after=1, recover_after=1,
+    _cs, ts = walk("+" * 5 + "+-" * 30 + "+" * 40, fail_after=1, recover_after=1,
                   flapping=policy)
     news = [t.new for t in ts]
     assert news.count(State.FLAPPING) == 1
@@ -112,5 +112,5 @@ def test_hysteresis_keeps_it_flapping_until_the_figure_drops_to_low():
 
 def test_a_short_history_never_counts_as_flapping():
     policy = FlapPolicy(window=21, high=30, low=20)
-    cs, ts = walk("+-+-", fail_after=1, recover_after=1, flapping=policy)
+    _cs, ts = walk("+-+-", fail_after=1, recover_after=1, flapping=policy)
     assert State.FLAPPING not in [t.new for t in ts]

@@ -32,7 +32,7 @@ Channels = Callable[[str], tuple[str, ...]]  # recipient → apprise URLs, prefe
 
 
 def backoff(attempts: int) -> float:
-    return min(BACKOFF_MAX, BACKOFF_BASE * 2 ** max(0, attempts - 1))
+    return float(min(BACKOFF_MAX, BACKOFF_BASE * 2.0 ** max(0, attempts - 1)))
 
 
 class Outbox:

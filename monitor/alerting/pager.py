@@ -290,10 +290,11 @@ class Pager:
                     and self._guard_agrees(inc, now)):
                 self._due_pages(inc, now, pending)
         for incident_id in self._skip:
-            inc = self.incidents.get(incident_id)
-            if inc is not None and inc.status is Status.OPEN:
-                due = escalation.skip_to_next(self.plan(inc), self.done.get(inc.id, set()), now)
-                self._queue(inc, due, "page", now, pending)
+            skipped = self.incidents.get(incident_id)
+            if skipped is not None and skipped.status is Status.OPEN:
+                done = self.done.get(skipped.id, set())
+                due = escalation.skip_to_next(self.plan(skipped), done, now)
+                self._queue(skipped, due, "page", now, pending)
         self._skip.clear()
         return pending
 

@@ -246,7 +246,7 @@ def parse_config(text: str, file: str, env: Mapping[str, str] | None = None) -> 
         raise ConfigError([Problem(file, 1, 1, "", "expected a mapping with a 'checks' list")])
     values = root_schema().check(root, "", ctx)
     config = INVALID if values is INVALID else _build(values, file, ctx)
-    if ctx.problems or config is INVALID:
+    if ctx.problems or not isinstance(config, Config):
         raise ConfigError(ctx.problems or [Problem(file, 1, 1, "", "invalid configuration")])
     return config
 

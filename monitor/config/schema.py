@@ -178,8 +178,8 @@ class Int(Scalar):
         description: str = "",
         *,
         default: Any = INVALID,
-        min: int | None = None,
-        max: int | None = None,
+        min: float | None = None,
+        max: float | None = None,
     ) -> None:
         super().__init__(description, default=default)
         self.min, self.max = min, max
