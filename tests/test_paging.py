@@ -213,7 +213,7 @@ async def test_a_channel_that_refuses_for_good_falls_back_to_the_officers_next_c
 
 async def test_an_officer_with_no_working_channel_makes_the_next_step_happen_at_once(
         tmp_path, switch, smtp_server, json_receiver):
-    config = make_config(tmp_path, switch, smtp_server, json_receiver, step="1h")
+    make_config(tmp_path, switch, smtp_server, json_receiver, step="1h")  # writes the file
     text = (tmp_path / "checks.yaml").read_text().replace(
         f'notify: ["{smtp_server.url(to="budi@example.test")}"]', 'notify: ["nosuchscheme://x"]')
     daemon = Daemon(parse_config(text, str(tmp_path / "checks.yaml")),
