@@ -403,6 +403,9 @@ async def run_siaga(args: argparse.Namespace, pin: Pinning, tmp: Path, targets: 
             outages = asyncio.create_task(drive_outages(args.outages, harness, session, base))
             warm = args.interval if args.interval <= args.duration / 2 else args.duration / 3
             await asyncio.sleep(max(0.0, t_first + warm - time.monotonic()))
+            # Probe counts come from renders at the start of each scrape (ta, tb); CPU is
+            # read between the scrapes (w0, w1) so their cost is left out. Rates use ta..tb.
+            ta = time.monotonic()
             snap0 = promtext.parse((await scrape(session, base))[0])
             siaga_cpu = procstat.CpuMeter([proc.pid])
             target_cpu = procstat.CpuMeter(targets.pids(), with_children=True)
@@ -414,7 +417,7 @@ async def run_siaga(args: argparse.Namespace, pin: Pinning, tmp: Path, targets: 
             cpu = siaga_cpu.stop()
             tcpu = target_cpu.stop()
             foreign = pin.core_busy() - core0 - cpu
-            w1 = time.monotonic()
+            w1 = tb = time.monotonic()
             snap1 = promtext.parse((await scrape(session, base))[0])
             try:
                 latencies, problems = await asyncio.wait_for(outages, 30 * args.outages + 30)
@@ -433,6 +436,7 @@ async def run_siaga(args: argparse.Namespace, pin: Pinning, tmp: Path, targets: 
         out.close()
     window = w1 - w0
     probes = snap1.probes - snap0.probes
+    rate = probes / (tb - ta) if tb > ta else 0.0
     lateness = promtext.bucket_delta(snap0.lateness, snap1.lateness)
     late_max, late_over = promtext.max_upper_bound(lateness)
     result = {
@@ -445,11 +449,11 @@ async def run_siaga(args: argparse.Namespace, pin: Pinning, tmp: Path, targets: 
         "window_s": r(window, 3),
         "probes": int(final.probes),
         "probes_window": int(probes),
-        "probes_per_s": r(probes / window if window > 0 else None, 2),
+        "probes_per_s": r(rate, 2),
         "expected_probes_per_s": r(args.checks / args.interval + (args.tcp + args.dns)
                                    / args.interval + 1.0, 2),
         "failed_probes": int(final.failures),
-        "cpu_s_per_probe": r(cpu / probes if probes > 0 else None, 7),
+        "cpu_s_per_probe": r(cpu / (rate * window) if rate > 0 and window > 0 else None, 7),
         "cpu_share": r(cpu / window if window > 0 else None, 4),
         "peak_rss_mb": r(hwm / 1024 if hwm is not None else None, 1),
         "lateness_p50_s": r(promtext.quantile(lateness, 0.5)),

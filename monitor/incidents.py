@@ -196,8 +196,10 @@ def reconcile(
     if blind and not any(i.kind is Kind.BLIND for i in live):
         first = sorted(v.name for v in views.values() if v.connectivity and v.down)[0]
         actions.append(Open(views[first], Kind.BLIND, "monitoring is blind"))
-    for view in sorted(views.values(), key=lambda v: _depth(v, views)):
-        if view.name in covered or not (view.down or view.state is State.FLAPPING):
+    candidates = [v for v in views.values()
+                  if (v.down or v.state is State.FLAPPING) and v.name not in covered]
+    for view in sorted(candidates, key=lambda v: _depth(v, views)):
+        if view.name in covered:
             continue
         actions += _decide(view, views, live, covered, suspect, now, grouping)
     return actions

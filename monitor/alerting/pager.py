@@ -92,6 +92,7 @@ class Pager:
         # Checks whose incident a person resolved while they were still failing: no new
         # incident until they recover (kept in memory; a restart may open one again).
         self.quiet: set[str] = set()
+        self._views: dict[str, tuple[Check, tuple[Any, ...], View]] = {}
         self.apply_config(config)
 
     def apply_config(self, config: Config) -> None:
@@ -153,21 +154,33 @@ class Pager:
                 self.wake_outbox()
 
     def views(self, now: float) -> dict[str, View]:
+        """What reconciliation sees of every check; View objects are reused while their
+        inputs stay the same (this runs every second over every check)."""
         out = {}
+        cache = self._views
         for name, check in self.engine.checks.items():
             rt = self.engine.runtime.get(name)
             if rt is None:
                 continue
+            state = rt.state.state
             if name in self.quiet:
-                if rt.state.state in (State.DOWN, State.FLAPPING, State.UNKNOWN):
+                if state in (State.DOWN, State.FLAPPING, State.UNKNOWN):
                     continue
                 self.quiet.discard(name)
             reason = self.suppression(check, now)
             rt.maintenance = reason == "maintenance"
-            out[name] = View(name, check.group, check.display_name, rt.state.state,
-                             check.depends_on, check.connectivity, reason,
-                             check.escalation or "default",
-                             rt.last is not None and not rt.last.ok)
+            failing = rt.last is not None and not rt.last.ok
+            cached = cache.get(name)
+            if cached is not None and cached[0] is check and cached[1] == (state, reason,
+                                                                           failing):
+                out[name] = cached[2]
+                continue
+            view = View(name, check.group, check.display_name, state, check.depends_on,
+                        check.connectivity, reason, check.escalation or "default", failing)
+            cache[name] = (check, (state, reason, failing), view)
+            out[name] = view
+        if len(cache) > len(out) + 100:
+            self._views = {n: cache[n] for n in out if n in cache}
         return out
 
     async def _apply(self, actions: list[Action], now: float) -> None:
