@@ -22,6 +22,7 @@ from rich.console import Console
 
 from monitor import silences as silence_records
 from monitor.alerting.acktoken import AckSigner, load_or_create_key
+from monitor.alerting.am_route import AlertmanagerRoute
 from monitor.alerting.console import ConsoleChannel
 from monitor.alerting.notifiers import AppriseNotifier, Notifier
 from monitor.alerting.outbox import Outbox
@@ -169,6 +170,14 @@ class Daemon:
                         asyncio.create_task(deadman_run(self), name="deadman")]
         self._tasks.append(asyncio.create_task(rollup_run(self.store, lambda: self.config),
                                                name="rollups"))  # uptime rollups + pruning
+        alerting = self.pager.grouping
+        if alerting.alertmanager:  # changing these URLs takes a restart
+            route = AlertmanagerRoute(alerting.alertmanager, s.location, s.base_url,
+                                      self.metrics, lambda: list(self.pager.incidents.values()),
+                                      resend=alerting.resend)
+            self.pager.on_resolved.append(route.on_resolved)
+            self.engine.on_transition.append(lambda *args: route.wake())
+            self._tasks.append(asyncio.create_task(route.run(), name="alertmanager"))
         self.scheduler.set_checks(self.probed(self.config), initial=True)
         event(log, "started", checks=len(self.config.checks), location=s.location,
               listen=f"{s.listen_host}:{self.server.port}" if self.server else "-")

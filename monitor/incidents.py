@@ -146,9 +146,13 @@ Action = Open | Attach | Resolve | Suppress | Unsuppress | Hold
 
 @dataclass(frozen=True, slots=True)
 class Grouping:
+    """The `alerting:` section: how incidents are grouped, and where they are routed."""
+
     window: float = 0.0  # seconds; 0 = no grouping
     by: str = "group"  # "group" or "all"
     max_members: int = 100
+    alertmanager: tuple[str, ...] = ()  # route incidents there instead of paging (am_route)
+    resend: float = 60.0
 
 
 def root_cause(name: str, views: dict[str, View]) -> str | None:

@@ -93,6 +93,7 @@ class Pager:
         # incident until they recover (kept in memory; a restart may open one again).
         self.quiet: set[str] = set()
         self._views: dict[str, tuple[Check, tuple[Any, ...], View]] = {}
+        self.on_resolved: list[Callable[[Incident], None]] = []
         self.apply_config(config)
 
     def apply_config(self, config: Config) -> None:
@@ -296,7 +297,7 @@ class Pager:
 
     def _escalate(self, now: float) -> Pending:
         pending = Pending()
-        if self.oncall is None:
+        if self.oncall is None or self.grouping.alertmanager:
             return pending
         for inc in list(self.incidents.values()):
             if (inc.suppressed is None and not self._root_silenced(inc, now)
@@ -362,7 +363,9 @@ class Pager:
 
     def _resolved_rows(self, inc: Incident, now: float, pending: Pending) -> None:
         """One "resolved" (or "stable again") message to everyone who was paged."""
-        if self.oncall is None:
+        for hook in self.on_resolved:
+            hook(inc)
+        if self.oncall is None or self.grouping.alertmanager:
             return
         plan = self.plan(inc)
         done = self.done.get(inc.id, set())

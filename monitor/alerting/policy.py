@@ -6,12 +6,13 @@ from typing import Any
 
 from yaml.nodes import Node
 
-from monitor.config.schema import Ctx, Duration, Enum, Int, Obj
+from monitor.config.schema import Ctx, Duration, Enum, Int, ListOf, Obj, Url
 from monitor.incidents import Grouping
 
 
 def _build(v: dict[str, Any], node: Node, path: str, ctx: Ctx) -> Grouping:
-    return Grouping(window=v["group_window"], by=v["group_by"], max_members=v["group_max"])
+    return Grouping(window=v["group_window"], by=v["group_by"], max_members=v["group_max"],
+                    alertmanager=tuple(v["alertmanager"]), resend=v["alertmanager_resend"])
 
 
 ALERTING = Obj(
@@ -23,6 +24,11 @@ ALERTING = Obj(
                          default="group"),
         "group_max": Int("Most checks one grouped page lists", default=100, min=2,
                          max=10_000),
+        "alertmanager": ListOf(Url("Alertmanager base URL, e.g. http://127.0.0.1:9093"),
+                               "Send incidents to these Alertmanagers (v2 API) instead of "
+                               "paging through apprise", default=[], single_ok=True),
+        "alertmanager_resend": Duration("How often firing alerts are posted again",
+                                        default=60.0, min=1, max=3600),
     },
     "How pages are grouped",
     build=_build,
