@@ -12,7 +12,7 @@ from rich.table import Table
 from monitor.cli_people import _user, parse_at
 from monitor.client import Client
 from monitor.config.model import Config
-from monitor.config.schema import format_duration
+from monitor.config.scalars import format_duration
 from monitor.maintenance import upcoming
 
 EXIT_OK, EXIT_USAGE = 0, 2

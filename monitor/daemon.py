@@ -22,11 +22,12 @@ from rich.console import Console
 
 from monitor import silences as silence_records
 from monitor.alerting.acktoken import AckSigner, load_or_create_key
+from monitor.alerting.actions import Actions
 from monitor.alerting.am_route import AlertmanagerRoute
 from monitor.alerting.console import ConsoleChannel
 from monitor.alerting.notifiers import AppriseNotifier, Notifier
 from monitor.alerting.outbox import Outbox
-from monitor.alerting.pager import Actions, Pager
+from monitor.alerting.pager import Pager
 from monitor.config.loader import load_config
 from monitor.config.model import Check, Config
 from monitor.deadman import StoreHealth

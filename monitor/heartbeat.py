@@ -31,7 +31,8 @@ from croniter import croniter
 from yaml.nodes import Node
 
 from monitor.config.model import Check
-from monitor.config.schema import INVALID, Ctx, Duration, Obj, Str, format_duration
+from monitor.config.scalars import Duration, Str, format_duration
+from monitor.config.schema import INVALID, Ctx, Obj
 from monitor.engine import Engine
 from monitor.errors import StoreError
 from monitor.logs import event

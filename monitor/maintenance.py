@@ -16,16 +16,8 @@ from zoneinfo import ZoneInfo
 from croniter import croniter
 from yaml.nodes import Node
 
-from monitor.config.schema import (
-    INVALID,
-    Bool,
-    Ctx,
-    Duration,
-    ListOf,
-    Obj,
-    Scalar,
-    Str,
-)
+from monitor.config.scalars import Bool, Duration, Str
+from monitor.config.schema import INVALID, Ctx, ListOf, Obj, Scalar
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 LOCAL_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M")

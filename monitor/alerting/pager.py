@@ -10,7 +10,6 @@ restart never repeats one. Delivery is the outbox's job.
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import logging
 import sqlite3
 import time
@@ -18,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from monitor.alerting import templates
+from monitor.alerting import messages
 from monitor.alerting.acktoken import AckSigner
 from monitor.config.model import Check, Config
 from monitor.engine import Engine
@@ -41,7 +40,7 @@ from monitor.logs import event
 from monitor.metrics import Metrics
 from monitor.oncall import escalation
 from monitor.oncall.model import EscalationStep, OnCall, Policy
-from monitor.oncall.roster import admins, on_duty
+from monitor.oncall.roster import admins
 from monitor.probes.base import ProbeResult
 from monitor.records import (
     add_event,
@@ -57,7 +56,6 @@ from monitor.state import State, Transition
 from monitor.store import Store, transaction
 
 log = logging.getLogger("siaga.pager")
-ACK_LINK_TTL = 24 * 3600.0
 TICK = 1.0
 
 Suppression = Callable[[Check, float], str | None]
@@ -374,96 +372,6 @@ class Pager:
             pending.outbox.append(self._message(inc, kind, officer, "resolved", now))
         pending.steps.append((inc.id, "resolved"))
 
-    # -- messages -------------------------------------------------------------------------
     def _message(self, inc: Incident, kind: str, officer: str, step_key: str,
                  now: float) -> dict[str, Any]:
-        lang = self._language(officer)
-        ctx = self.context(inc, kind, officer, now)
-        title, body = templates.render(ctx, lang)
-        sms_title, sms_body = templates.render(ctx, lang, sms=True)
-        return {"key": f"inc-{inc.id}/{step_key}/{officer}", "incident_id": inc.id,
-                "kind": kind, "recipient": officer, "title": title, "body": body,
-                "sms_title": sms_title, "sms_body": sms_body, "created_at": now,
-                "due_at": now}
-
-    def _language(self, officer: str) -> str:
-        person = self.oncall.officers.get(officer) if self.oncall else None
-        return (person.language if person and person.language
-                else self.config.settings.language)
-
-    def context(self, inc: Incident, kind: str, officer: str | None,
-                now: float) -> templates.PageContext:
-        base = self.config.settings.base_url
-        ack_url = None
-        if kind in ("page", "reminder", "flapping", "blind") and officer:
-            token = self.signer.sign(inc.id, officer, now + ACK_LINK_TTL)
-            ack_url = f"{base}/ack/{token}"
-        duty = on_duty(self.oncall, now, self.tz).officer if self.oncall else None
-        duration = None
-        if inc.resolved_at:
-            duration = _human(inc.resolved_at - inc.opened_at)
-        return templates.PageContext(
-            kind=kind, incident_id=inc.id, check_title=inc.title, group=inc.group,
-            reason=inc.reason, since=dt.datetime.fromtimestamp(inc.opened_at, self.tz),
-            on_duty=self._officer_name(duty), ack_url=ack_url, status_url=f"{base}/status",
-            affected=[self._title(c) for c in sorted(inc.affected)], acked_by=inc.acked_by,
-            duration=duration, note=inc.resolve_note or inc.ack_note)
-
-    def _officer_name(self, officer: str | None) -> str | None:
-        if officer is None or self.oncall is None:
-            return officer
-        person = self.oncall.officers.get(officer)
-        return person.name if person else officer
-
-    def _title(self, name: str) -> str:
-        check = self.engine.checks.get(name)
-        return check.display_name if check else name
-
-
-def _human(seconds: float) -> str:
-    minutes = int(seconds // 60)
-    if minutes < 60:
-        return f"{minutes}m"
-    return f"{minutes // 60}h{minutes % 60:02d}m"
-
-
-class Actions:
-    """What people do to incidents (ack link, API, CLI), applied through the pager."""
-
-    def __init__(self, pager: Pager) -> None:
-        self.pager = pager
-
-    async def acknowledge(self, incident_id: int, who: str, note: str | None = None) -> Incident:
-        return await self._act(incident_id, "acknowledged", who, note)
-
-    async def resolve(self, incident_id: int, who: str, note: str | None = None) -> Incident:
-        return await self._act(incident_id, "resolved", who, note)
-
-    async def _act(self, incident_id: int, what: str, who: str, note: str | None) -> Incident:
-        from monitor.incidents import IncidentError, acknowledge, resolve
-
-        pager = self.pager
-        inc = pager.incidents.get(incident_id)
-        if inc is None:
-            raise IncidentError(f"incident {incident_id} is not open")
-        now = pager.clock()
-        (acknowledge if what == "acknowledged" else resolve)(inc, who, now, note)
-        extra = Pending()
-        if inc.status is Status.RESOLVED:
-            pager._resolved_rows(inc, now, extra)
-        extra.events.append((inc.id, now, what, who, note))
-
-        def write(conn: sqlite3.Connection) -> None:
-            with transaction(conn):
-                save_incident(conn, inc)
-                pager._write_pending(conn, extra)
-
-        await pager.store.run(write)
-        if inc.status is Status.RESOLVED:
-            pager.incidents.pop(inc.id, None)
-            pager.quiet |= inc.covers
-            pager._update_gauge()
-        event(log, f"incident_{what}", id=inc.id, by=who)
-        pager.wake()
-        pager.wake_outbox()
-        return inc
+        return messages.outbox_row(self, inc, kind, officer, step_key, now)

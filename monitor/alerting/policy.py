@@ -6,7 +6,8 @@ from typing import Any
 
 from yaml.nodes import Node
 
-from monitor.config.schema import Ctx, Duration, Enum, Int, ListOf, Obj, Url
+from monitor.config.scalars import Duration, Enum, Int, Url
+from monitor.config.schema import Ctx, ListOf, Obj
 from monitor.incidents import Grouping
 
 

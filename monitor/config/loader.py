@@ -15,21 +15,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from yaml.nodes import MappingNode, Node
 
 from monitor.config.model import Check, Config, FlapPolicy, Settings
-from monitor.config.schema import (
-    INVALID,
-    Bool,
-    Ctx,
-    Duration,
-    Enum,
-    Field,
-    Float,
-    Int,
-    ListOf,
-    Obj,
-    Str,
-    compose,
-    contains_invalid,
-)
+from monitor.config.scalars import Bool, Duration, Enum, Float, Int, Str
+from monitor.config.schema import INVALID, Ctx, Field, ListOf, Obj, compose, contains_invalid
 from monitor.errors import ConfigError, Problem
 from monitor.probes import KINDS
 

@@ -26,7 +26,7 @@ def _default(field: Field, builtin: Any = INVALID) -> str:
     if value == "":
         return '`""`'
     if isinstance(value, float) and field.json_schema().get("oneOf"):
-        from monitor.config.schema import format_duration
+        from monitor.config.scalars import format_duration
 
         return f"`{format_duration(value)}`"
     if value is INVALID or value is None or value == [] or isinstance(value, Obj):

@@ -16,20 +16,8 @@ from typing import Any
 
 from yaml.nodes import Node, ScalarNode, SequenceNode
 
-from monitor.config.schema import (
-    INVALID,
-    Ctx,
-    Duration,
-    Enum,
-    Int,
-    ListOf,
-    MapOf,
-    Obj,
-    Scalar,
-    Str,
-    describe,
-    did_you_mean,
-)
+from monitor.config.scalars import Duration, Enum, Int, Str
+from monitor.config.schema import INVALID, Ctx, ListOf, MapOf, Obj, Scalar, describe, did_you_mean
 
 ON_DUTY, NEXT = "on_duty", "next"  # escalation targets that the roster resolves
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")

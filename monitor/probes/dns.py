@@ -19,7 +19,8 @@ import dns.resolver
 import dns.reversename
 from yaml.nodes import Node
 
-from monitor.config.schema import INVALID, Bool, Ctx, Enum, Int, ListOf, Obj, Str
+from monitor.config.scalars import Bool, Enum, Int, Str
+from monitor.config.schema import INVALID, Ctx, ListOf, Obj
 from monitor.probes.base import ProbeContext, ProbeKind, ProbeResult
 from monitor.probes.tcp import Attempt, Regex, os_error_text
 

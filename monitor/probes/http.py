@@ -20,17 +20,8 @@ from urllib.parse import quote, unquote, urljoin, urlsplit
 
 from yaml.nodes import Node
 
-from monitor.config.schema import (
-    Bool,
-    Ctx,
-    Enum,
-    Int,
-    MapOf,
-    Obj,
-    Str,
-    Url,
-    format_duration,
-)
+from monitor.config.scalars import Bool, Enum, Int, Str, Url, format_duration
+from monitor.config.schema import Ctx, MapOf, Obj
 from monitor.probes.base import PHASES, ProbeContext, ProbeKind, ProbeResult
 from monitor.probes.http_client import (
     REDIRECTS,

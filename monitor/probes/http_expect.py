@@ -16,20 +16,16 @@ from typing import Any
 
 from yaml.nodes import Node, ScalarNode, SequenceNode
 
+from monitor.config.scalars import Bool, Duration, Int, Str, format_duration
 from monitor.config.schema import (
     INVALID,
-    Bool,
     Ctx,
-    Duration,
     Field,
-    Int,
     ListOf,
     MapOf,
     Obj,
     Scalar,
-    Str,
     describe,
-    format_duration,
     scalar_value,
 )
 from monitor.probes.http_client import Response

@@ -15,7 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from monitor.config.schema import Duration, Float, Int, Obj, Str, format_duration
+from monitor.config.scalars import Duration, Float, Int, Str, format_duration
+from monitor.config.schema import Obj
 from monitor.probes.base import ProbeContext, ProbeKind, ProbeResult
 from monitor.probes.tcp import HOST_HINT, HOST_PATTERN, Attempt, os_error_text, plain_host
 

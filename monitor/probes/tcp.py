@@ -17,15 +17,8 @@ from typing import Any
 
 from yaml.nodes import Node
 
-from monitor.config.schema import (
-    INVALID,
-    Bool,
-    Ctx,
-    Int,
-    Obj,
-    Str,
-    format_duration,
-)
+from monitor.config.scalars import Bool, Int, Str, format_duration
+from monitor.config.schema import INVALID, Ctx, Obj
 from monitor.probes.base import ProbeContext, ProbeKind, ProbeResult
 from monitor.probes.certs import cert_not_after, verify_error_reason
 

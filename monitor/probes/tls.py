@@ -10,7 +10,8 @@ from typing import Any
 
 from yaml.nodes import Node
 
-from monitor.config.schema import INVALID, Bool, Ctx, Int, Obj, Str, join
+from monitor.config.scalars import Bool, Int, Str
+from monitor.config.schema import INVALID, Ctx, Obj, join
 from monitor.probes.base import ProbeContext, ProbeKind, ProbeResult
 from monitor.probes.certs import LeafInfo, describe_leaf, verify_error_reason
 from monitor.probes.tcp import (

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from monitor import silences
-from monitor.config.schema import parse_duration
+from monitor.config.scalars import parse_duration
 from monitor.web.app import DAEMON, json_error, json_response
 from monitor.web.incidents import _authorized
 

@@ -1,0 +1,61 @@
+"""The words of a page: the template context for an incident and an officer, and the
+outbox row that carries the rendered message (full and SMS variants)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING, Any
+
+from monitor.alerting import templates
+from monitor.incidents import Incident
+from monitor.oncall.roster import on_duty
+
+if TYPE_CHECKING:
+    from monitor.alerting.pager import Pager
+
+ACK_LINK_TTL = 24 * 3600.0
+ACKABLE = ("page", "reminder", "flapping", "blind")
+
+
+def outbox_row(pager: Pager, inc: Incident, kind: str, officer: str, step_key: str,
+               now: float) -> dict[str, Any]:
+    lang = language(pager, officer)
+    ctx = context(pager, inc, kind, officer, now)
+    title, body = templates.render(ctx, lang)
+    sms_title, sms_body = templates.render(ctx, lang, sms=True)
+    return {"key": f"inc-{inc.id}/{step_key}/{officer}", "incident_id": inc.id,
+            "kind": kind, "recipient": officer, "title": title, "body": body,
+            "sms_title": sms_title, "sms_body": sms_body, "created_at": now, "due_at": now}
+
+
+def language(pager: Pager, officer: str) -> str:
+    person = pager.oncall.officers.get(officer) if pager.oncall else None
+    return person.language if person and person.language else pager.config.settings.language
+
+
+def context(pager: Pager, inc: Incident, kind: str, officer: str | None,
+            now: float) -> templates.PageContext:
+    base = pager.config.settings.base_url
+    ack_url = None
+    if kind in ACKABLE and officer:
+        ack_url = f"{base}/ack/{pager.signer.sign(inc.id, officer, now + ACK_LINK_TTL)}"
+    duty = on_duty(pager.oncall, now, pager.tz).officer if pager.oncall else None
+    return templates.PageContext(
+        kind=kind, incident_id=inc.id, check_title=inc.title, group=inc.group,
+        reason=inc.reason, since=dt.datetime.fromtimestamp(inc.opened_at, pager.tz),
+        on_duty=officer_name(pager, duty), ack_url=ack_url, status_url=f"{base}/status",
+        affected=[title(pager, c) for c in sorted(inc.affected)], acked_by=inc.acked_by,
+        duration=(inc.resolved_at - inc.opened_at) if inc.resolved_at else None,
+        note=inc.resolve_note or inc.ack_note)
+
+
+def officer_name(pager: Pager, officer: str | None) -> str | None:
+    if officer is None or pager.oncall is None:
+        return officer
+    person = pager.oncall.officers.get(officer)
+    return person.name if person else officer
+
+
+def title(pager: Pager, name: str) -> str:
+    check = pager.engine.checks.get(name)
+    return check.display_name if check else name

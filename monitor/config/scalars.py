@@ -1,0 +1,256 @@
+"""The scalar field types of the checks.yaml schema: strings (with ${VAR} from the
+environment), numbers, booleans, durations like 1h30m, enums and URLs."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Any
+from urllib.parse import urlsplit
+
+from yaml.nodes import Node
+
+from monitor.config.schema import INVALID, Ctx, Scalar, describe, did_you_mean
+
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+class Str(Scalar):
+    expected = "a string"
+
+    def __init__(
+        self,
+        description: str = "",
+        *,
+        default: Any = INVALID,
+        pattern: str | None = None,
+        hint: str = "",
+        env: bool = True,
+    ) -> None:
+        super().__init__(description, default=default)
+        self.pattern = re.compile(pattern) if pattern else None
+        self.hint = hint
+        self.env = env
+
+    def convert(self, value: Any, node: Node, path: str, ctx: Ctx) -> Any:
+        if isinstance(value, bool) or value is None or isinstance(value, list | dict):
+            return ctx.error(node, path, f"expected {self.expected}, got {describe(node)}")
+        text = str(value)
+        if self.env and "${" in text:
+            text = substitute_env(text, node, path, ctx)
+            if text is INVALID:
+                return INVALID
+        if not text:
+            return ctx.error(node, path, "must not be empty")
+        if self.pattern and not self.pattern.fullmatch(text):
+            want = self.hint or f"a string matching {self.pattern.pattern}"
+            return ctx.error(node, path, f"expected {want}, got {value!r}")
+        return text
+
+    def json_schema(self) -> dict[str, Any]:
+        schema: dict[str, Any] = {"type": "string"}
+        if self.pattern:
+            schema["pattern"] = self.pattern.pattern
+        return self._doc(schema)
+
+
+def substitute_env(text: str, node: Node, path: str, ctx: Ctx) -> Any:
+    """Replace ${VAR} (or ${VAR:-default}) from the environment.
+
+    Values from the environment are secrets, remembered so logs can redact them.
+    """
+    missing = [m.group(1) for m in _ENV_REF.finditer(text)
+               if m.group(1) not in ctx.env and m.group(2) is None]
+    if missing:
+        names = ", ".join(f"${{{n}}}" for n in missing)
+        return ctx.error(node, path, f"environment variable {names} is not set")
+
+    def repl(match: re.Match[str]) -> str:
+        if match.group(1) not in ctx.env:
+            return match.group(2) or ""
+        value = ctx.env[match.group(1)]
+        if len(value) >= 4:
+            ctx.secrets.add(value)
+        return value
+
+    return _ENV_REF.sub(repl, text)
+
+
+class Int(Scalar):
+    expected = "an integer"
+
+    def __init__(
+        self,
+        description: str = "",
+        *,
+        default: Any = INVALID,
+        min: float | None = None,
+        max: float | None = None,
+    ) -> None:
+        super().__init__(description, default=default)
+        self.min, self.max = min, max
+
+    def _range(self) -> str:
+        if self.min is not None and self.max is not None:
+            return f"an integer {self.min}–{self.max}"
+        if self.min is not None:
+            return f"an integer ≥ {self.min}"
+        return "an integer"
+
+    def convert(self, value: Any, node: Node, path: str, ctx: Ctx) -> Any:
+        if isinstance(value, bool) or not isinstance(value, int):
+            return ctx.error(node, path, f"expected {self._range()}, got {describe(node)}")
+        if (self.min is not None and value < self.min) or (
+            self.max is not None and value > self.max
+        ):
+            return ctx.error(node, path, f"expected {self._range()}, got {value}")
+        return value
+
+    def json_schema(self) -> dict[str, Any]:
+        schema: dict[str, Any] = {"type": "integer"}
+        if self.min is not None:
+            schema["minimum"] = self.min
+        if self.max is not None:
+            schema["maximum"] = self.max
+        return self._doc(schema)
+
+
+class Float(Int):
+    def _range(self) -> str:
+        if self.min is not None and self.max is not None:
+            return f"a number {self.min}–{self.max}"
+        return "a number"
+
+    def convert(self, value: Any, node: Node, path: str, ctx: Ctx) -> Any:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return ctx.error(node, path, f"expected {self._range()}, got {describe(node)}")
+        if (self.min is not None and value < self.min) or (
+            self.max is not None and value > self.max
+        ):
+            return ctx.error(node, path, f"expected {self._range()}, got {value}")
+        return float(value)
+
+    def json_schema(self) -> dict[str, Any]:
+        schema = super().json_schema()
+        schema["type"] = "number"
+        return schema
+
+
+class Bool(Scalar):
+    expected = "true or false"
+
+    def convert(self, value: Any, node: Node, path: str, ctx: Ctx) -> Any:
+        if not isinstance(value, bool):
+            return ctx.error(node, path, f"expected true or false, got {describe(node)}")
+        return value
+
+    def json_schema(self) -> dict[str, Any]:
+        return self._doc({"type": "boolean"})
+
+
+_DURATION = re.compile(r"(?:(\d+(?:\.\d+)?)(ms|s|m|h|d|w))+")
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
+_UNIT = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
+DURATION_PATTERN = r"^((\d+(\.\d+)?)(ms|s|m|h|d|w))+$"
+
+
+def parse_duration(text: str) -> float | None:
+    """'1h30m' → 5400.0; None when it is not a duration."""
+    text = text.strip().replace(" ", "")
+    if not _DURATION.fullmatch(text):
+        return None
+    return sum(float(n) * _UNIT[u] for n, u in _DURATION_PART.findall(text))
+
+
+def format_duration(seconds: float) -> str:
+    """5400 → '1h30m'; 0.5 → '500ms'."""
+    if seconds < 1:
+        return f"{round(seconds * 1000)}ms"
+    parts, rest = [], round(seconds)
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        if rest >= size:
+            parts.append(f"{rest // size}{unit}")
+            rest %= size
+    return "".join(parts) or "0s"
+
+
+class Duration(Scalar):
+    expected = "a duration like 30s, 5m or 1h30m"
+
+    def __init__(
+        self,
+        description: str = "",
+        *,
+        default: Any = INVALID,
+        min: float | None = None,
+        max: float | None = None,
+    ) -> None:
+        super().__init__(description, default=default)
+        self.min, self.max = min, max
+
+    def convert(self, value: Any, node: Node, path: str, ctx: Ctx) -> Any:
+        if isinstance(value, bool):
+            seconds = None
+        elif isinstance(value, int | float):
+            seconds = float(value)
+        else:
+            seconds = parse_duration(str(value)) if value is not None else None
+        if seconds is None:
+            return ctx.error(node, path, f"expected {self.expected}, got {describe(node)}")
+        if self.min is not None and seconds < self.min:
+            return ctx.error(
+                node, path, f"must be at least {format_duration(self.min)}, got {value}"
+            )
+        if self.max is not None and seconds > self.max:
+            return ctx.error(node, path,
+                             f"must be at most {format_duration(self.max)}, got {value}")
+        return seconds
+
+    def json_schema(self) -> dict[str, Any]:
+        return self._doc(
+            {"oneOf": [{"type": "string", "pattern": DURATION_PATTERN}, {"type": "number"}]}
+        )
+
+
+class Enum(Scalar):
+    def __init__(self, values: Iterable[str], description: str = "", *, default: Any = INVALID):
+        super().__init__(description, default=default)
+        self.values = list(values)
+
+    def convert(self, value: Any, node: Node, path: str, ctx: Ctx) -> Any:
+        text = str(value) if isinstance(value, str | int) and not isinstance(value, bool) else None
+        if text is not None and text in self.values:
+            return text
+        if text is not None and text.upper() in self.values:
+            return text.upper()
+        hint = did_you_mean(str(value), self.values)
+        choices = ", ".join(self.values)
+        return ctx.error(node, path, f"expected one of {choices}, got {describe(node)}{hint}")
+
+    def json_schema(self) -> dict[str, Any]:
+        return self._doc({"enum": self.values})
+
+
+class Url(Str):
+    def __init__(self, description: str = "", *, schemes: tuple[str, ...] = ("http", "https")):
+        super().__init__(description)
+        self.schemes = schemes
+
+    def convert(self, value: Any, node: Node, path: str, ctx: Ctx) -> Any:
+        text = super().convert(value, node, path, ctx)
+        if text is INVALID:
+            return INVALID
+        try:
+            parts = urlsplit(text)
+            port_ok = parts.port is None or 0 < parts.port < 65536
+        except ValueError:
+            parts, port_ok = None, False
+        want = " or ".join(f"{s}://" for s in self.schemes)
+        if parts is None or parts.scheme not in self.schemes or not parts.hostname or not port_ok:
+            shown = "a URL from the environment" if text != str(value) else repr(value)
+            return ctx.error(node, path,
+                             f"expected a URL starting with {want} and a host, got {shown}")
+        return text
+
+    def json_schema(self) -> dict[str, Any]:
+        return self._doc({"type": "string", "format": "uri"})
