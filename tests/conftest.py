@@ -9,6 +9,7 @@ import pytest_asyncio
 
 from tests.farm import Farm
 from tests.receivers import JsonReceiver, SmtpReceiver
+from tests.targets import Targets
 
 
 @pytest.fixture(scope="session")
@@ -49,3 +50,12 @@ def no_swallowed_exceptions(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
     crashes = [r for r in caplog.records
                if r.name.startswith("siaga") and r.exc_info and r.levelno >= 40]
     assert not crashes, "\n".join(r.getMessage() for r in crashes)
+
+
+@pytest_asyncio.fixture
+async def targets() -> AsyncIterator[Targets]:
+    """Many services on one local server; a test sets `targets.status[path]`."""
+    t = Targets()
+    runner = await t.start()
+    yield t
+    await runner.cleanup()

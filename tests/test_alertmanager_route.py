@@ -10,18 +10,9 @@ from prometheus_client import CollectorRegistry
 from monitor.config.loader import parse_config
 from monitor.daemon import Daemon
 from tests.test_notifiers import ALERTMANAGER, running_alertmanager
-from tests.test_storms import Targets
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(ALERTMANAGER is None, reason="prometheus-alertmanager missing")]
-
-
-@pytest.fixture
-async def targets():
-    t = Targets()
-    runner = await t.start()
-    yield t
-    await runner.cleanup()
 
 
 def replica(tmp_path, name: str, am: str, url: str) -> Daemon:

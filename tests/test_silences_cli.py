@@ -12,15 +12,7 @@ from prometheus_client import CollectorRegistry
 from monitor.cli import main
 from monitor.config.loader import parse_config
 from monitor.daemon import Daemon
-from tests.test_storms import Targets, config_text
-
-
-@pytest.fixture
-async def targets():
-    t = Targets()
-    runner = await t.start()
-    yield t
-    await runner.cleanup()
+from tests.test_storms import config_text
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ import time
 from zoneinfo import ZoneInfo
 
 import pytest
-from aiohttp import web
 from prometheus_client import CollectorRegistry
 
 from monitor.config.loader import parse_config
@@ -18,43 +17,6 @@ from monitor.records import list_incidents
 
 pytestmark = pytest.mark.slow
 WIB = ZoneInfo("Asia/Jakarta")
-
-
-class Targets:
-    """Many services on one local server; the test sets each path's status."""
-
-    def __init__(self) -> None:
-        self.status: dict[str, int] = {}
-        self.flap: set[str] = set()
-        self.hits: dict[str, int] = {}
-        self.port = 0
-
-    async def start(self) -> web.AppRunner:
-        app = web.Application()
-        app.router.add_get("/{name}", self.handle)
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", 0).start()
-        self.port = runner.addresses[0][1]
-        return runner
-
-    async def handle(self, request: web.Request) -> web.Response:
-        name = request.match_info["name"]
-        self.hits[name] = self.hits.get(name, 0) + 1
-        if name in self.flap:
-            return web.Response(status=200 if self.hits[name] % 2 else 500)
-        return web.Response(status=self.status.get(name, 200))
-
-    def url(self, name: str) -> str:
-        return f"http://127.0.0.1:{self.port}/{name}"
-
-
-@pytest.fixture
-async def targets():
-    t = Targets()
-    runner = await t.start()
-    yield t
-    await runner.cleanup()
 
 
 def local(ts: float) -> str:

@@ -76,8 +76,8 @@ def substitute_env(text: str, node: Node, path: str, ctx: Ctx) -> Any:
     return _ENV_REF.sub(repl, text)
 
 
-class Int(Scalar):
-    expected = "an integer"
+class Bounded(Scalar):
+    """A scalar with an optional minimum and maximum."""
 
     def __init__(
         self,
@@ -89,6 +89,10 @@ class Int(Scalar):
     ) -> None:
         super().__init__(description, default=default)
         self.min, self.max = min, max
+
+
+class Int(Bounded):
+    expected = "an integer"
 
     def _range(self) -> str:
         if self.min is not None and self.max is not None:
@@ -174,19 +178,8 @@ def format_duration(seconds: float) -> str:
     return "".join(parts) or "0s"
 
 
-class Duration(Scalar):
+class Duration(Bounded):
     expected = "a duration like 30s, 5m or 1h30m"
-
-    def __init__(
-        self,
-        description: str = "",
-        *,
-        default: Any = INVALID,
-        min: float | None = None,
-        max: float | None = None,
-    ) -> None:
-        super().__init__(description, default=default)
-        self.min, self.max = min, max
 
     def convert(self, value: Any, node: Node, path: str, ctx: Ctx) -> Any:
         if isinstance(value, bool):
