@@ -13,7 +13,7 @@ import secrets
 import signal
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from pathlib import Path
 
 import aiohttp
@@ -111,7 +111,9 @@ class Daemon:
                              on_exhausted=lambda row: self.pager.escalate_now(row.incident_id))
         self.pager = Pager(store=self.store, engine=self.engine, config=config,
                            signer=self.signer, metrics=self.metrics,
-                           suppression=self.suppression, wake_outbox=self.outbox.wake)
+                           suppression=self.suppression, suppression_key=self.suppression_key,
+                           wake_outbox=self.outbox.wake)
+        self.engine.on_result.append(self.pager.note_result)
         self.actions = Actions(self.pager)
         self.engine.on_transition.append(self.pager.on_transition)
         self.on_reload.append(self.pager.apply_config)
@@ -122,24 +124,37 @@ class Daemon:
         self.store_health = StoreHealth(self.store)
         if console is not None:
             tz = config.settings.tz
-            self.engine.on_transition.append(ConsoleChannel(console, config.settings.language, tz))
+            # Every new check answering is worth a line for a few checks, noise for thousands.
+            channel = ConsoleChannel(console, config.settings.language, tz,
+                                     show_new=len(config.checks) <= 100)
+            self.engine.on_transition.append(channel)
 
     def channels(self, officer: str) -> tuple[str, ...]:
         oncall = self.config.sections.get("oncall")
         person = oncall.officers.get(officer) if oncall else None
         return tuple(person.notify) if person else ()
 
-    def suppression(self, check: Check, now: float) -> str | None:
-        """Why pages for `check` are held right now (maintenance, silence), or None."""
+    def maintenance_now(self, now: float) -> ActiveNow:
+        """The maintenance windows active at `now` (recomputed at most once a second)."""
         active = self._maintenance_now
         if active is None or abs(active.at - now) >= 1.0:
             windows = self.config.sections.get("maintenance") or []
             active = self._maintenance_now = ActiveNow(windows, now, self.config.settings.tz)
-        if active.covers(check.name, check.group):
+        return active
+
+    def suppression(self, check: Check, now: float) -> str | None:
+        """Why pages for `check` are held right now (maintenance, silence), or None."""
+        if self.maintenance_now(now).covers(check.name, check.group):
             return "maintenance"
-        if self.silences.covers(check.name, check.group, now):
+        if self.silences.items and self.silences.covers(check.name, check.group, now):
             return "silence"
         return None
+
+    def suppression_key(self, now: float) -> Hashable:
+        """Changes whenever `suppression()` could answer differently for some check."""
+        windows = tuple(id(w) for w in self.maintenance_now(now).windows)
+        silences = tuple(s.id for s in self.silences.items if s.active(now))
+        return windows, silences, id(self.config)
 
     async def refresh_silences(self) -> None:
         self.silences.replace(await self.store.run(silence_records.current, time.time()))

@@ -195,6 +195,8 @@ class Heartbeats:
         self.clock = clock
         self.pings: dict[str, Pings] = {}
         self.since: dict[str, float] = {}
+        self._cached: list[tuple[str, Check]] = []
+        self._cached_for: object = None
 
     def check(self, name: str) -> Check | None:
         check = self.engine.checks.get(name)
@@ -236,9 +238,9 @@ class Heartbeats:
     def evaluate(self) -> None:
         """Mark late heartbeats DOWN; bring back ones a ping (or a longer grace) made good."""
         now = self.clock()
-        for name, check in list(self.engine.checks.items()):
+        for name, check in self._heartbeat_checks():
             rt = self.engine.runtime.get(name)
-            if check.kind != KIND or rt is None:
+            if rt is None:
                 continue
             p = self.pings.get(name) or Pings()
             since = self.since.setdefault(name, now)
@@ -249,6 +251,15 @@ class Heartbeats:
                 self._record(check, False, reason)
             elif ok and p.last_ping is not None and health in (State.DOWN, State.UNKNOWN):
                 self._record(check, True, f"last ping at {_when(p.last_ping, now, self.tz)}")
+
+    def _heartbeat_checks(self) -> list[tuple[str, Check]]:
+        """The heartbeat checks of the current config (cached per config: a site may have
+        20,000 probed checks and two heartbeats)."""
+        checks = self.engine.checks
+        if self._cached_for is not checks:
+            self._cached = [(n, c) for n, c in checks.items() if c.kind == KIND]
+            self._cached_for = checks
+        return self._cached
 
     async def run(self, every: float = EVALUATE_EVERY) -> None:
         while True:

@@ -215,6 +215,7 @@ class Metrics:
                  *, latency_histogram: bool = False) -> None:
         self.registry = registry
         self.latency_everywhere = latency_histogram
+        self._kind_children: dict[str, Any] = {}
         self.engine = engine
         self._globals = CollectorRegistry(auto_describe=True)
         self.checks = CheckCollector(engine, location)
@@ -265,7 +266,10 @@ class Metrics:
             self.checks.forget()
 
     def on_result(self, check: Check, result: ProbeResult, state: CheckState) -> None:
-        self.kind_duration.labels(check.kind).observe(result.duration)
+        child = self._kind_children.get(check.kind)
+        if child is None:
+            child = self._kind_children[check.kind] = self.kind_duration.labels(check.kind)
+        child.observe(result.duration)
         if check.latency_histogram or self.latency_everywhere:
             rt = self.engine.runtime.get(check.name)
             if rt is not None:

@@ -26,12 +26,16 @@ STYLE = {
 class ConsoleChannel:
     """A transition listener that prints one line per change."""
 
-    def __init__(self, console: Console, language: str, tz: ZoneInfo) -> None:
+    def __init__(self, console: Console, language: str, tz: ZoneInfo, *,
+                 show_new: bool = True) -> None:
         self.console = console
+        self.show_new = show_new
         self.language = language
         self.tz = tz
 
     def __call__(self, check: Check, t: Transition, result: ProbeResult | None) -> None:
+        if t.is_first and t.new is State.UP and not self.show_new:
+            return  # with many checks, each new one answering is noise, not news
         when = dt.datetime.fromtimestamp(t.at, self.tz).strftime("%Y-%m-%d %H:%M:%S %Z")
         line = text(
             self.language, "transition",

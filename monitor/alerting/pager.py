@@ -13,7 +13,7 @@ import asyncio
 import logging
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,7 +52,7 @@ from monitor.records import (
     save_incident,
     steps_done,
 )
-from monitor.state import State, Transition
+from monitor.state import CheckState, State, Transition
 from monitor.store import Store, transaction
 
 log = logging.getLogger("siaga.pager")
@@ -76,10 +76,12 @@ class Pager:
     def __init__(self, *, store: Store, engine: Engine, config: Config, signer: AckSigner,
                  metrics: Metrics, clock: Callable[[], float] = time.time,
                  suppression: Suppression | None = None,
+                 suppression_key: Callable[[float], Hashable] = lambda now: None,
                  wake_outbox: Callable[[], None] = lambda: None) -> None:
         self.store, self.engine, self.signer, self.metrics = store, engine, signer, metrics
         self.clock = clock
         self.suppression = suppression or (lambda check, now: None)
+        self.suppression_key = suppression_key  # changes whenever suppression() could
         self.wake_outbox = wake_outbox
         self.incidents: dict[int, Incident] = {}
         self.done: dict[int, set[str]] = {}
@@ -90,7 +92,10 @@ class Pager:
         # Checks whose incident a person resolved while they were still failing: no new
         # incident until they recover (kept in memory; a restart may open one again).
         self.quiet: set[str] = set()
-        self._views: dict[str, tuple[Check, tuple[Any, ...], View]] = {}
+        self._live: dict[str, View] = {}
+        self._reason: dict[str, str | None] = {}
+        self._key: Hashable = None
+        self._built_for: object = None
         self.on_resolved: list[Callable[[Incident], None]] = []
         self.apply_config(config)
 
@@ -153,34 +158,45 @@ class Pager:
                 self.wake_outbox()
 
     def views(self, now: float) -> dict[str, View]:
-        """What reconciliation sees of every check; View objects are reused while their
-        inputs stay the same (this runs every second over every check)."""
-        out = {}
-        cache = self._views
+        """What reconciliation sees of every check. Kept up to date per probe result
+        (`note_result`), and rebuilt whole only when suppressions or the config change:
+        this runs every second, and a site may have 20,000 checks."""
+        key = self.suppression_key(now)
+        if key != self._key or self._built_for is not self.engine.checks:
+            self._rebuild(now)
+            self._key, self._built_for = key, self.engine.checks
+        if not self.quiet:
+            return self._live
+        out = dict(self._live)
+        for name in list(self.quiet):
+            view = out.get(name)
+            if view is not None and view.state in (State.DOWN, State.FLAPPING, State.UNKNOWN):
+                del out[name]
+            else:
+                self.quiet.discard(name)
+        return out
+
+    def _rebuild(self, now: float) -> None:
+        self._live, self._reason = {}, {}
         for name, check in self.engine.checks.items():
             rt = self.engine.runtime.get(name)
-            if rt is None:
-                continue
-            state = rt.state.state
-            if name in self.quiet:
-                if state in (State.DOWN, State.FLAPPING, State.UNKNOWN):
-                    continue
-                self.quiet.discard(name)
-            reason = self.suppression(check, now)
-            rt.maintenance = reason == "maintenance"
-            failing = rt.last is not None and not rt.last.ok
-            cached = cache.get(name)
-            if cached is not None and cached[0] is check and cached[1] == (state, reason,
-                                                                           failing):
-                out[name] = cached[2]
-                continue
-            view = View(name, check.group, check.display_name, state, check.depends_on,
-                        check.connectivity, reason, check.escalation or "default", failing)
-            cache[name] = (check, (state, reason, failing), view)
-            out[name] = view
-        if len(cache) > len(out) + 100:
-            self._views = {n: cache[n] for n in out if n in cache}
-        return out
+            if rt is not None:
+                reason = self.suppression(check, now)
+                rt.maintenance = reason == "maintenance"
+                self._reason[name] = reason
+                self._live[name] = self._view(check, rt.state.state, rt.last)
+
+    def _view(self, check: Check, state: State, last: ProbeResult | None) -> View:
+        return View(check.name, check.group, check.display_name, state, check.depends_on,
+                    check.connectivity, self._reason.get(check.name),
+                    check.escalation or "default", last is not None and not last.ok)
+
+    def note_result(self, check: Check, result: ProbeResult, cs: CheckState) -> None:
+        """Engine result listener: refresh this check's view if what matters changed."""
+        view = self._live.get(check.name)
+        changed = view is None or view.state is not cs.state or view.failing == result.ok
+        if changed and self.engine.checks.get(check.name) is check:
+            self._live[check.name] = self._view(check, cs.state, result)
 
     async def _apply(self, actions: list[Action], now: float) -> None:
         changed: list[Incident] = []
@@ -315,7 +331,8 @@ class Pager:
         the incident opened (so Siaga knows its own network works), or after a bounded wait."""
         if inc.kind is Kind.BLIND:
             return True
-        refs = [c for c in self.engine.checks.values() if c.connectivity]
+        refs = [self.engine.checks[n] for n, v in self._live.items() if v.connectivity
+                and n in self.engine.checks]
         if not refs:
             return True
         limit = max(c.interval + c.timeout for c in refs)

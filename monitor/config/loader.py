@@ -6,6 +6,7 @@ cross-check the whole (duplicate names, unknown or cyclic dependencies, interval
 
 from __future__ import annotations
 
+import gc
 import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -225,6 +226,19 @@ def load_config(path: str | os.PathLike[str], env: Mapping[str, str] | None = No
 
 
 def parse_config(text: str, file: str, env: Mapping[str, str] | None = None) -> Config:
+    """Validate and build; every problem at once in ConfigError."""
+    # A big file makes hundreds of thousands of short-lived objects without cycles; the
+    # cyclic collector would rescan them again and again (20,000 checks: 8 s instead of 1.5 s).
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _parse(text, file, env)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _parse(text: str, file: str, env: Mapping[str, str] | None) -> Config:
     root = compose(text, file)
     if isinstance(root, Problem):
         raise ConfigError([root])

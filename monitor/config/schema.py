@@ -285,8 +285,16 @@ def contains_invalid(value: Any) -> bool:
     return False
 
 
+# libyaml's parser is several times faster; the pure-Python one is the fallback.
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def compose(text: str, file: str) -> Node | Problem | None:
     """Parse YAML into a node tree (keeping places), or a Problem for a syntax error."""
+    try:
+        return yaml.compose(text, Loader=_LOADER)
+    except yaml.YAMLError:
+        pass  # the pure-Python parser words syntax errors better ("… but got '-'")
     try:
         return yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
