@@ -62,7 +62,7 @@ def check_json(check: Check, rt: Runtime, *, detail: bool = False) -> dict[str, 
 
 
 async def metrics(request: web.Request) -> web.Response:
-    body = request.app[DAEMON].metrics.render()
+    body = await request.app[DAEMON].metrics.render_off_loop()
     return web.Response(body=body, headers={"Content-Type": "text/plain; version=0.0.4"})
 
 
