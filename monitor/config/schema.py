@@ -55,7 +55,13 @@ class Ctx:
 
 
 def scalar_value(node: Node) -> Any:
-    return _constructor.construct_object(node, deep=True)
+    """The Python value of a scalar node (int, bool, str, …, as YAML 1.1 resolves it)."""
+    try:
+        return _constructor.construct_object(node, deep=True)
+    finally:
+        # The constructor memoizes every node it saw; dropping the entry keeps it from
+        # holding a whole file's node tree alive after the load (65 MB at 20,000 checks).
+        _constructor.constructed_objects.pop(node, None)
 
 
 def describe(node: Node) -> str:
