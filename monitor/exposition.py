@@ -70,8 +70,9 @@ class Renderer:
     def __init__(self) -> None:
         self._cache: dict[str, tuple[tuple[object, ...], Lines]] = {}
 
-    def render(self, items: Iterable[tuple[Check, Runtime]],
-               labels: Callable[[Check], str]) -> str:
+    def rows(self, items: Iterable[tuple[Check, Runtime]],
+             labels: Callable[[Check], str]) -> list[Lines]:
+        """Every check's lines, re-rendering only the checks that changed."""
         cache: dict[str, tuple[tuple[object, ...], Lines]] = self._cache
         fresh: dict[str, tuple[tuple[object, ...], Lines]] = {}
         rows = []
@@ -84,9 +85,17 @@ class Renderer:
             fresh[check.name] = (key, lines)
             rows.append(lines)
         self._cache = fresh  # drops removed checks
-        parts = []
-        for i, name in enumerate(ORDER):
-            kind = "counter" if name in COUNTERS else "gauge"
-            parts.append(f"# HELP {name} {HELP[name]}\n# TYPE {name} {kind}\n")
-            parts.append("".join([row[i] for row in rows]))
-        return "".join(parts)
+        return rows
+
+    def render(self, items: Iterable[tuple[Check, Runtime]],
+               labels: Callable[[Check], str]) -> str:
+        rows = self.rows(items, labels)
+        return "".join(family(rows, i) for i in range(len(ORDER)))
+
+
+def family(rows: list[Lines], i: int) -> str:
+    """One family's text: its header and every check's lines for it."""
+    name = ORDER[i]
+    kind = "counter" if name in COUNTERS else "gauge"
+    return f"# HELP {name} {HELP[name]}\n# TYPE {name} {kind}\n" + "".join(
+        [row[i] for row in rows])

@@ -61,9 +61,12 @@ def check_json(check: Check, rt: Runtime, *, detail: bool = False) -> dict[str, 
     return data
 
 
-async def metrics(request: web.Request) -> web.Response:
-    body = await request.app[DAEMON].metrics.render_off_loop()
-    return web.Response(body=body, headers={"Content-Type": "text/plain; version=0.0.4"})
+async def metrics(request: web.Request) -> web.StreamResponse:
+    response = web.StreamResponse(headers={"Content-Type": "text/plain; version=0.0.4"})
+    await response.prepare(request)
+    await request.app[DAEMON].metrics.stream(response.write)
+    await response.write_eof()
+    return response
 
 
 async def healthz(request: web.Request) -> web.Response:
