@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from monitor import __version__, cli_ops, cli_people, cli_report, cli_silence
+from monitor.config.isolated import load_config_isolated
 from monitor.config.loader import load_config, root_schema
 from monitor.config.model import Config
 from monitor.config.schema import did_you_mean
@@ -35,9 +36,9 @@ def run_async(coro: Coroutine[Any, Any, Any]) -> Any:
         return runner.run(coro)
 
 
-def load_or_report(path: str, err: Console) -> Config | None:
+def load_or_report(path: str, err: Console, *, isolated: bool = False) -> Config | None:
     try:
-        return load_config(path)
+        return load_config_isolated(path) if isolated else load_config(path)
     except ConfigError as exc:
         for problem in exc.problems:
             err.print(str(problem), highlight=False, markup=False, soft_wrap=True)
@@ -121,7 +122,7 @@ def cmd_run(args: argparse.Namespace, out: Console, err: Console) -> int:
     from monitor import logs
     from monitor.daemon import Daemon
 
-    config = load_or_report(args.config, err)
+    config = load_or_report(args.config, err, isolated=True)
     if config is None:
         return EXIT_USAGE
     logs.setup(args.log_level, config.secrets)
