@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -32,9 +31,7 @@ class Runtime:
 
     state: CheckState = field(default_factory=CheckState)
     last: ProbeResult | None = None
-    transitions: deque[Transition] = field(
-        default_factory=lambda: deque(maxlen=RECENT_TRANSITIONS)
-    )
+    transitions: list[Transition] = field(default_factory=list)  # the last few, oldest first
     probes: int = 0
     failures: int = 0
     changes: int = 0
@@ -110,6 +107,8 @@ class Engine:
         """Record a transition and tell every listener (also used for non-probe checks)."""
         rt = self.runtime[check.name]
         rt.transitions.append(transition)
+        if len(rt.transitions) > RECENT_TRANSITIONS:
+            del rt.transitions[0]
         rt.changes += 1
         event(log, "transition", check=check.name, old=transition.old, new=transition.new,
               reason=transition.reason)

@@ -11,7 +11,7 @@ MAINTENANCE is not decided here: the router overlays it from maintenance windows
 
 from __future__ import annotations
 
-from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -65,15 +65,16 @@ class CheckState:
     fail_streak: int = 0
     flapping: bool = False
     flap_percent: float = 0.0
-    history: deque[bool] = field(default_factory=lambda: deque(maxlen=21))
+    history: list[bool] = field(default_factory=list)  # oldest first; a list is 1/3 of a deque
     reason: str = ""
 
-    def resize(self, window: int) -> None:
-        if self.history.maxlen != window:
-            self.history = deque(self.history, maxlen=window)
+    def remember(self, ok: bool, window: int) -> None:
+        self.history.append(ok)
+        if len(self.history) > window:
+            del self.history[: len(self.history) - window]
 
 
-def flap_percent(history: deque[bool]) -> float:
+def flap_percent(history: Sequence[bool]) -> float:
     """Weighted percent of state changes in `history` (oldest first), Nagios style."""
     results = list(history)
     n = len(results) - 1  # number of adjacent pairs
@@ -131,8 +132,7 @@ def _update_flapping(cs: CheckState, ok: bool, policy: FlapPolicy | None) -> Non
     if policy is None or not policy.enabled:
         cs.flapping = False
         return
-    cs.resize(policy.window)
-    cs.history.append(ok)
+    cs.remember(ok, policy.window)
     # Judge only with enough history: a third of the window, so a new check cannot "flap".
     if len(cs.history) < max(5, policy.window // 3):
         return
