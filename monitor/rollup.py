@@ -210,12 +210,14 @@ def _prune_check(conn: sqlite3.Connection, check: str, cutoff: float, tz: dt.tzi
 
 
 async def run(store: Store, config: Callable[[], Config], *, every: float = 3600.0,
-              raw_days: int = 35, rollup_days: int = 400,
               clock: Callable[[], float] = time.time) -> None:
-    """The daemon's periodic task: roll up, then prune, every `every` seconds."""
+    """The daemon's periodic task: roll up, then prune, every `every` seconds; how long raw
+    transitions and rollups are kept comes from `siaga.raw_retention`/`rollup_retention`."""
     while True:
         cfg = config()
         now, tz = clock(), cfg.settings.tz
+        raw_days = max(1, round(cfg.settings.raw_retention / DAY))
+        rollup_days = max(raw_days, round(cfg.settings.rollup_retention / DAY))
         try:
             # One store call per check, so pages and acks are never queued behind a long
             # catch-up (a year of 1,000 checks takes about half a minute).

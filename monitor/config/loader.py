@@ -59,6 +59,10 @@ SETTINGS = Obj(
         "api_token": Str("Token for state-changing API calls; use ${VAR}", default=None),
         "max_lateness": Duration("Scheduler lateness above which /healthz fails", default=5.0,
                                  min=0.01),
+        "raw_retention": Duration("How long raw state transitions are kept once rolled up",
+                                  default=35 * 86400.0, min=86400),
+        "rollup_retention": Duration("How long hourly and daily uptime rollups are kept",
+                                     default=400 * 86400.0, min=86400),
         "deadman_url": Str("Dead-man's switch: URL GET every deadman_every while healthy "
                            "(e.g. https://hc-ping.com/${UUID})", default=None,
                            pattern=r"https?://\S+", hint="an http(s):// URL"),

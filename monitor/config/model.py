@@ -68,6 +68,8 @@ class Settings:
     latency_histogram: bool = False
     api_token: str | None = None
     max_lateness: float = 5.0  # /healthz turns 503 when p99 lateness exceeds this
+    raw_retention: float = 35 * 86400.0  # raw transitions kept (once rolled up)
+    rollup_retention: float = 400 * 86400.0  # hourly/daily uptime rollups kept
     deadman_url: str | None = None  # GET every deadman_every while healthy (monitor.deadman)
     deadman_every: float = 60.0
 
