@@ -200,7 +200,7 @@ class CheckCollector(Collector):
         """The exposition text family by family, so a scrape never holds it all at once."""
         rows = self._renderer.rows(items, self.labels)
         for i in range(len(exposition.ORDER)):
-            yield exposition.family(rows, i)
+            yield from exposition.family_parts(rows, i)
         out: list[str] = []
         self._render_latency([(c, rt, self.labels(c)) for c, rt in items if rt.latency],
                              out.append)
