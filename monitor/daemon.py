@@ -16,7 +16,6 @@ from collections import deque
 from collections.abc import Callable, Hashable
 from pathlib import Path
 
-import aiohttp
 from prometheus_client import CollectorRegistry
 from rich.console import Console
 
@@ -102,10 +101,19 @@ class Daemon:
         self._maintenance_now: ActiveNow | None = None
         self.silences = Silences()
         self.store = Store(config.settings.state_dir)
+        self._build_paging(config, notifier)
+        self._build_operations(config)
+        if console is not None:
+            # Every new check answering is worth a line for a few checks, noise for thousands.
+            channel = ConsoleChannel(console, config.settings.language, config.settings.tz,
+                                     show_new=len(config.checks) <= 100)
+            self.engine.on_transition.append(channel)
+
+    def _build_paging(self, config: Config, notifier: Notifier | None) -> None:
+        """Pager, outbox and the people's actions, wired to the engine."""
         state_dir = Path(config.settings.state_dir)
         self.signer = AckSigner(load_or_create_key(state_dir, os.environ))
         self.api_token = config.settings.api_token or load_or_create_api_token(state_dir)
-        self.notifier_session: aiohttp.ClientSession | None = None
         self.notifier = notifier or AppriseNotifier()
         self.outbox = Outbox(self.store, self.notifier, self.channels, self.metrics,
                              on_exhausted=lambda row: self.pager.escalate_now(row.incident_id))
@@ -114,20 +122,18 @@ class Daemon:
                            suppression=self.suppression, suppression_key=self.suppression_key,
                            wake_outbox=self.outbox.wake)
         self.engine.on_result.append(self.pager.note_result)
-        self.actions = Actions(self.pager)
         self.engine.on_transition.append(self.pager.on_transition)
         self.on_reload.append(self.pager.apply_config)
+        self.actions = Actions(self.pager)
+
+    def _build_operations(self, config: Config) -> None:
+        """Reloads, heartbeats, push rate limits and store health."""
         self.reloader = Reloader(self)
-        self.heartbeats = Heartbeats(self.engine, self.store, Tokens(state_dir), config.settings.tz)
+        self.heartbeats = Heartbeats(self.engine, self.store,
+                                     Tokens(Path(config.settings.state_dir)), config.settings.tz)
         self.on_reload.append(lambda c: setattr(self.heartbeats, "tz", c.settings.tz))
         self.push_limit = RateLimit()
         self.store_health = StoreHealth(self.store)
-        if console is not None:
-            tz = config.settings.tz
-            # Every new check answering is worth a line for a few checks, noise for thousands.
-            channel = ConsoleChannel(console, config.settings.language, tz,
-                                     show_new=len(config.checks) <= 100)
-            self.engine.on_transition.append(channel)
 
     def channels(self, officer: str) -> tuple[str, ...]:
         oncall = self.config.sections.get("oncall")
@@ -268,7 +274,5 @@ class Daemon:
             await self.outbox.stop()
         if self.server is not None:
             await self.server.stop()
-        if self.notifier_session is not None:
-            await self.notifier_session.close()
         self.store.close()
         event(log, "stopped")

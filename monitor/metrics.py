@@ -235,6 +235,14 @@ class Metrics:
         self._globals = CollectorRegistry(auto_describe=True)
         self.checks = CheckCollector(engine, location)
         registry.register(self.checks)
+        self._declare_probing()
+        self._declare_paging()
+        info = self._add(Gauge("siaga_build_info", "Siaga build information",
+                               ["version", "python"], registry=None))
+        info.labels(__version__, platform.python_version()).set(1)
+        self.config_loaded(True)
+
+    def _declare_probing(self) -> None:
         self.lateness = self._add(Histogram(
             "siaga_scheduler_lateness_seconds", "How late probes start against their slot",
             buckets=LATENESS_BUCKETS, registry=None))
@@ -244,6 +252,14 @@ class Metrics:
         self.kind_duration = self._add(Histogram(
             "siaga_probe_duration_by_kind_seconds", "Probe duration by kind", ["kind"],
             buckets=LATENCY_BUCKETS, registry=None))
+        self.reload_ok = self._add(Gauge(
+            "siaga_config_last_reload_successful", "Whether the last config load worked",
+            registry=None))
+        self.reload_time = self._add(Gauge(
+            "siaga_config_last_reload_success_timestamp_seconds",
+            "Unix time of the last successful config load", registry=None))
+
+    def _declare_paging(self) -> None:
         self.incidents_open = self._add(Gauge(
             "siaga_incidents_open", "Open incidents by group", ["group"], registry=None))
         self.notifications = self._add(Counter(
@@ -252,22 +268,12 @@ class Metrics:
         self.suppressed = self._add(Counter(
             "siaga_notifications_suppressed", "Notifications not sent, by reason", ["reason"],
             registry=None))
-        self.reload_ok = self._add(Gauge(
-            "siaga_config_last_reload_successful", "Whether the last config load worked",
-            registry=None))
-        self.reload_time = self._add(Gauge(
-            "siaga_config_last_reload_success_timestamp_seconds",
-            "Unix time of the last successful config load", registry=None))
         self.heartbeat_rejected = self._add(Counter(
             "siaga_heartbeat_rejected", "Heartbeat pushes refused, by reason", ["reason"],
             registry=None))
         self.deadman = self._add(Counter(
             "siaga_deadman_pings", "Dead-man's switch rounds by outcome (sent, failed, skipped)",
             ["outcome"], registry=None))
-        info = self._add(Gauge("siaga_build_info", "Siaga build information",
-                               ["version", "python"], registry=None))
-        info.labels(__version__, platform.python_version()).set(1)
-        self.config_loaded(True)
 
     def _add(self, metric: Any) -> Any:
         self.registry.register(metric)
