@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
-import gc
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
-from monitor.config.schema import Ctx
 from monitor.probes.base import ProbeContext
 from monitor.probes.dns import SCHEMA, DnsExpect, DnsSpec, run, system_nameserver, target
 from tests.farm import Farm
+from tests.probe_helpers import cancel_soon, check_schema
 
 
 @pytest.fixture
@@ -172,24 +169,13 @@ async def test_cancelling_propagates_and_closes_the_socket(
     farm: Farm, ctx: ProbeContext, transport: str
 ) -> None:
     kw: dict[str, Any] = {"port": farm.dns_timeout_port, "transport": transport}
-    await _cancel_soon(run(spec(farm, "www.siaga.test", **kw), 5, ctx))
+    await cancel_soon(run(spec(farm, "www.siaga.test", **kw), 5, ctx))
 
 
-async def _cancel_soon(coro: Any) -> None:
-    """Start a probe, cancel it mid-way, and expect the cancellation back."""
-    task = asyncio.create_task(coro)
-    await asyncio.sleep(0.1)
-    task.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await task
-    await asyncio.sleep(0)  # let the transport's close callbacks run
-    gc.collect()  # an unclosed socket would now raise ResourceWarning (an error here)
 
 
 def _check(text: str) -> tuple[Any, list[str]]:
-    ctx = Ctx("checks.yaml", env={})
-    value = SCHEMA.check(yaml.compose(text), "checks[0].dns", ctx)
-    return value, [str(p) for p in ctx.problems]
+    return check_schema(SCHEMA, "dns", text)
 
 
 def test_schema_builds_a_spec_with_defaults() -> None:

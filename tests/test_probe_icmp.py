@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
-import gc
 import socket
 from typing import Any
 
 import pytest
-import yaml
 
-from monitor.config.schema import Ctx
 from monitor.probes.base import ProbeContext
 from monitor.probes.icmp import (
     NOT_PERMITTED,
@@ -25,6 +21,7 @@ from monitor.probes.icmp import (
     parse_reply,
     run,
 )
+from tests.probe_helpers import cancel_soon, check_schema
 
 
 @pytest.fixture
@@ -138,24 +135,13 @@ def test_icmpv6_uses_its_own_types_and_no_header_offset() -> None:
 
 @needs_ping
 async def test_cancelling_propagates_and_closes_the_socket(ctx: ProbeContext) -> None:
-    await _cancel_soon(run(IcmpSpec("127.0.0.1", count=5, packet_interval=1), 10, ctx))
+    await cancel_soon(run(IcmpSpec("127.0.0.1", count=5, packet_interval=1), 10, ctx))
 
 
-async def _cancel_soon(coro: Any) -> None:
-    """Start a probe, cancel it mid-way, and expect the cancellation back."""
-    task = asyncio.create_task(coro)
-    await asyncio.sleep(0.1)
-    task.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await task
-    await asyncio.sleep(0)  # let the transport's close callbacks run
-    gc.collect()  # an unclosed socket would now raise ResourceWarning (an error here)
 
 
 def _check(text: str) -> tuple[Any, list[str]]:
-    ctx = Ctx("checks.yaml", env={})
-    value = SCHEMA.check(yaml.compose(text), "checks[0].icmp", ctx)
-    return value, [str(p) for p in ctx.problems]
+    return check_schema(SCHEMA, "icmp", text)
 
 
 def test_schema_builds_a_spec_with_defaults() -> None:

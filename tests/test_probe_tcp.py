@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import gc
 import socket
 import sys
 import time
@@ -12,12 +10,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import yaml
 
-from monitor.config.schema import Ctx
 from monitor.probes.base import ProbeContext
 from monitor.probes.tcp import SCHEMA, TcpSpec, run, shown, target
 from tests.farm import Farm
+from tests.probe_helpers import cancel_soon, check_schema
 
 
 @pytest.fixture
@@ -153,24 +150,13 @@ def test_shown_bytes_are_printable_and_short() -> None:
 async def test_cancelling_propagates_and_closes_the_connection(
     farm: Farm, ctx: ProbeContext
 ) -> None:
-    await _cancel_soon(run(TcpSpec(farm.host, farm.hang_port, expect="220"), 5, ctx))
+    await cancel_soon(run(TcpSpec(farm.host, farm.hang_port, expect="220"), 5, ctx))
 
 
-async def _cancel_soon(coro: Any) -> None:
-    """Start a probe, cancel it mid-way, and expect the cancellation back."""
-    task = asyncio.create_task(coro)
-    await asyncio.sleep(0.1)
-    task.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await task
-    await asyncio.sleep(0)  # let the transport's close callbacks run
-    gc.collect()  # an unclosed socket would now raise ResourceWarning (an error here)
 
 
 def _check(text: str) -> tuple[Any, list[str]]:
-    ctx = Ctx("checks.yaml", env={})
-    value = SCHEMA.check(yaml.compose(text), "checks[0].tcp", ctx)
-    return value, [str(p) for p in ctx.problems]
+    return check_schema(SCHEMA, "tcp", text)
 
 
 def test_schema_builds_a_spec_with_defaults() -> None:

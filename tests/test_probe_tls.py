@@ -3,18 +3,15 @@ expiring."""
 
 from __future__ import annotations
 
-import asyncio
-import gc
 import time
 from typing import Any
 
 import pytest
-import yaml
 
-from monitor.config.schema import Ctx
 from monitor.probes.base import ProbeContext
 from monitor.probes.tls import SCHEMA, TlsSpec, run, target
 from tests.farm import Farm
+from tests.probe_helpers import cancel_soon, check_schema
 
 DAY = 86400
 
@@ -118,24 +115,13 @@ async def test_it_reports_connection_refused(farm: Farm, ctx: ProbeContext) -> N
 async def test_cancelling_propagates_and_closes_the_connection(
     farm: Farm, ctx: ProbeContext
 ) -> None:
-    await _cancel_soon(run(TlsSpec(farm.host, farm.hang_port), 5, ctx))
+    await cancel_soon(run(TlsSpec(farm.host, farm.hang_port), 5, ctx))
 
 
-async def _cancel_soon(coro: Any) -> None:
-    """Start a probe, cancel it mid-way, and expect the cancellation back."""
-    task = asyncio.create_task(coro)
-    await asyncio.sleep(0.1)
-    task.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await task
-    await asyncio.sleep(0)  # let the transport's close callbacks run
-    gc.collect()  # an unclosed socket would now raise ResourceWarning (an error here)
 
 
 def _check(text: str) -> tuple[Any, list[str]]:
-    ctx = Ctx("checks.yaml", env={})
-    value = SCHEMA.check(yaml.compose(text), "checks[0].tls", ctx)
-    return value, [str(p) for p in ctx.problems]
+    return check_schema(SCHEMA, "tls", text)
 
 
 def test_schema_builds_a_spec_with_defaults() -> None:
