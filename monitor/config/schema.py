@@ -31,6 +31,7 @@ class _Invalid:
 
 INVALID: Any = _Invalid()
 _constructor = SafeConstructor()
+_STR_TAG = "tag:yaml.org,2002:str"
 
 
 @dataclass
@@ -56,6 +57,8 @@ class Ctx:
 
 def scalar_value(node: Node) -> Any:
     """The Python value of a scalar node (int, bool, str, …, as YAML 1.1 resolves it)."""
+    if node.tag == _STR_TAG:
+        return node.value  # most scalars; the constructor would only copy it
     try:
         return _constructor.construct_object(node, deep=True)
     finally:
