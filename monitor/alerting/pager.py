@@ -19,6 +19,7 @@ from typing import Any
 
 from monitor.alerting import messages
 from monitor.alerting.acktoken import AckSigner
+from monitor.alerting.plans import Planner
 from monitor.config.model import Check, Config
 from monitor.engine import Engine
 from monitor.incidents import (
@@ -39,8 +40,7 @@ from monitor.incidents import (
 from monitor.logs import event
 from monitor.metrics import Metrics
 from monitor.oncall import escalation
-from monitor.oncall.model import EscalationStep, OnCall, Policy
-from monitor.oncall.roster import admins
+from monitor.oncall.model import OnCall
 from monitor.probes.base import ProbeResult
 from monitor.records import (
     add_event,
@@ -97,6 +97,7 @@ class Pager:
         self._key: Hashable = None
         self._built_for: object = None
         self.on_resolved: list[Callable[[Incident], None]] = []
+        self._planner = Planner(self)
         self.apply_config(config)
 
     def apply_config(self, config: Config) -> None:
@@ -295,19 +296,7 @@ class Pager:
 
     # -- escalation -----------------------------------------------------------------------
     def plan(self, inc: Incident) -> escalation.Plan:
-        if inc.kind is Kind.BLIND and self.oncall is not None:
-            everyone = admins(self.oncall)
-            blind = Policy("blind", (EscalationStep(0.0, everyone),), 1, 0.0)
-            return escalation.plan(blind, inc.paging_from or inc.opened_at,
-                                   lambda targets, at: targets)
-        policy = escalation.policy_for(self.oncall, inc.policy)
-        resolver = (escalation.roster_resolver(self.oncall, self.tz) if self.oncall
-                    else lambda targets, at: ())
-        start = (inc.paging_from or inc.opened_at) + self._group_wait(inc)
-        return escalation.plan(policy, start, resolver)
-
-    def _group_wait(self, inc: Incident) -> float:
-        return self.grouping.window if inc.kind is Kind.DOWN else 0.0
+        return self._planner.plan(inc)
 
     def _escalate(self, now: float) -> Pending:
         pending = Pending()

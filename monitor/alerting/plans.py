@@ -1,0 +1,50 @@
+"""Escalation plans of incidents, built from the on-call section and remembered while
+their inputs stay the same."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from monitor.incidents import Incident, Kind
+from monitor.oncall import escalation
+from monitor.oncall.model import EscalationStep, Policy
+from monitor.oncall.roster import admins
+
+if TYPE_CHECKING:
+    from monitor.alerting.pager import Pager
+
+
+class Planner:
+    def __init__(self, pager: Pager) -> None:
+        self.pager = pager
+        self._plans: dict[int, tuple[tuple[Any, ...], escalation.Plan]] = {}
+
+    def plan(self, inc: Incident) -> escalation.Plan:
+        """The incident's escalation plan, remembered while its inputs stay the same (it is
+        asked for every open incident every second; a big outage may have hundreds)."""
+        key = (inc.kind, inc.policy, inc.paging_from, inc.opened_at, id(self.pager.config))
+        cached = self._plans.get(inc.id)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        plan = self._make_plan(inc)
+        if len(self._plans) > 4 * len(self.pager.incidents) + 100:
+            self._plans = {i: self._plans[i] for i in self.pager.incidents if i in self._plans}
+        self._plans[inc.id] = (key, plan)
+        return plan
+
+    def _make_plan(self, inc: Incident) -> escalation.Plan:
+        if inc.kind is Kind.BLIND and self.pager.oncall is not None:
+            everyone = admins(self.pager.oncall)
+            blind = Policy("blind", (EscalationStep(0.0, everyone),), 1, 0.0)
+            return escalation.plan(blind, inc.paging_from or inc.opened_at,
+                                   lambda targets, at: targets)
+        policy = escalation.policy_for(self.pager.oncall, inc.policy)
+        oncall = self.pager.oncall
+        resolver = (escalation.roster_resolver(oncall, self.pager.tz) if oncall
+                    else lambda targets, at: ())
+        start = (inc.paging_from or inc.opened_at) + self._group_wait(inc)
+        return escalation.plan(policy, start, resolver)
+
+    def _group_wait(self, inc: Incident) -> float:
+        return self.pager.grouping.window if inc.kind is Kind.DOWN else 0.0
+
