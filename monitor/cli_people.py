@@ -83,7 +83,7 @@ def cmd_incidents(args: argparse.Namespace, config: Config, out: Console, err: C
 
 def cmd_act(args: argparse.Namespace, config: Config, out: Console, err: Console) -> int:
     action = "ack" if args.command == "ack" else "resolve"
-    who = args.by or _user()
+    who = args.by or login_name()
     inc = Client(config).post(f"/api/v1/incidents/{args.id}/{action}",
                               {"by": who, "note": args.note})
     out.print(f"incident {inc['id']} ({inc['title']}): {inc['status']} by {who}",
@@ -91,7 +91,7 @@ def cmd_act(args: argparse.Namespace, config: Config, out: Console, err: Console
     return EXIT_OK
 
 
-def _user() -> str:
+def login_name() -> str:
     import getpass
 
     try:

@@ -9,7 +9,7 @@ import time
 from rich.console import Console
 from rich.table import Table
 
-from monitor.cli_people import _user, parse_at
+from monitor.cli_people import login_name, parse_at
 from monitor.client import Client
 from monitor.config.model import Config
 from monitor.config.scalars import format_duration
@@ -44,7 +44,7 @@ def cmd_maintenance(args: argparse.Namespace, config: Config, out: Console,
 def cmd_silence(args: argparse.Namespace, config: Config, out: Console, err: Console) -> int:
     item = Client(config).post("/api/v1/silences", {
         "target": args.target, "for": args.duration, "reason": args.reason,
-        "by": args.by or _user()})
+        "by": args.by or login_name()})
     out.print(f"silence {item['id']}: {item['target']} until {_when(item['until'], config)} "
               f"({item['reason']})", highlight=False, markup=False)
     return EXIT_OK
@@ -65,7 +65,7 @@ def cmd_silences(args: argparse.Namespace, config: Config, out: Console, err: Co
 
 def cmd_unsilence(args: argparse.Namespace, config: Config, out: Console,
                   err: Console) -> int:
-    Client(config)._call("DELETE", f"/api/v1/silences/{args.id}", None)
+    Client(config).delete(f"/api/v1/silences/{args.id}")
     out.print(f"silence {args.id} removed", markup=False)
     return EXIT_OK
 

@@ -38,8 +38,9 @@ from monitor.state import CheckState
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 LATENESS_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
-# (name, type, help, value-of(check, runtime) -> float | None, extra label text)
-Family = tuple[str, str, str, Callable[[Check, Runtime], float | None], str]
+# (name, value-of(check, runtime) -> float | None, extra label text); the help texts are
+# exposition.HELP, shared with the fast path
+Family = tuple[str, Callable[[Check, Runtime], float | None], str]
 
 
 def _bound(value: float) -> str:
@@ -63,13 +64,6 @@ def _last(attr: str) -> Callable[[Check, Runtime], float | None]:
     return get
 
 
-def _phase(name: str) -> Callable[[Check, Runtime], float | None]:
-    def get(check: Check, rt: Runtime) -> float | None:
-        return rt.last.phases.get(name) if rt.last is not None and check.kind == "http" else None
-
-    return get
-
-
 def _detail_phase(kind: str, key: str) -> Callable[[Check, Runtime], float | None]:
     def get(check: Check, rt: Runtime) -> float | None:
         if rt.last is None or check.kind != kind:
@@ -89,30 +83,19 @@ def _state(check: Check, rt: Runtime) -> float | None:
 
 
 FAMILIES: list[Family] = [
-    ("probe_success", "gauge", "Whether the last probe succeeded", _success, ""),
-    ("probe_duration_seconds", "gauge", "Duration of the last probe", _last("duration"), ""),
-    ("probe_http_status_code", "gauge", "HTTP status code of the last probe",
-     lambda c, rt: None if rt.last is None or rt.last.status_code is None
-     else float(rt.last.status_code), ""),
-    ("probe_ssl_earliest_cert_expiry", "gauge", "Unix time the earliest certificate expires",
-     _last("cert_expiry"), ""),
-    ("probe_dns_lookup_time_seconds", "gauge", "DNS lookup time of the last probe",
-     _detail_phase("dns", "resolve"), ""),
-    ("probe_icmp_duration_seconds", "gauge", "ICMP round trip time of the last probe",
-     _detail_phase("icmp", "rtt"), ',phase="rtt"'),
-    ("siaga_check_state", "gauge",
-     "State of the check: 0 unknown, 1 up, 2 degraded, 3 down, 4 flapping, 5 maintenance",
-     _state, ""),
-    ("siaga_check_slo_objective", "gauge", "Availability objective of the check",
-     lambda c, rt: c.slo, ""),
+    ("probe_success", _success, ""),
+    ("probe_duration_seconds", _last("duration"), ""),
+    ("probe_http_status_code", lambda c, rt: None if rt.last is None
+     or rt.last.status_code is None else float(rt.last.status_code), ""),
+    ("probe_ssl_earliest_cert_expiry", _last("cert_expiry"), ""),
+    ("probe_dns_lookup_time_seconds", _detail_phase("dns", "resolve"), ""),
+    ("probe_icmp_duration_seconds", _detail_phase("icmp", "rtt"), ',phase="rtt"'),
+    ("siaga_check_state", _state, ""),
+    ("siaga_check_slo_objective", lambda c, rt: c.slo, ""),
 ]
+HELP = exposition.HELP
 LATENCY_NAME = "siaga_probe_latency_seconds"
 LATENCY_HELP = "Probe latency of the check (opt-in per check or globally)"
-PHASE_FAMILY = ("probe_http_duration_seconds", "Duration of HTTP probe phases")
-COUNTERS = [
-    ("siaga_probes", "Probes run, by outcome", "outcome"),
-    ("siaga_check_state_changes", "State changes of the check", None),
-]
 
 
 class CheckCollector(Collector):
@@ -150,23 +133,26 @@ class CheckCollector(Collector):
         def values(check: Check) -> list[str]:
             return [check.name, check.group, self.location, check.kind]
 
-        for name, _type, doc, get, extra in FAMILIES:
+        for name, get, extra in FAMILIES:
             extra_names = ["phase"] if extra else []
-            fam = GaugeMetricFamily(name, doc, labels=base + extra_names)
+            fam = GaugeMetricFamily(name, HELP[name], labels=base + extra_names)
             for check, rt in items:
                 v = get(check, rt)
                 if v is not None:
                     fam.add_metric(values(check) + (["rtt"] if extra else []), v)
             yield fam
-        phases = GaugeMetricFamily(PHASE_FAMILY[0], PHASE_FAMILY[1], labels=[*base, "phase"])
+        phases = GaugeMetricFamily("probe_http_duration_seconds",
+                                   HELP["probe_http_duration_seconds"], labels=[*base, "phase"])
         for check, rt in items:
             if check.kind == "http" and rt.last is not None:
                 for phase in PHASES:
                     if phase in rt.last.phases:
                         phases.add_metric([*values(check), phase], rt.last.phases[phase])
         yield phases
-        probes = CounterMetricFamily("siaga_probes", COUNTERS[0][1], labels=[*base, "outcome"])
-        changes = CounterMetricFamily("siaga_check_state_changes", COUNTERS[1][1], labels=base)
+        probes = CounterMetricFamily("siaga_probes", HELP["siaga_probes_total"],
+                                     labels=[*base, "outcome"])
+        changes = CounterMetricFamily("siaga_check_state_changes",
+                                      HELP["siaga_check_state_changes_total"], labels=base)
         for check, rt in items:
             probes.add_metric([*values(check), "success"], rt.probes - rt.failures)
             probes.add_metric([*values(check), "failure"], rt.failures)

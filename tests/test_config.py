@@ -97,12 +97,18 @@ def test_validate_exits_0_with_a_one_line_summary(capsys):
 
 
 def test_validate_never_prints_a_secret(tmp_path, capsys, monkeypatch):
-    monkeypatch.setenv("SIAGA_SECRET_URL", "http://user:hunter22@127.0.0.1:1/x")
+    # Both values from the environment are wrong, so both are reported — without the values.
+    monkeypatch.setenv("SIAGA_SECRET_URL", "htp://user:hunter22@127.0.0.1:1/x")
+    monkeypatch.setenv("SIAGA_SECRET_NAME", "Rahasia Sekali")
     cfg = tmp_path / "c.yaml"
-    cfg.write_text("checks:\n  - name: a\n    http: {url: '${SIAGA_SECRET_URL}', method: PUTT}\n")
+    cfg.write_text("checks:\n  - name: '${SIAGA_SECRET_NAME}'\n"
+                   "    http: {url: '${SIAGA_SECRET_URL}', method: PUTT}\n")
     assert main(["validate", "-c", str(cfg)]) == 2
     captured = capsys.readouterr()
     assert "hunter22" not in captured.out + captured.err
+    assert "Rahasia" not in captured.out + captured.err
+    assert "checks[0].http.url: expected a URL" in captured.err
+    assert "checks[0].name: expected lowercase" in captured.err
     assert "method" in captured.err
 
 

@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from tests.test_paging import Switch, local  # the controllable target
+from tests.test_paging import local
 
 pytestmark = pytest.mark.slow
 
@@ -21,7 +21,7 @@ CONFIG = """
 siaga: {{listen: "127.0.0.1:0", state_dir: "{state}"}}
 defaults: {{interval: 200ms, timeout: 150ms, fail_after: 2, recover_after: 2}}
 checks:
-  - {{name: portal, title: Portal Layanan, http: {{url: "http://127.0.0.1:{port}/health"}}}}
+  - {{name: portal, title: Portal Layanan, http: {{url: "{url}"}}}}
 oncall:
   officers:
     budi: {{notify: ["{budi}"]}}
@@ -30,14 +30,6 @@ oncall:
   overrides: [{{officer: budi, from: "{from_}", to: "{to}"}}]
   escalation: {{default: {{steps: [{{notify: on_duty}}, {{after: {step}, notify: next}}]}}}}
 """
-
-
-@pytest.fixture
-async def switch():
-    s = Switch()
-    runner = await s.start()
-    yield s
-    await runner.cleanup()
 
 
 class Siaga:
@@ -87,21 +79,22 @@ async def until(predicate, timeout: float, what: str) -> None:
         await asyncio.sleep(0.05)
 
 
-def setup(tmp_path, switch, json_receiver, step: str) -> tuple[Siaga, object]:
+def setup(tmp_path, targets, json_receiver, step: str) -> tuple[Siaga, object]:
     now = time.time()
     state = tmp_path / "state"
     path = tmp_path / "checks.yaml"
-    path.write_text(CONFIG.format(state=state, port=switch.port, budi=json_receiver.url("/budi"),
+    path.write_text(CONFIG.format(state=state, url=targets.url("health"),
+                                  budi=json_receiver.url("/budi"),
                                   sari=json_receiver.url("/sari"), from_=local(now - 7200),
                                   to=local(now + 7200), step=step))
     return Siaga(path), state
 
 
 async def test_a_page_decided_but_not_sent_arrives_once_after_kill_9(
-        tmp_path, switch, json_receiver):
-    siaga, state = setup(tmp_path, switch, json_receiver, "1h")
+        tmp_path, targets, json_receiver):
+    siaga, state = setup(tmp_path, targets, json_receiver, "1h")
     json_receiver.fail_with = 500  # the page is decided but cannot leave yet
-    switch.status = 503
+    targets.status["health"] = 503
     siaga.start()
     try:
         await until(lambda: any(s == "pending" for _, s in outbox(state)), 15, "a pending page")
@@ -115,9 +108,9 @@ async def test_a_page_decided_but_not_sent_arrives_once_after_kill_9(
         siaga.stop()
 
 
-async def test_a_sent_page_is_not_repeated_after_kill_9(tmp_path, switch, json_receiver):
-    siaga, state = setup(tmp_path, switch, json_receiver, "1h")
-    switch.status = 503
+async def test_a_sent_page_is_not_repeated_after_kill_9(tmp_path, targets, json_receiver):
+    siaga, state = setup(tmp_path, targets, json_receiver, "1h")
+    targets.status["health"] = 503
     siaga.start()
     try:
         await until(lambda: any(s == "sent" for _, s in outbox(state)), 15, "a sent page")
@@ -130,9 +123,9 @@ async def test_a_sent_page_is_not_repeated_after_kill_9(tmp_path, switch, json_r
 
 
 async def test_an_escalation_step_due_during_the_outage_of_siaga_is_sent_once_after(
-        tmp_path, switch, json_receiver):
-    siaga, state = setup(tmp_path, switch, json_receiver, "3s")
-    switch.status = 503
+        tmp_path, targets, json_receiver):
+    siaga, state = setup(tmp_path, targets, json_receiver, "3s")
+    targets.status["health"] = 503
     siaga.start()
     try:
         # Killing inside the send call itself could repeat that one message (see outbox.py);

@@ -10,8 +10,6 @@ import time
 from zoneinfo import ZoneInfo
 
 import aiohttp
-import pytest
-from aiohttp import web
 from prometheus_client import CollectorRegistry
 
 from monitor.config.loader import parse_config
@@ -20,25 +18,6 @@ from monitor.records import outbox_rows
 
 WIB = ZoneInfo("Asia/Jakarta")
 
-
-class Switch:
-    """A target whose health the test controls."""
-
-    def __init__(self) -> None:
-        self.status = 200
-        self.port = 0
-
-    async def start(self) -> web.AppRunner:
-        app = web.Application()
-        app.router.add_get("/health", self.handle)
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", 0).start()
-        self.port = runner.addresses[0][1]
-        return runner
-
-    async def handle(self, request: web.Request) -> web.Response:
-        return web.Response(status=self.status, text="OK" if self.status == 200 else "down")
 
 
 def local(ts: float) -> str:
@@ -51,7 +30,7 @@ defaults: {{interval: 200ms, timeout: 150ms, fail_after: 2, recover_after: 2}}
 checks:
   - name: portal
     title: Portal Layanan
-    http: {{url: "http://127.0.0.1:{port}/health"}}
+    http: {{url: "{url}"}}
 oncall:
   officers:
     budi: {{name: Budi Santoso, notify: ["{budi}"]}}
@@ -69,17 +48,9 @@ oncall:
 """
 
 
-@pytest.fixture
-async def switch():
-    s = Switch()
-    runner = await s.start()
-    yield s
-    await runner.cleanup()
-
-
-def make_config(tmp_path, switch, smtp_server, json_receiver, step="2s"):
+def make_config(tmp_path, targets, smtp_server, json_receiver, step="2s"):
     now = time.time()
-    text = CONFIG.format(state=tmp_path / "state", port=switch.port,
+    text = CONFIG.format(state=tmp_path / "state", url=targets.url("health"),
                          budi=smtp_server.url(to="budi@example.test"),
                          sari=json_receiver.url("/sari"), andi=json_receiver.url("/andi"),
                          from_=local(now - 7200), to=local(now + 7200), step=step)
@@ -95,13 +66,13 @@ async def wait_state(daemon: Daemon, state: str, timeout: float = 5.0) -> None:
 
 
 async def test_the_on_duty_officer_is_paged_escalated_acked_and_told_of_recovery(
-        tmp_path, switch, smtp_server, json_receiver):
-    config = make_config(tmp_path, switch, smtp_server, json_receiver)
+        tmp_path, targets, smtp_server, json_receiver):
+    config = make_config(tmp_path, targets, smtp_server, json_receiver)
     daemon = Daemon(config, registry=CollectorRegistry())
     await daemon.start()
     try:
         await wait_state(daemon, "up")
-        switch.status = 503
+        targets.status["health"] = 503
         flipped = time.monotonic()
         mails = await smtp_server.wait_for(1, timeout=5)
         took = time.monotonic() - flipped
@@ -131,7 +102,7 @@ async def test_the_on_duty_officer_is_paged_escalated_acked_and_told_of_recovery
         await asyncio.sleep(2.5)  # no further pages after the ack
         assert len(smtp_server.messages) == 1 and len(json_receiver.posts) == 1
 
-        switch.status = 200
+        targets.status["health"] = 200
         await smtp_server.wait_for(2, timeout=5)
         await json_receiver.wait_for(2, timeout=5)
         await asyncio.sleep(0.5)
@@ -143,14 +114,14 @@ async def test_the_on_duty_officer_is_paged_escalated_acked_and_told_of_recovery
 
 
 async def test_a_page_survives_a_channel_outage_and_arrives_once(
-        tmp_path, switch, smtp_server, json_receiver):
-    config = make_config(tmp_path, switch, smtp_server, json_receiver, step="1h")
+        tmp_path, targets, smtp_server, json_receiver):
+    config = make_config(tmp_path, targets, smtp_server, json_receiver, step="1h")
     daemon = Daemon(config, registry=CollectorRegistry())
     await daemon.start()
     try:
         await wait_state(daemon, "up")
         smtp_server.refuse.add("budi@example.test")  # mail refused: the channel is down
-        switch.status = 500
+        targets.status["health"] = 500
         await wait_state(daemon, "down")
         await asyncio.sleep(2.0)
         rows = await daemon.store.run(outbox_rows)
@@ -169,8 +140,8 @@ async def test_a_page_survives_a_channel_outage_and_arrives_once(
 
 
 async def test_forged_altered_and_expired_links_are_refused_with_a_clear_page(
-        tmp_path, switch, smtp_server, json_receiver):
-    config = make_config(tmp_path, switch, smtp_server, json_receiver, step="1h")
+        tmp_path, targets, smtp_server, json_receiver):
+    config = make_config(tmp_path, targets, smtp_server, json_receiver, step="1h")
     daemon = Daemon(config, registry=CollectorRegistry())
     await daemon.start()
     base = f"http://127.0.0.1:{daemon.server.port}/ack/"
@@ -191,8 +162,8 @@ async def test_forged_altered_and_expired_links_are_refused_with_a_clear_page(
 
 
 async def test_a_channel_that_refuses_for_good_falls_back_to_the_officers_next_channel(
-        tmp_path, switch, smtp_server, json_receiver):
-    config = make_config(tmp_path, switch, smtp_server, json_receiver, step="1h")
+        tmp_path, targets, smtp_server, json_receiver):
+    config = make_config(tmp_path, targets, smtp_server, json_receiver, step="1h")
     text = (tmp_path / "checks.yaml").read_text().replace(
         f'notify: ["{smtp_server.url(to="budi@example.test")}"]',
         f'notify: ["nosuchscheme://nowhere", "{smtp_server.url(to="budi@example.test")}"]')
@@ -201,7 +172,7 @@ async def test_a_channel_that_refuses_for_good_falls_back_to_the_officers_next_c
     await daemon.start()
     try:
         await wait_state(daemon, "up")
-        switch.status = 503
+        targets.status["health"] = 503
         mails = await smtp_server.wait_for(1, timeout=8)
         assert mails[0].rcpt_tos == ["budi@example.test"]
         await asyncio.sleep(0.3)  # the row is marked sent just after the server's answer
@@ -212,8 +183,8 @@ async def test_a_channel_that_refuses_for_good_falls_back_to_the_officers_next_c
 
 
 async def test_an_officer_with_no_working_channel_makes_the_next_step_happen_at_once(
-        tmp_path, switch, smtp_server, json_receiver):
-    make_config(tmp_path, switch, smtp_server, json_receiver, step="1h")  # writes the file
+        tmp_path, targets, smtp_server, json_receiver):
+    make_config(tmp_path, targets, smtp_server, json_receiver, step="1h")  # writes the file
     text = (tmp_path / "checks.yaml").read_text().replace(
         f'notify: ["{smtp_server.url(to="budi@example.test")}"]', 'notify: ["nosuchscheme://x"]')
     daemon = Daemon(parse_config(text, str(tmp_path / "checks.yaml")),
@@ -221,7 +192,7 @@ async def test_an_officer_with_no_working_channel_makes_the_next_step_happen_at_
     await daemon.start()
     try:
         await wait_state(daemon, "up")
-        switch.status = 503
+        targets.status["health"] = 503
         posts = await json_receiver.wait_for(1, timeout=6)  # not an hour later
         assert posts[0].path == "/sari"
         rows = await daemon.store.run(outbox_rows)

@@ -93,6 +93,7 @@ class Pager:
         # incident until they recover (kept in memory; a restart may open one again).
         self.quiet: set[str] = set()
         self._live: dict[str, View] = {}
+        self._refs: list[Check] = []
         self._reason: dict[str, str | None] = {}
         self._key: Hashable = None
         self._built_for: object = None
@@ -179,6 +180,7 @@ class Pager:
 
     def _rebuild(self, now: float) -> None:
         self._live, self._reason = {}, {}
+        self._refs = [c for c in self.engine.checks.values() if c.connectivity]
         for name, check in self.engine.checks.items():
             rt = self.engine.runtime.get(name)
             if rt is not None:
@@ -320,8 +322,7 @@ class Pager:
         the incident opened (so Siaga knows its own network works), or after a bounded wait."""
         if inc.kind is Kind.BLIND:
             return True
-        refs = [self.engine.checks[n] for n, v in self._live.items() if v.connectivity
-                and n in self.engine.checks]
+        refs = self._refs  # connectivity references of the current config
         if not refs:
             return True
         limit = max(c.interval + c.timeout for c in refs)

@@ -1,7 +1,7 @@
 """The aiohttp application: routes, JSON errors, and the server's lifecycle.
 
-Handlers live in one module per audience (api.py for operators' tools, and later the status
-page, ack links and heartbeat pushes); they reach the running daemon through `DAEMON`.
+Handlers live in one module per audience (api, incidents, silences, operations, push,
+status); each has `add_routes(app)` and reaches the running daemon through `DAEMON`.
 """
 
 from __future__ import annotations
@@ -44,27 +44,14 @@ def _text(exc: web.HTTPException) -> str:
     return text.removeprefix(f"{exc.status}: ")
 
 
-Routes = Callable[[web.Application], None]
-ROUTES: list[Routes] = []  # each handler module adds its routes here (one line each)
-
-
 def build_app(daemon: Daemon) -> web.Application:
-    from monitor.web import api, incidents, silences
+    # Handler modules import this one (DAEMON, json_response): import them here, not above.
+    from monitor.web import api, incidents, operations, push, silences, status
 
     app = web.Application(middlewares=[api_errors], client_max_size=64 * 1024)
     app[DAEMON] = daemon
-    api.add_routes(app)
-    incidents.add_routes(app)
-    silences.add_routes(app)
-    from monitor.web import operations, push
-
-    operations.add_routes(app)
-    push.add_routes(app)
-    from monitor.web import status  # public status page, /status.json, Atom feed
-
-    status.add_routes(app)
-    for add in ROUTES:
-        add(app)
+    for module in (api, incidents, silences, operations, push, status):
+        module.add_routes(app)
     return app
 
 
