@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
@@ -42,14 +43,30 @@ async def json_receiver() -> AsyncIterator[JsonReceiver]:
         await receiver.stop()
 
 
+def swallowed(record: logging.LogRecord) -> bool:
+    """An exception somebody caught and only logged: Siaga's own catch-alls, asyncio's
+    ("Fatal error on transport", "Task exception was never retrieved"), aiohttp's (a
+    handler's 500) and anything that reached the root logger."""
+    if record.levelno < logging.ERROR:
+        return False
+    name = record.name
+    if name == "asyncio":
+        return True
+    ours = name.startswith(("siaga", "aiohttp")) or name == "root"
+    return ours and record.exc_info is not None
+
+
 @pytest.fixture(autouse=True)
 def no_swallowed_exceptions(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
-    """A test fails when Siaga logged an exception it survived (a bug kept alive by a
-    catch-all in the pager, outbox, scheduler or a listener)."""
+    """A test fails when an exception was logged and survived (a bug kept alive by a
+    catch-all in the pager, outbox, scheduler, a listener or the event loop).
+
+    `caplog.records` holds only the current phase's records (here: teardown), so every
+    phase is read explicitly."""
     yield
-    crashes = [r for r in caplog.records
-               if r.name.startswith("siaga") and r.exc_info and r.levelno >= 40]
-    assert not crashes, "\n".join(r.getMessage() for r in crashes)
+    crashes = [r for when in ("setup", "call", "teardown")
+               for r in caplog.get_records(when) if swallowed(r)]
+    assert not crashes, "\n".join(f"{r.name}: {r.getMessage()}" for r in crashes)
 
 
 @pytest_asyncio.fixture
