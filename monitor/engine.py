@@ -85,8 +85,16 @@ class Engine:
                recover_after: int | None = None) -> Transition | None:
         """Feed one result; `fail_after`/`recover_after` override the check's (heartbeats: 1)."""
         rt = self.runtime.get(check.name)
-        if rt is None or self.checks.get(check.name) is not check:
-            return None  # removed or replaced by a reload while the probe ran
+        current = self.checks.get(check.name)
+        if rt is None or current is None:
+            return None  # removed by a reload while the probe ran
+        if current is not check:
+            # The probe ran under an earlier config. Its result still counts when the target
+            # is the same (a title, interval or threshold edit); it is stale only when what
+            # is probed changed. Always judge it by the current check's rules.
+            if not current.same_target(check):
+                return None
+            check = current
         rt.last = result
         rt.probes += 1
         if not result.ok:

@@ -94,6 +94,10 @@ class Scheduler:
                 self._add(check, now, initial)
             elif slot.check != check:
                 self._change(slot, check, now)
+            else:
+                # Equal but not the same object: the slot must run the live config's check,
+                # never one a reload replaced (results of a replaced check are not recorded).
+                slot.check = check
 
     def _add(self, check: Check, now: float, initial: bool) -> None:
         # At start-up spread first runs over the whole interval; a check added by a reload

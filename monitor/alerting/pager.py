@@ -198,8 +198,9 @@ class Pager:
         """Engine result listener: refresh this check's view if what matters changed."""
         view = self._live.get(check.name)
         changed = view is None or view.state is not cs.state or view.failing == result.ok
-        if changed and self.engine.checks.get(check.name) is check:
-            self._live[check.name] = self._view(check, cs.state, result)
+        current = self.engine.checks.get(check.name)
+        if changed and current is not None:
+            self._live[check.name] = self._view(current, cs.state, result)
 
     async def _apply(self, actions: list[Action], now: float) -> None:
         changed: list[Incident] = []
