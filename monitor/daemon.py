@@ -19,6 +19,7 @@ from pathlib import Path
 from prometheus_client import CollectorRegistry
 from rich.console import Console
 
+from monitor import logs
 from monitor import silences as silence_records
 from monitor.alerting.acktoken import AckSigner, load_or_create_key
 from monitor.alerting.actions import Actions
@@ -114,6 +115,8 @@ class Daemon:
         state_dir = Path(config.settings.state_dir)
         self.signer = AckSigner(load_or_create_key(state_dir, os.environ))
         self.api_token = config.settings.api_token or load_or_create_api_token(state_dir)
+        self.on_reload.append(lambda c: setattr(self, "api_token", c.settings.api_token or (
+            load_or_create_api_token(Path(c.settings.state_dir)))))  # web reads it per request
         self.notifier = notifier or AppriseNotifier()
         self.outbox = Outbox(self.store, self.notifier, self.channels, self.metrics,
                              on_exhausted=lambda row: self.pager.escalate_now(row.incident_id))
@@ -213,11 +216,13 @@ class Daemon:
                 raise loaded
             config = loaded or load_config(self.config.path)
         except ConfigError as exc:
+            logs.learn_secrets(exc.secrets)  # its problems may quote them
             for problem in exc.problems:
                 event(log, "reload_failed", logging.ERROR, problem=str(problem))
             self.last_reload_error = f"{len(exc.problems)} error(s), first: {exc.problems[0]}"
             self.metrics.config_loaded(False)
             return False
+        logs.learn_secrets(config.secrets)
         summary = self.engine.apply(config)
         self.config = config
         self.last_reload_error = None
@@ -242,7 +247,7 @@ class Daemon:
                 problems.append(f"scheduler is behind: p99 lateness {p99:.2f}s "
                                 f"(limit {limit:g}s)")
         if self.last_reload_error:
-            problems.append(f"last config reload failed: {self.last_reload_error}")
+            problems.append("config reload failed: see the log")  # public: no config text
         problems += self.store_health.problems()
         return problems
 

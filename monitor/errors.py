@@ -13,6 +13,7 @@ Only the CLI turns these into messages and exit codes.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 
@@ -36,10 +37,12 @@ class Problem:
 
 
 class ConfigError(SiagaError):
-    """checks.yaml is invalid. `problems` holds every error found, in file order."""
+    """checks.yaml is invalid. `problems` holds every error found, in file order; `secrets`
+    the `${VAR}` values read before it failed (a problem may quote one: logs redact them)."""
 
-    def __init__(self, problems: list[Problem]) -> None:
+    def __init__(self, problems: list[Problem], secrets: Iterable[str] = ()) -> None:
         self.problems = sorted(problems, key=lambda p: (p.file, p.line, p.column))
+        self.secrets = frozenset(secrets)
         super().__init__("\n".join(str(p) for p in self.problems))
 
 

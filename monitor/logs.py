@@ -29,11 +29,19 @@ def event(logger: logging.Logger, name: str, level: int = logging.INFO, **fields
 
 
 class RedactSecrets(logging.Filter):
-    """Replace every known secret in a record's final message with '***'."""
+    """Replace every known secret in a record's final message with '***'. It learns the
+    secrets of every load, failed ones included (`learn`): it never forgets one, since an
+    old value may still sit in a queued message or in a pending notification's URL."""
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         super().__init__()
-        self.secrets = sorted(set(secrets), key=len, reverse=True)
+        self.secrets: list[str] = []
+        self.learn(secrets)
+
+    def learn(self, secrets: Iterable[str]) -> None:
+        new = set(secrets) - set(self.secrets)
+        if new:  # longest first, so a secret containing another is replaced whole
+            self.secrets = sorted(set(self.secrets) | new, key=len, reverse=True)
 
     def filter(self, record: logging.LogRecord) -> bool:
         if self.secrets:
@@ -57,3 +65,11 @@ def setup(level: str = "INFO", secrets: Iterable[str] = ()) -> RedactSecrets:
     root.setLevel(level)
     root.propagate = False
     return redact
+
+
+def learn_secrets(secrets: Iterable[str], logger: str = "siaga") -> None:
+    """Teach the redaction filters on `logger`'s handlers the secrets of a (re)load."""
+    for handler in logging.getLogger(logger).handlers:
+        for f in handler.filters:
+            if isinstance(f, RedactSecrets):
+                f.learn(secrets)

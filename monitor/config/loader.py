@@ -252,7 +252,8 @@ def _parse(text: str, file: str, env: Mapping[str, str] | None) -> Config:
     values = root_schema().check(root, "", ctx)
     config = INVALID if values is INVALID else _build(values, file, ctx)
     if ctx.problems or not isinstance(config, Config):
-        raise ConfigError(ctx.problems or [Problem(file, 1, 1, "", "invalid configuration")])
+        raise ConfigError(ctx.problems or [Problem(file, 1, 1, "", "invalid configuration")],
+                          ctx.secrets)
     return config
 
 

@@ -6,6 +6,7 @@ status); each has `add_routes(app)` and reaches the running daemon through `DAEM
 
 from __future__ import annotations
 
+import hmac
 import json
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
@@ -26,6 +27,34 @@ def json_response(data: Any, status: int = 200) -> web.Response:
 
 def json_error(message: str, status: int) -> web.Response:
     return json_response({"error": message}, status)
+
+
+INT64 = (-(2**63), 2**63 - 1)  # what an SQLite INTEGER holds
+
+
+def bounded_int(text: str | None, low: int = INT64[0], high: int = INT64[1]) -> int | None:
+    """`text` as an integer within [low, high], else None: numbers from outside are stored in
+    SQLite, and an int it cannot hold fails every later read of its row."""
+    if text is None or not text.strip().lstrip("+-").isascii():
+        return None
+    try:
+        value = int(text)
+    except ValueError:
+        return None
+    return value if low <= value <= high else None
+
+
+def same_secret(given: str, expected: str) -> bool:
+    """Constant-time comparison of a token from a request with the configured one. Header
+    and path text from outside may hold undecodable bytes (as surrogate escapes)."""
+    return bool(expected) and hmac.compare_digest(
+        given.encode("utf-8", "surrogateescape"), expected.encode("utf-8", "surrogateescape"))
+
+
+def authorized(request: web.Request) -> bool:
+    """Whether the request carries the daemon's current API token (it follows reloads)."""
+    given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+    return same_secret(given, request.app[DAEMON].api_token)
 
 
 @web.middleware

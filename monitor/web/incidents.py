@@ -7,7 +7,6 @@ they see) must not acknowledge anything. The POST from that page does.
 
 from __future__ import annotations
 
-import hmac
 from html import escape
 from typing import Any
 
@@ -17,7 +16,7 @@ from monitor.alerting.acktoken import AckTokenError
 from monitor.i18n import text
 from monitor.incidents import Incident, IncidentError
 from monitor.records import get_incident, incident_events, list_incidents, use_token
-from monitor.web.app import DAEMON, json_error, json_response
+from monitor.web.app import DAEMON, authorized, bounded_int, json_error, json_response
 
 PAGE = """<!doctype html><html lang="{lang}"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1"><title>{title}</title>
@@ -86,14 +85,11 @@ async def ack_post(request: web.Request) -> web.Response:
     return page(lang, done, f"<h1>{escape(done)}</h1>")
 
 
-def _authorized(request: web.Request) -> bool:
-    token = request.app[DAEMON].api_token
-    given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
-    return bool(token) and hmac.compare_digest(given.encode(), token.encode())
-
-
 async def api_list(request: web.Request) -> web.Response:
-    limit = min(int(request.query.get("limit", "50") or 50), 500)
+    limit = bounded_int(request.query.get("limit") or "50", 1, 2**31)
+    if limit is None:
+        return json_error("limit must be a positive integer", 400)
+    limit = min(limit, 500)
     daemon = request.app[DAEMON]
     incs = await daemon.store.run(lambda conn: list_incidents(conn, limit=limit))
     return json_response({"incidents": [incident_json(i) for i in incs]})
@@ -111,7 +107,7 @@ async def api_get(request: web.Request) -> web.Response:
 
 
 async def api_act(request: web.Request) -> web.Response:
-    if not _authorized(request):
+    if not authorized(request):
         return json_error("missing or wrong API token", 401)
     daemon = request.app[DAEMON]
     try:
@@ -130,10 +126,10 @@ async def api_act(request: web.Request) -> web.Response:
 
 
 def _id(request: web.Request) -> int:
-    try:
-        return int(request.match_info["id"])
-    except ValueError:
-        raise web.HTTPNotFound(text="incident ids are numbers") from None
+    incident_id = bounded_int(request.match_info["id"], 1)
+    if incident_id is None:
+        raise web.HTTPNotFound(text="no such incident (ids are positive numbers)")
+    return incident_id
 
 
 def add_routes(app: web.Application) -> None:

@@ -7,12 +7,11 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from monitor.web.app import DAEMON, json_error, json_response
-from monitor.web.incidents import _authorized
+from monitor.web.app import DAEMON, authorized, json_error, json_response
 
 
 async def reload(request: web.Request) -> web.Response:
-    if not _authorized(request):
+    if not authorized(request):
         return json_error("missing or wrong API token", 401)
     daemon = request.app[DAEMON]
     if not await daemon.reloader.reload("api"):

@@ -15,11 +15,12 @@ from collections.abc import Callable
 
 from aiohttp import web
 
-from monitor.web.app import DAEMON, json_response
+from monitor.web.app import DAEMON, bounded_int, json_response, same_secret
 
 RATE = 60  # requests per source address…
 PER = 60.0  # …per this many seconds
 BODY_LIMIT = 4096
+EXIT_CODES = (-(2**31), 2**32 - 1)  # any process status a shell or Windows job reports
 
 
 class RateLimit:
@@ -64,14 +65,14 @@ async def push(request: web.Request) -> web.Response:
     check = daemon.heartbeats.check(name)
     if check is None:
         return _refuse(request, "unknown_check", 403, "refused")
-    if not daemon.heartbeats.tokens.matches(check, request.match_info["token"]):
+    if not same_secret(request.match_info["token"], daemon.heartbeats.tokens.token(check)):
         return _refuse(request, "wrong_token", 403, "refused")
     exit_code: int | None = None
     if "exit_code" in request.query:
-        try:
-            exit_code = int(request.query["exit_code"])
-        except ValueError:
-            return _refuse(request, "bad_request", 400, "exit_code must be an integer")
+        exit_code = bounded_int(request.query["exit_code"], *EXIT_CODES)
+        if exit_code is None:
+            return _refuse(request, "bad_request", 400,
+                           f"exit_code must be an integer from {EXIT_CODES[0]} to {EXIT_CODES[1]}")
     message = await _message(request) if action == "fail" else None
     pings = await daemon.heartbeats.ping(check, action, message, exit_code)
     return json_response({"ok": True, "check": name, "ping": action,

@@ -6,8 +6,7 @@ from aiohttp import web
 
 from monitor import silences
 from monitor.config.scalars import parse_duration
-from monitor.web.app import DAEMON, json_error, json_response
-from monitor.web.incidents import _authorized
+from monitor.web.app import DAEMON, authorized, bounded_int, json_error, json_response
 
 
 async def list_silences(request: web.Request) -> web.Response:
@@ -17,7 +16,7 @@ async def list_silences(request: web.Request) -> web.Response:
 
 
 async def create(request: web.Request) -> web.Response:
-    if not _authorized(request):
+    if not authorized(request):
         return json_error("missing or wrong API token", 401)
     daemon = request.app[DAEMON]
     try:
@@ -42,13 +41,12 @@ async def create(request: web.Request) -> web.Response:
 
 
 async def delete(request: web.Request) -> web.Response:
-    if not _authorized(request):
+    if not authorized(request):
         return json_error("missing or wrong API token", 401)
     daemon = request.app[DAEMON]
-    try:
-        silence_id = int(request.match_info["id"])
-    except ValueError:
-        return json_error("silence ids are numbers", 404)
+    silence_id = bounded_int(request.match_info["id"], 1)
+    if silence_id is None:
+        return json_error("no such silence (ids are positive numbers)", 404)
     if not await daemon.store.run(silences.remove, silence_id, daemon.pager.clock()):
         return json_error(f"no active silence {silence_id}", 404)
     await daemon.refresh_silences()
