@@ -123,7 +123,7 @@ class Daemon:
         self.pager = Pager(store=self.store, engine=self.engine, config=config,
                            signer=self.signer, metrics=self.metrics,
                            suppression=self.suppression, suppression_key=self.suppression_key,
-                           wake_outbox=self.outbox.wake)
+                           wake_outbox=self.outbox.wake, probe_now=self.probe_now)
         self.engine.on_result.append(self.pager.note_result)
         self.engine.on_transition.append(self.pager.on_transition)
         self.on_reload.append(self.pager.apply_config)
@@ -142,6 +142,10 @@ class Daemon:
         oncall = self.config.sections.get("oncall")
         person = oncall.officers.get(officer) if oncall else None
         return tuple(person.notify) if person else ()
+
+    def probe_now(self, name: str) -> bool:
+        """An on-demand probe (a dependent's page waits for its ancestors)."""
+        return self.scheduler is not None and self.scheduler.run_now(name)
 
     def maintenance_now(self, now: float) -> ActiveNow:
         """The maintenance windows active at `now` (recomputed at most once a second)."""

@@ -11,6 +11,7 @@ still down, a silence expiring — each just shows up as a difference on the nex
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -96,6 +97,8 @@ class View:
     suppressed: str | None = None  # "maintenance" | "silence" while one applies
     policy: str = "default"
     failing: bool = False  # the last probe failed (maybe not yet fail_after times)
+    failing_since: float | None = None  # when the current run of failed probes began
+    confirm_within: float = 0.0  # how long confirming this check may take (timeout × tries)
 
     @property
     def down(self) -> bool:
@@ -141,7 +144,15 @@ class Suppress:
     reason: str  # maintenance | silence | dependency | connectivity
 
 
-Action = Open | Attach | Resolve | Suppress | Unsuppress | Hold
+@dataclass(frozen=True, slots=True)
+class Confirm:
+    """Hold `check`'s page: its ancestors have not settled yet; probe them now."""
+
+    check: str
+    ancestors: tuple[str, ...]
+
+
+Action = Open | Attach | Resolve | Suppress | Unsuppress | Hold | Confirm
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,8 +185,21 @@ def root_cause(name: str, views: dict[str, View]) -> str | None:
     return best
 
 
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """What reconciliation knows beyond the views: when each check's last probe started,
+    and since when each dependent's page has been held (`Confirm`) for its ancestors."""
+
+    probed_at: Mapping[str, float] = field(default_factory=dict)
+    holding: Mapping[str, float] = field(default_factory=dict)
+
+
+NO_EVIDENCE = Evidence()
+
+
 def reconcile(
-    views: dict[str, View], incidents: list[Incident], now: float, grouping: Grouping
+    views: dict[str, View], incidents: list[Incident], now: float, grouping: Grouping,
+    evidence: Evidence = NO_EVIDENCE,
 ) -> list[Action]:
     """The actions that make incidents match the checks' current states."""
     actions: list[Action] = []
@@ -205,8 +229,52 @@ def reconcile(
     for view in sorted(candidates, key=lambda v: _depth(v, views)):
         if view.name in covered:
             continue
+        held = _confirming(view, views, now, evidence)
+        if held is not None:
+            covered.add(view.name)
+            actions.append(held)
+            continue
         actions += _decide(view, views, live, covered, suspect, now, grouping)
     return actions
+
+
+def ancestors(name: str, views: dict[str, View]) -> list[str]:
+    """Every check `name` depends on, directly or through others, nearest first."""
+    seen, order, queue = {name}, [], list(views[name].depends_on)
+    while queue:
+        dep = queue.pop(0)
+        if dep in seen or dep not in views:
+            continue
+        seen.add(dep)
+        order.append(dep)
+        queue += views[dep].depends_on
+    return order
+
+
+def _confirming(view: View, views: dict[str, View], now: float,
+                evidence: Evidence) -> Confirm | None:
+    """Nagios's rule: before a dependent's outage is paged, make sure of its ancestors. One
+    that failed but is not yet DOWN, or was not probed since the dependent began failing, is
+    probed at once (`Confirm`); the page waits until they have answered, at most as long as
+    confirming them takes (their timeout × fail_after), so a hanging parent delays no page
+    for long."""
+    if not view.down or not view.depends_on or view.connectivity:
+        return None
+    if root_cause(view.name, views) is not None:
+        return None
+    unsettled = []
+    for name in ancestors(view.name, views):
+        parent = views[name]
+        at = evidence.probed_at.get(name)
+        if parent.failing or parent.state is State.UNKNOWN or (
+                at is not None and view.failing_since is not None and at < view.failing_since):
+            unsettled.append(name)
+    if not unsettled:
+        return None
+    since = evidence.holding.get(view.name, now)
+    if now - since > max(views[n].confirm_within for n in unsettled):
+        return None
+    return Confirm(view.name, tuple(unsettled))
 
 
 def _blind(views: dict[str, View], *, suspect: bool = False) -> bool:

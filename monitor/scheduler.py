@@ -31,6 +31,7 @@ class Slot:
     due: float
     handle: asyncio.TimerHandle | None = None
     task: asyncio.Task[None] | None = None
+    on_demand: bool = False  # the task in flight was asked for (run_now), not scheduled
 
 
 @dataclass(slots=True)
@@ -134,8 +135,10 @@ class Scheduler:
             return
         due, now, interval = slot.due, self._loop.time(), slot.check.interval
         if slot.task is not None and not slot.task.done():
-            self._missed(slot)
+            if not slot.on_demand:  # an on-demand probe just ran: this slot is not lost
+                self._missed(slot)
         else:
+            slot.on_demand = False
             slot.task = self._loop.create_task(self._execute(slot, due))
             self._tasks.add(slot.task)
             slot.task.add_done_callback(self._tasks.discard)
@@ -146,6 +149,18 @@ class Scheduler:
             for _ in range(skipped):
                 self._missed(slot)
         slot.handle = self._loop.call_at(slot.due, self._fire, slot)
+
+    def run_now(self, name: str) -> bool:
+        """Probe `name` at once, outside its schedule (a dependent's page waits for it);
+        False when it is not scheduled or a probe of it is already running."""
+        slot = self._slots.get(name)
+        if self._stopped or slot is None or (slot.task is not None and not slot.task.done()):
+            return False
+        slot.on_demand = True
+        slot.task = self._loop.create_task(self._execute(slot, self._loop.time()))
+        self._tasks.add(slot.task)
+        slot.task.add_done_callback(self._tasks.discard)
+        return True
 
     def _missed(self, slot: Slot) -> None:
         self.stats.missed += 1

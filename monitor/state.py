@@ -63,6 +63,7 @@ class CheckState:
     since: float = 0.0
     ok_streak: int = 0
     fail_streak: int = 0
+    fail_started: float = 0.0  # when the current run of failed probes began
     flapping: bool = False
     flap_percent: float = 0.0
     history: list[bool] = field(default_factory=list)  # oldest first; a list is 1/3 of a deque
@@ -103,6 +104,8 @@ def observe(
     if cs.since == 0.0:
         cs.since = now
     cs.health = _next_health(cs, ok, degraded, fail_after, recover_after)
+    if not ok and cs.fail_streak == 1:
+        cs.fail_started = now
     cs.reason = degraded if ok and degraded else reason
     _update_flapping(cs, ok, flapping)
     new = State.FLAPPING if cs.flapping else cs.health

@@ -6,6 +6,8 @@ import pytest
 
 from monitor.incidents import (
     Attach,
+    Confirm,
+    Evidence,
     Grouping,
     Incident,
     IncidentError,
@@ -72,6 +74,30 @@ def test_when_the_parent_recovers_a_child_still_down_gets_its_own_incident():
     vs = views(v("uplink"), v("a", DOWN, depends_on=("uplink",)))
     actions = reconcile(vs, [inc(1, "uplink", affected={"a": "dependency"})], 100, Grouping())
     assert actions == [Resolve(1, "recovered"), Open(vs["a"], Kind.DOWN, "")]
+
+
+def test_a_dependent_waits_while_its_failing_parent_is_probed_at_once():
+    vs = views(v("uplink", failing=True, confirm_within=40.0),
+               v("a", DOWN, depends_on=("uplink",), failing=True, failing_since=40.0))
+    actions = reconcile(vs, [], 100, Grouping(), Evidence({"uplink": 99.0}, {}))
+    assert actions == [Confirm("a", ("uplink",))]
+
+
+def test_a_dependent_waits_for_a_parent_not_probed_since_it_began_failing():
+    vs = views(v("uplink", confirm_within=40.0),
+               v("a", DOWN, depends_on=("uplink",), failing=True, failing_since=40.0))
+    actions = reconcile(vs, [], 100, Grouping(), Evidence({"uplink": 35.0}, {}))
+    assert actions == [Confirm("a", ("uplink",))]
+
+
+def test_a_dependent_is_paged_once_its_parent_answered_up_or_the_wait_ran_out():
+    child = v("a", DOWN, depends_on=("uplink",), failing=True, failing_since=40.0)
+    answered = views(v("uplink", confirm_within=40.0), child)
+    assert reconcile(answered, [], 100, Grouping(), Evidence({"uplink": 99.0}, {})) == [
+        Open(child, Kind.DOWN, "")]
+    hanging = views(v("uplink", failing=True, confirm_within=40.0), child)
+    assert reconcile(hanging, [], 100, Grouping(), Evidence({"uplink": 50.0}, {"a": 59.0})) == [
+        Open(child, Kind.DOWN, "")]
 
 
 def test_checks_of_one_group_going_down_within_the_window_join_one_incident():

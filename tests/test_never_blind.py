@@ -53,8 +53,8 @@ async def until(predicate, timeout: float, what: str) -> None:
 
 def probes(daemon: Daemon, name: str) -> float:
     value = daemon.registry.get_sample_value(
-        "siaga_probes_total", {"check": name, "group": "default", "location": "local", "kind": "http",
-                               "outcome": "success"})
+        "siaga_probes_total", {"check": name, "group": "default", "location": "local",
+                               "kind": "http", "outcome": "success"})
     return value or 0.0
 
 

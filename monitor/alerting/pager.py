@@ -13,7 +13,7 @@ import asyncio
 import logging
 import sqlite3
 import time
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +25,8 @@ from monitor.engine import Engine
 from monitor.incidents import (
     Action,
     Attach,
+    Confirm,
+    Evidence,
     Grouping,
     Hold,
     Incident,
@@ -61,6 +63,25 @@ TICK = 1.0
 Suppression = Callable[[Check, float], str | None]
 
 
+class ProbedAt(Mapping[str, float]):
+    """When each check's last probe started, read live from the engine's runtime."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def __getitem__(self, name: str) -> float:
+        rt = self.engine.runtime.get(name)
+        if rt is None or rt.last is None:
+            raise KeyError(name)
+        return rt.last.started_at
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.engine.runtime)
+
+    def __len__(self) -> int:
+        return len(self.engine.runtime)
+
+
 @dataclass(slots=True)
 class Pending:
     """Rows to write in one transaction."""
@@ -77,12 +98,17 @@ class Pager:
                  metrics: Metrics, clock: Callable[[], float] = time.time,
                  suppression: Suppression | None = None,
                  suppression_key: Callable[[float], Hashable] = lambda now: None,
-                 wake_outbox: Callable[[], None] = lambda: None) -> None:
+                 wake_outbox: Callable[[], None] = lambda: None,
+                 probe_now: Callable[[str], object] = lambda name: None) -> None:
         self.store, self.engine, self.signer, self.metrics = store, engine, signer, metrics
         self.clock = clock
         self.suppression = suppression or (lambda check, now: None)
         self.suppression_key = suppression_key  # changes whenever suppression() could
         self.wake_outbox = wake_outbox
+        self.probe_now = probe_now  # an on-demand probe of a dependent's ancestor
+        self._probed_at = ProbedAt(engine)
+        self._holding: dict[str, float] = {}  # dependent → since when its page waits
+        self._confirming: set[str] = set()  # ancestors being probed on demand
         self.incidents: dict[int, Incident] = {}
         self.done: dict[int, set[str]] = {}
         self._transitions: list[Transition] = []
@@ -148,7 +174,10 @@ class Pager:
         if self._transitions:
             batch, self._transitions = self._transitions, []
             await self.store.run(add_transitions, batch)
-        actions = reconcile(self.views(now), list(self.incidents.values()), now, self.grouping)
+        evidence = Evidence(self._probed_at, self._holding)
+        actions = reconcile(self.views(now), list(self.incidents.values()), now, self.grouping,
+                            evidence)
+        actions = self._confirm([a for a in actions if isinstance(a, Confirm)], actions, now)
         if actions:
             await self._apply(actions, now)
         pending = self._escalate(now)
@@ -158,6 +187,17 @@ class Pager:
                 self.done.setdefault(incident_id, set()).add(key)
             if pending.outbox:
                 self.wake_outbox()
+
+    def _confirm(self, confirms: list[Confirm], actions: list[Action],
+                 now: float) -> list[Action]:
+        """Hold dependents' pages and probe their unsettled ancestors now (see
+        incidents._confirming); their results wake the pager (note_result)."""
+        self._holding = {c.check: self._holding.get(c.check, now) for c in confirms}
+        wanted = {name for c in confirms for name in c.ancestors}
+        for name in wanted:
+            self.probe_now(name)
+        self._confirming = wanted
+        return [a for a in actions if not isinstance(a, Confirm)] if confirms else actions
 
     def views(self, now: float) -> dict[str, View]:
         """What reconciliation sees of every check. Kept up to date per probe result
@@ -190,9 +230,13 @@ class Pager:
                 self._live[name] = self._view(check, rt.state.state, rt.last)
 
     def _view(self, check: Check, state: State, last: ProbeResult | None) -> View:
+        failing = last is not None and not last.ok
+        rt = self.engine.runtime.get(check.name)
+        since = rt.state.fail_started if failing and rt is not None else None
         return View(check.name, check.group, check.display_name, state, check.depends_on,
                     check.connectivity, self._reason.get(check.name),
-                    check.escalation or "default", last is not None and not last.ok)
+                    check.escalation or "default", failing, since,
+                    check.timeout * (check.fail_after + 1))
 
     def note_result(self, check: Check, result: ProbeResult, cs: CheckState) -> None:
         """Engine result listener: refresh this check's view if what matters changed."""
@@ -201,6 +245,8 @@ class Pager:
         current = self.engine.checks.get(check.name)
         if changed and current is not None:
             self._live[check.name] = self._view(current, cs.state, result)
+        if check.name in self._confirming:
+            self.wake()  # a dependent's page waits for this answer
 
     async def _apply(self, actions: list[Action], now: float) -> None:
         changed: list[Incident] = []
