@@ -94,6 +94,9 @@ FAMILIES: list[Family] = [
     ("siaga_check_slo_objective", lambda c, rt: c.slo, ""),
 ]
 HELP = exposition.HELP
+# One scrape's own data: every check's lines, and (labels, bucket counts…, sum) per opt-in
+# latency histogram
+Scrape = tuple[list[exposition.Lines], list[tuple[str, tuple[float, ...]]]]
 LATENCY_NAME = "siaga_probe_latency_seconds"
 LATENCY_HELP = "Probe latency of the check (opt-in per check or globally)"
 
@@ -180,31 +183,39 @@ class CheckCollector(Collector):
 
     def render(self, items: list[tuple[Check, Runtime]] | None = None) -> str:
         """The same families as `collect()`, as exposition text, fast (see exposition.py)."""
-        return "".join(self.chunks(self.snapshot() if items is None else items))
+        return "".join(self.chunks(self.scrape(self.snapshot() if items is None else items)))
 
-    def chunks(self, items: list[tuple[Check, Runtime]]) -> Iterator[str]:
-        """The exposition text family by family, so a scrape never holds it all at once."""
+    def scrape(self, items: list[tuple[Check, Runtime]]) -> Scrape:
+        """What one scrape will write, fixed now: every check's cached lines and its latency
+        counts. Only this step touches the shared caches; what it returns is the scrape's own,
+        so writing it needs no lock (a client that stops reading delays nobody else)."""
         rows = self._renderer.rows(items, self.labels)
+        latency = [(self.labels(c), tuple(rt.latency)) for c, rt in items if rt.latency]
+        return rows, latency
+
+    @staticmethod
+    def chunks(scrape: Scrape) -> Iterator[str]:
+        """The exposition text family by family, so a scrape never holds it all at once."""
+        rows, latency = scrape
         for i in range(len(exposition.ORDER)):
             yield from exposition.family_parts(rows, i)
         out: list[str] = []
-        self._render_latency([(c, rt, self.labels(c)) for c, rt in items if rt.latency],
-                             out.append)
+        _render_latency(latency, out.append)
         yield "".join(out)
 
-    def _render_latency(self, items: list[tuple[Check, Runtime, str]],
-                        add: Callable[[str], None]) -> None:
-        add(f"# HELP {LATENCY_NAME} {LATENCY_HELP}\n# TYPE {LATENCY_NAME} histogram\n")
-        bounds = [_bound(b) for b in (*LATENCY_BUCKETS, float("inf"))]
-        for _check, rt, labels in items:
-            if rt.latency is None:
-                continue
-            cumulative = 0.0
-            for bound, count in zip(bounds, rt.latency, strict=False):
-                cumulative += count
-                add(f'{LATENCY_NAME}_bucket{{{labels},le="{bound}"}} {_fmt(cumulative)}\n')
-            add(f"{LATENCY_NAME}_count{{{labels}}} {_fmt(cumulative)}\n"
-                f"{LATENCY_NAME}_sum{{{labels}}} {_fmt(rt.latency[-1])}\n")
+
+
+def _render_latency(items: list[tuple[str, tuple[float, ...]]],
+                    add: Callable[[str], None]) -> None:
+    add(f"# HELP {LATENCY_NAME} {LATENCY_HELP}\n# TYPE {LATENCY_NAME} histogram\n")
+    bounds = [_bound(b) for b in (*LATENCY_BUCKETS, float("inf"))]
+    for labels, counts in items:
+        cumulative = 0.0
+        for bound, count in zip(bounds, counts, strict=False):
+            cumulative += count
+            add(f'{LATENCY_NAME}_bucket{{{labels},le="{bound}"}} {_fmt(cumulative)}\n')
+        add(f"{LATENCY_NAME}_count{{{labels}}} {_fmt(cumulative)}\n"
+            f"{LATENCY_NAME}_sum{{{labels}}} {_fmt(counts[-1])}\n")
 
 
 class Metrics:
@@ -289,15 +300,26 @@ class Metrics:
     async def stream(self, write: Callable[[bytes], Awaitable[None]]) -> None:
         """Write /metrics family by family, rendering in a thread: at 20,000 checks the
         text is ~27 MB and ~0.2 s of Python that would otherwise stall every probe, and
-        building it whole would double the daemon's memory for the length of a scrape."""
-        async with self._scrape_lock:
-            chunks = self.checks.chunks(self.checks.snapshot())  # the snapshot: on the loop
-            await write(generate_latest(self._globals))
-            while True:
-                chunk = await asyncio.to_thread(_next_encoded, chunks)
-                if chunk is None:
-                    return
-                await write(chunk)
+        building it whole would double the daemon's memory for the length of a scrape.
+
+        The lock covers only taking the scrape's rows (the shared line cache); writing
+        happens outside it, so a client that stops reading holds up nobody else. What it
+        keeps alive meanwhile is its rows (references to cached lines, replaced ones
+        included) and the piece being written; the web handler drops it after a timeout."""
+        items = self.checks.snapshot()  # on the loop: a reload may change the dict
+        async with self._scrape_lock:  # one thread at a time waits for the render lock
+            scrape = await asyncio.to_thread(self._scrape, items)
+        await write(generate_latest(self._globals))
+        chunks = self.checks.chunks(scrape)
+        while True:
+            chunk = await asyncio.to_thread(_next_encoded, chunks)
+            if chunk is None:
+                return
+            await write(chunk)
+
+    def _scrape(self, items: list[tuple[Check, Runtime]]) -> Scrape:
+        with self._render_lock:
+            return self.checks.scrape(items)
 
 
 def _next_encoded(chunks: Iterator[str]) -> bytes | None:

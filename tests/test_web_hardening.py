@@ -235,9 +235,43 @@ async def test_a_scraper_that_stops_reading_does_not_delay_other_scrapes(tmp_pat
                 s.get(f"http://127.0.0.1:{server.port}/metrics") as r:
             body = await r.read()
         assert r.status == 200 and body.endswith(b"\n")
-        assert b'siaga_probes_total{check="layanan-publik-dinas-kependudukan-02999"' in body
+        assert b'siaga_probes_total{check="layanan-publik-02999"' in body
         assert time.monotonic() - started < 5
     finally:
         stalled.close()
         await asyncio.sleep(0.1)
+        await server.stop()
+
+
+async def test_a_scraper_that_stops_reading_is_dropped_after_the_send_timeout(
+        tmp_path, monkeypatch):
+    from monitor.web import api
+
+    monkeypatch.setattr(api, "SEND_TIMEOUT", 0.5)
+    d = many_checks(tmp_path, 3000)
+    full = len(d.metrics.render())
+    server = Server(build_app(d), "127.0.0.1", 0)
+    await server.start()
+    stalled = socket.socket()
+    stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    try:
+        stalled.connect(("127.0.0.1", server.port))
+        stalled.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+        await asyncio.sleep(2.0)
+        stalled.setblocking(False)
+        received, closed = 0, False
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and not closed:
+            try:
+                data = stalled.recv(1 << 20)
+            except BlockingIOError:
+                await asyncio.sleep(0.01)
+                continue
+            except ConnectionResetError:
+                data = b""
+            received += len(data)
+            closed = not data
+        assert closed and received < full
+    finally:
+        stalled.close()
         await server.stop()

@@ -6,6 +6,7 @@ never credentials or query strings).
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import time
 from typing import TYPE_CHECKING, Any
@@ -20,6 +21,10 @@ from monitor.web.app import DAEMON, json_error, json_response
 
 if TYPE_CHECKING:
     from monitor.daemon import Daemon
+
+# A scraper that takes no piece of /metrics (a few hundred KB) for this long is dropped;
+# Prometheus gives up far sooner (scrape_timeout ≤ scrape_interval).
+SEND_TIMEOUT = 60.0
 
 
 def iso(ts: float | None) -> str | None:
@@ -64,8 +69,17 @@ def check_json(check: Check, rt: Runtime, *, detail: bool = False) -> dict[str, 
 async def metrics(request: web.Request) -> web.StreamResponse:
     response = web.StreamResponse(headers={"Content-Type": "text/plain; version=0.0.4"})
     await response.prepare(request)
-    await request.app[DAEMON].metrics.stream(response.write)
-    await response.write_eof()
+
+    async def send(chunk: bytes) -> None:
+        async with asyncio.timeout(SEND_TIMEOUT):
+            await response.write(chunk)
+
+    try:
+        await request.app[DAEMON].metrics.stream(send)
+        await response.write_eof()
+    except (ConnectionError, TimeoutError):  # the scraper left or stopped reading
+        if request.transport is not None:
+            request.transport.abort()  # frees what its scrape holds (see Metrics.stream)
     return response
 
 
