@@ -324,7 +324,9 @@ class Metrics:
 
 def _next_encoded(chunks: Iterator[str]) -> bytes | None:
     chunk = next(chunks, None)
-    return None if chunk is None else chunk.encode()
+    # "replace": a lone surrogate in a group name (YAML's "\ud800") has no UTF-8 form and
+    # must not fail every scrape
+    return None if chunk is None else chunk.encode("utf-8", "replace")
 
 
 def observe_latency(rt: Runtime, seconds: float) -> None:

@@ -275,3 +275,10 @@ async def test_a_scraper_that_stops_reading_is_dropped_after_the_send_timeout(
     finally:
         stalled.close()
         await server.stop()
+
+
+def test_a_json_answer_with_a_lone_surrogate_from_the_config_still_encodes():
+    from monitor.web.app import json_response
+
+    response = json_response({"title": "Layanan\ud800"})
+    assert response.status == 200 and b"Layanan?" in response.body

@@ -21,8 +21,11 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def json_response(data: Any, status: int = 200) -> web.Response:
-    return web.Response(text=json.dumps(data, ensure_ascii=False, default=str), status=status,
-                        content_type="application/json")
+    # "replace": text from checks.yaml or a target may hold a lone surrogate, which has no
+    # UTF-8 form; one such title must not turn every answer that lists it into a 500.
+    body = json.dumps(data, ensure_ascii=False, default=str).encode("utf-8", "replace")
+    return web.Response(body=body, status=status, content_type="application/json",
+                        charset="utf-8")
 
 
 def json_error(message: str, status: int) -> web.Response:

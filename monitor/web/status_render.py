@@ -9,6 +9,7 @@ and screen readers alike.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from functools import lru_cache
 from html import escape
 from importlib import resources
@@ -16,6 +17,16 @@ from typing import Any
 from xml.sax.saxutils import escape as xml_escape
 
 from monitor.i18n import register, text
+
+# What neither XML 1.0 nor HTML allows in text: C0 and C1 controls (tab and newlines aside),
+# lone surrogates and the two non-characters U+FFFE/FFFF. A title from checks.yaml may hold
+# any of them (YAML's "\x01"); one would make the feed unreadable to every reader.
+_INVALID = re.compile("[^\t\n\r\x20-\x7e\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def valid_text(page: str) -> str:
+    """`page` without the characters XML and HTML refuse."""
+    return _INVALID.sub("", page)
 
 
 @lru_cache(maxsize=1)
@@ -103,6 +114,10 @@ def _list(items: list[str], lang: str, empty_key: str) -> str:
 
 
 def render_html(data: dict[str, Any], lang: str, tz: dt.tzinfo) -> str:
+    return valid_text(_html(data, lang, tz))
+
+
+def _html(data: dict[str, Any], lang: str, tz: dt.tzinfo) -> str:
     now = _list([_incident(i, lang, tz) for i in data["open_incidents"]], lang, "status.none_open")
     planned = _list([_maintenance(m, lang, tz) for m in data["maintenance"]], lang,
                     "status.none_maint")
@@ -140,6 +155,10 @@ def _iso(ts: float) -> str:
 
 
 def render_atom(data: dict[str, Any], lang: str, base_url: str) -> str:
+    return valid_text(_atom(data, lang, base_url))
+
+
+def _atom(data: dict[str, Any], lang: str, base_url: str) -> str:
     incidents = sorted(data["open_incidents"] + data["history"], key=lambda i: -i["opened_at"])
     entries = []
     for inc in incidents:
