@@ -31,9 +31,9 @@ from croniter import croniter
 from yaml.nodes import Node
 
 from monitor.config.model import Check
-from monitor.config.scalars import Duration, Str, format_duration
-from monitor.config.schema import INVALID, Ctx, Obj
-from monitor.engine import Engine
+from monitor.config.scalars import Cron, Duration, Str, format_duration
+from monitor.config.schema import Ctx, Obj
+from monitor.engine import Engine, Runtime
 from monitor.errors import StoreError
 from monitor.logs import event
 from monitor.probes.base import ProbeResult
@@ -63,19 +63,13 @@ class HeartbeatSpec:
 def _build(values: dict[str, Any], node: Node, path: str, ctx: Ctx) -> Any:
     if ("every" in values) == ("schedule" in values):
         return ctx.error(node, path, "give exactly one of every or schedule")
-    schedule = values.get("schedule")
-    if schedule is not None and not croniter.is_valid(schedule):
-        ctx.error_at(f"{path}.schedule", f"not a cron expression: {schedule!r}, "
-                     "expected five fields like '0 2 * * *'")
-        return INVALID
     return HeartbeatSpec(**values)
 
 
 SCHEMA = Obj(
     {
         "every": Duration("Pings are expected this often", min=1.0),
-        "schedule": Str("Cron expression (five fields) in the configured time zone",
-                        env=False),
+        "schedule": Cron("Cron expression (five fields) in the configured time zone"),
         "grace": Duration("How late a ping may be before the check is DOWN", default=3600.0,
                           min=0.5),
         "token": Str("Token in the push URL; use ${VAR} (default: generated and kept in "
@@ -238,19 +232,31 @@ class Heartbeats:
     def evaluate(self) -> None:
         """Mark late heartbeats DOWN; bring back ones a ping (or a longer grace) made good."""
         now = self.clock()
+        faults = self.engine.faults
         for name, check in self._heartbeat_checks():
             rt = self.engine.runtime.get(name)
             if rt is None:
                 continue
-            p = self.pings.get(name) or Pings()
-            since = self.since.setdefault(name, now)
-            ok, reason = status(check.spec, p.last_ping, p.last_start, p.last_fail, now,
-                                self.tz, since)
-            health = rt.state.health
-            if not ok and health is not State.DOWN:
-                self._record(check, False, reason)
-            elif ok and p.last_ping is not None and health in (State.DOWN, State.UNKNOWN):
-                self._record(check, True, f"last ping at {_when(p.last_ping, now, self.tz)}")
+            try:  # one heartbeat that cannot be judged must not stop the ones after it
+                self._judge(name, check, rt, now)
+            except Exception as exc:
+                log.exception("event=heartbeat_evaluate_failed check=%s", name)
+                faults.mark("heartbeat", name, f"cannot be judged ({type(exc).__name__})")
+                continue
+            rt.seen = now
+            if faults.items:
+                faults.clear("heartbeat", name)
+
+    def _judge(self, name: str, check: Check, rt: Runtime, now: float) -> None:
+        p = self.pings.get(name) or Pings()
+        since = self.since.setdefault(name, now)
+        ok, reason = status(check.spec, p.last_ping, p.last_start, p.last_fail, now,
+                            self.tz, since)
+        health = rt.state.health
+        if not ok and health is not State.DOWN:
+            self._record(check, False, reason)
+        elif ok and p.last_ping is not None and health in (State.DOWN, State.UNKNOWN):
+            self._record(check, True, f"last ping at {_when(p.last_ping, now, self.tz)}")
 
     def _heartbeat_checks(self) -> list[tuple[str, Check]]:
         """The heartbeat checks of the current config (cached per config: a site may have

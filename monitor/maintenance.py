@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from croniter import croniter
 from yaml.nodes import Node
 
-from monitor.config.scalars import Bool, Duration, Str
+from monitor.config.scalars import Bool, Cron, Duration, Str
 from monitor.config.schema import INVALID, Ctx, ListOf, Obj, Scalar
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -94,15 +94,6 @@ class ClockTime(Scalar):
         return self._doc({"type": "string", "pattern": r"^\d{1,2}:\d{2}$"})
 
 
-class CronExpr(Str):
-    def convert(self, value: Any, node: Node, path: str, ctx: Ctx) -> Any:
-        text = super().convert(value, node, path, ctx)
-        if text is not INVALID and not croniter.is_valid(text):
-            return ctx.error(node, path, f"expected a cron expression like '0 2 * * *', "
-                                         f"got {text!r}")
-        return text
-
-
 def _build(v: dict[str, Any], node: Node, path: str, ctx: Ctx) -> Any:
     kinds = [k for k in ("start", "weekly", "cron") if v.get(k) is not None]
     if len(kinds) != 1:
@@ -147,7 +138,7 @@ WINDOW = Obj(
         "weekly": Obj({"days": ListOf(Day(), min_items=1, single_ok=True),
                        "at": ClockTime()}, "Every week on these days at this time",
                       required=["days", "at"]),
-        "cron": CronExpr("Cron expression for the start of each occurrence"),
+        "cron": Cron("Cron expression for the start of each occurrence"),
     },
     "A maintenance window",
     build=_build,
@@ -178,7 +169,16 @@ class ActiveNow:
 
     def __init__(self, windows: list[Window], now: float, tz: ZoneInfo) -> None:
         self.at = now
-        self.windows = [w for w in windows if w.occurrences(now, now + 1e-6, tz)]
+        self.broken: dict[int, str] = {}  # index → why its schedule cannot be computed
+        self.windows = []
+        for i, w in enumerate(windows):
+            # One window whose schedule fails must not stop paging for every check: it is
+            # treated as inactive (pages flow) and reported as broken.
+            try:
+                if w.occurrences(now, now + 1e-6, tz):
+                    self.windows.append(w)
+            except Exception as exc:
+                self.broken[i] = f"schedule cannot be computed ({type(exc).__name__}: {exc})"
         self.all = any(w.all for w in self.windows)
         self.checks = {c for w in self.windows for c in w.checks}
         self.groups = {g for w in self.windows for g in w.groups}
@@ -187,11 +187,19 @@ class ActiveNow:
         return self.all or check in self.checks or group in self.groups
 
 
+def safe_occurrences(w: Window, lo: float, hi: float, tz: ZoneInfo) -> list[tuple[float, float]]:
+    """A broken window (reported by ActiveNow) contributes no time to uptime or listings."""
+    try:
+        return w.occurrences(lo, hi, tz)
+    except Exception:
+        return []
+
+
 def intervals(windows: list[Window], check: str, group: str, lo: float, hi: float,
               tz: ZoneInfo) -> list[tuple[float, float]]:
     """Merged maintenance intervals of one check within [lo, hi) (for uptime)."""
     spans = sorted(span for w in windows if w.applies(check, group)
-                   for span in w.occurrences(lo, hi, tz))
+                   for span in safe_occurrences(w, lo, hi, tz))
     merged: list[tuple[float, float]] = []
     for s, e in spans:
         s, e = max(s, lo), min(e, hi)
@@ -205,7 +213,8 @@ def intervals(windows: list[Window], check: str, group: str, lo: float, hi: floa
 def upcoming(windows: list[Window], now: float, days: float,
              tz: ZoneInfo) -> list[tuple[Window, float, float]]:
     """Current and upcoming occurrences within `days`, in time order."""
-    found = [(w, s, e) for w in windows for s, e in w.occurrences(now, now + days * 86400, tz)]
+    found = [(w, s, e) for w in windows
+             for s, e in safe_occurrences(w, now, now + days * 86400, tz)]
     return sorted(found, key=lambda item: item[1])
 
 

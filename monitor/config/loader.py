@@ -15,9 +15,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from yaml.nodes import MappingNode, Node
 
+from monitor.config.document import compose
+from monitor.config.hostnames import host_problem
 from monitor.config.model import Check, Config, FlapPolicy, Settings
-from monitor.config.scalars import Bool, Duration, Enum, Float, Int, Str
-from monitor.config.schema import INVALID, Ctx, Field, ListOf, Obj, compose, contains_invalid
+from monitor.config.scalars import Bool, Duration, Enum, Float, Int, Str, Url
+from monitor.config.schema import INVALID, Ctx, Field, ListOf, Obj, contains_invalid
 from monitor.errors import ConfigError, Problem
 from monitor.probes import KINDS
 
@@ -25,14 +27,24 @@ NAME_PATTERN = r"[a-z0-9][a-z0-9._-]{0,62}"
 NAME_HINT = "lowercase letters, digits, '.', '_' or '-' (at most 63), like 'portal-web'"
 
 
-def _timezone(values: dict[str, Any], node: Node, path: str, ctx: Ctx) -> Any:
+def _settings(values: dict[str, Any], node: Node, path: str, ctx: Ctx) -> Any:
+    ok = True
     try:
         ZoneInfo(values["timezone"])
     except (ZoneInfoNotFoundError, ValueError):
         tz = values["timezone"]
         ctx.error_at(f"{path}.timezone", f"unknown time zone {tz!r}, e.g. Asia/Jakarta")
-        return INVALID
-    return Settings(**values)
+        ok = False
+    host, _, port = str(values["listen"]).rpartition(":")
+    host = host[1:-1] if host.startswith("[") else host
+    if not 0 <= int(port) <= 65535:  # 0: the system picks a free port (tests use it)
+        ctx.error_at(f"{path}.listen", f"port must be 1–65535 (or 0: any free port), "
+                     f"got {int(port)}")
+        ok = False
+    elif host and host_problem(host):
+        ctx.error_at(f"{path}.listen", str(host_problem(host)))
+        ok = False
+    return Settings(**values) if ok else INVALID
 
 
 SETTINGS = Obj(
@@ -63,14 +75,13 @@ SETTINGS = Obj(
                                   default=35 * 86400.0, min=86400),
         "rollup_retention": Duration("How long hourly and daily uptime rollups are kept",
                                      default=400 * 86400.0, min=86400),
-        "deadman_url": Str("Dead-man's switch: URL GET every deadman_every while healthy "
-                           "(e.g. https://hc-ping.com/${UUID})", default=None,
-                           pattern=r"https?://\S+", hint="an http(s):// URL"),
+        "deadman_url": Url("Dead-man's switch: URL GET every deadman_every while healthy "
+                           "(e.g. https://hc-ping.com/${UUID})", default=None),
         "deadman_every": Duration("How often the dead-man's switch URL is called", default=60.0,
                                   min=0.05),
     },
     "Settings of this Siaga instance",
-    build=_timezone,
+    build=_settings,
     default=Settings(),
 )
 
@@ -160,7 +171,9 @@ def root_schema() -> Obj:
         "checks": ListOf(check_schema(), "The checks", default=[]),
     }
     fields.update(SECTIONS)
-    return Obj(fields, "Siaga configuration (checks.yaml)", partial=True)
+    # `x-…` keys hold what operators share through anchors and merge keys (`<<: *base`),
+    # as in docker compose files.
+    return Obj(fields, "Siaga configuration (checks.yaml)", partial=True, free_prefix="x-")
 
 
 def resolve_check(draft: dict[str, Any], defaults: dict[str, Any]) -> Check:
@@ -226,6 +239,10 @@ def load_config(path: str | os.PathLike[str], env: Mapping[str, str] | None = No
         text = Path(file).read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError([Problem(file, 1, 1, "", f"cannot read file: {exc.strerror}")]) from None
+    except UnicodeDecodeError as exc:
+        line = exc.object[:exc.start].count(b"\n") + 1
+        raise ConfigError([Problem(file, line, 1, "", "not UTF-8 text: save the file as UTF-8")]
+                          ) from None
     return parse_config(text, file, env)
 
 
@@ -260,7 +277,8 @@ def _parse(text: str, file: str, env: Mapping[str, str] | None) -> Config:
 def _build(values: dict[str, Any], file: str, ctx: Ctx) -> Any:
     defaults = values.get("defaults")
     defaults = defaults if isinstance(defaults, dict) and not contains_invalid(defaults) else {}
-    drafts = [d for d in values.get("checks") or [] if d is not INVALID]
+    listed = values.get("checks")
+    drafts = [d for d in listed if d is not INVALID] if isinstance(listed, list) else []
     checks = [(d["__path"], resolve_check(d, defaults)) for d in drafts]
     cross_check(checks, ctx)
     _check_policies(checks, values.get("oncall"), ctx)

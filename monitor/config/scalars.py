@@ -3,13 +3,17 @@ environment), numbers, booleans, durations like 1h30m, enums and URLs."""
 
 from __future__ import annotations
 
+import datetime as dt
+import math
 import re
 from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urlsplit
 
+from croniter import croniter
 from yaml.nodes import Node
 
+from monitor.config.hostnames import check_host
 from monitor.config.schema import INVALID, Ctx, Scalar, describe, did_you_mean
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -91,6 +95,11 @@ class Bounded(Scalar):
         self.min, self.max = min, max
 
 
+# Largest integer any field takes unless it says otherwise: beyond it, counts and sizes
+# overflow C integers at run time (a read of 10**20 bytes raises OverflowError).
+INT_MAX = 2**31 - 1
+
+
 class Int(Bounded):
     expected = "an integer"
 
@@ -107,7 +116,9 @@ class Int(Bounded):
         if (self.min is not None and value < self.min) or (
             self.max is not None and value > self.max
         ):
-            return ctx.error(node, path, f"expected {self._range()}, got {value}")
+            return ctx.error(node, path, f"expected {self._range()}, got {_shown(value)}")
+        if abs(value) > INT_MAX:
+            return ctx.error(node, path, f"must be at most {INT_MAX}, got {_shown(value)}")
         return value
 
     def json_schema(self) -> dict[str, Any]:
@@ -123,21 +134,39 @@ class Float(Int):
     def _range(self) -> str:
         if self.min is not None and self.max is not None:
             return f"a number {self.min}–{self.max}"
-        return "a number"
+        return "a finite number"
 
     def convert(self, value: Any, node: Node, path: str, ctx: Ctx) -> Any:
         if isinstance(value, bool) or not isinstance(value, int | float):
             return ctx.error(node, path, f"expected {self._range()}, got {describe(node)}")
-        if (self.min is not None and value < self.min) or (
-            self.max is not None and value > self.max
+        number = _finite(value)
+        if number is None:
+            return ctx.error(node, path, f"expected {self._range()}, got {_shown(value)}")
+        if (self.min is not None and number < self.min) or (
+            self.max is not None and number > self.max
         ):
-            return ctx.error(node, path, f"expected {self._range()}, got {value}")
-        return float(value)
+            return ctx.error(node, path, f"expected {self._range()}, got {_shown(value)}")
+        return number
 
     def json_schema(self) -> dict[str, Any]:
         schema = super().json_schema()
         schema["type"] = "number"
         return schema
+
+
+def _shown(number: float) -> str:
+    """A number as written, but short: 10**400 is not echoed in full."""
+    text = str(number)
+    return text if len(text) <= 24 else f"{text[:20]}… ({len(text)} digits)"
+
+
+def _finite(value: float) -> float | None:
+    """The value as a float; None for NaN, infinity and integers too big for a float."""
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
 
 
 class Bool(Scalar):
@@ -178,6 +207,11 @@ def format_duration(seconds: float) -> str:
     return "".join(parts) or "0s"
 
 
+# Longest duration any field takes unless it says otherwise: longer ones overflow dates
+# (a window of 99999999w ends after the year 9999) and mean nothing to a monitor.
+MAX_DURATION = 3660 * 86400.0
+
+
 class Duration(Bounded):
     expected = "a duration like 30s, 5m or 1h30m"
 
@@ -185,11 +219,17 @@ class Duration(Bounded):
         if isinstance(value, bool):
             seconds = None
         elif isinstance(value, int | float):
-            seconds = float(value)
+            seconds = _finite(value)
         else:
             seconds = parse_duration(str(value)) if value is not None else None
-        if seconds is None:
-            return ctx.error(node, path, f"expected {self.expected}, got {describe(node)}")
+        if seconds is None or not math.isfinite(seconds):
+            shown = _shown(value) if isinstance(value, int | float) else describe(node)
+            return ctx.error(node, path, f"expected {self.expected}, got {shown}")
+        if seconds > MAX_DURATION and (self.max is None or self.max > MAX_DURATION):
+            return ctx.error(node, path, f"must be at most {format_duration(MAX_DURATION)} "
+                             f"(10 years), got {_shown(value)}")
+        if seconds < 0 and self.min is None:
+            return ctx.error(node, path, f"must not be negative, got {value}")
         if self.min is not None and seconds < self.min:
             return ctx.error(
                 node, path, f"must be at least {format_duration(self.min)}, got {value}"
@@ -225,8 +265,9 @@ class Enum(Scalar):
 
 
 class Url(Str):
-    def __init__(self, description: str = "", *, schemes: tuple[str, ...] = ("http", "https")):
-        super().__init__(description)
+    def __init__(self, description: str = "", *, schemes: tuple[str, ...] = ("http", "https"),
+                 default: Any = INVALID) -> None:
+        super().__init__(description, default=default)
         self.schemes = schemes
 
     def convert(self, value: Any, node: Node, path: str, ctx: Ctx) -> Any:
@@ -239,11 +280,58 @@ class Url(Str):
         except ValueError:
             parts, port_ok = None, False
         want = " or ".join(f"{s}://" for s in self.schemes)
+        secret = text != str(value)
         if parts is None or parts.scheme not in self.schemes or not parts.hostname or not port_ok:
-            shown = "a URL from the environment" if text != str(value) else repr(value)
+            shown = "a URL from the environment" if secret else repr(value)
             return ctx.error(node, path,
                              f"expected a URL starting with {want} and a host, got {shown}")
+        if check_host(parts.hostname, node, path, ctx, secret=secret) is INVALID:
+            return INVALID
         return text
 
     def json_schema(self) -> dict[str, Any]:
         return self._doc({"type": "string", "format": "uri"})
+
+
+class HostName(Str):
+    """A host name or IP address that resolves as written (see monitor.config.hostnames)."""
+
+    def __init__(self, description: str = "", *, default: Any = INVALID) -> None:
+        super().__init__(description, default=default, pattern=r"[^\s/]+",
+                         hint="a host name or IP address (no scheme, no path)")
+
+    def convert(self, value: Any, node: Node, path: str, ctx: Ctx) -> Any:
+        text = super().convert(value, node, path, ctx)
+        secret = text is not INVALID and text != str(value)
+        return check_host(text, node, path, ctx, secret=secret)
+
+
+CRON_LOOKAHEAD = 5  # fire times that must exist for a schedule to count as one
+
+
+def cron_problem(text: str) -> str | None:
+    """Why `text` is no usable cron schedule, or None. A valid expression may still name
+    a day that never comes ("0 2 31 4 *", 31 April): croniter raises at run time, so the
+    next few fire times must exist now."""
+    if not croniter.is_valid(text):
+        return f"expected a cron expression like '0 2 * * *', got {text!r}"
+    try:
+        it = croniter(text, dt.datetime.now(dt.UTC))
+        for _ in range(CRON_LOOKAHEAD):
+            it.get_next(dt.datetime)
+    except (ValueError, OverflowError, KeyError, IndexError, TypeError):  # CroniterError too
+        return (f"cron expression {text!r} never fires (a day that does not exist, "
+                "like 31 April or 30 February?)")
+    return None
+
+
+class Cron(Str):
+    """A cron expression (croniter's syntax) that fires, read without ${VAR}."""
+
+    def __init__(self, description: str = "", *, default: Any = INVALID) -> None:
+        super().__init__(description, default=default, env=False)
+
+    def convert(self, value: Any, node: Node, path: str, ctx: Ctx) -> Any:
+        text = super().convert(value, node, path, ctx)
+        problem = cron_problem(text) if text is not INVALID else None
+        return ctx.error(node, path, problem) if problem else text

@@ -19,6 +19,7 @@ import yaml
 from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from monitor.config.document import merged_pairs
 from monitor.errors import Problem
 
 
@@ -61,6 +62,10 @@ def scalar_value(node: Node) -> Any:
         return node.value  # most scalars; the constructor would only copy it
     try:
         return _constructor.construct_object(node, deep=True)
+    except (yaml.YAMLError, ValueError, OverflowError, TypeError):
+        # An implicit timestamp that is no date (2026-02-30), `!!int abc`: the text as written,
+        # which the field then refuses in its own words.
+        return str(node.value)
     finally:
         # The constructor memoizes every node it saw; dropping the entry keeps it from
         # holding a whole file's node tree alive after the load (65 MB at 20,000 checks).
@@ -161,7 +166,11 @@ def mapping_items(node: MappingNode, path: str, ctx: Ctx) -> list[tuple[str, Nod
     """Key/value pairs of a mapping; duplicate and non-string keys are problems."""
     seen: dict[str, int] = {}
     items = []
-    for key_node, value_node in node.value:
+    pairs, bad = merged_pairs(node)
+    for value_node in bad:
+        ctx.error(value_node, path, "a merge key (<<) takes a mapping, an alias of one "
+                  f"(*name) or a list of them, got {describe(value_node)}")
+    for key_node, value_node in pairs:
         key = scalar_value(key_node) if isinstance(key_node, ScalarNode) else None
         if not isinstance(key, str):
             ctx.error(key_node, path, f"keys must be strings, got {describe(key_node)}")
@@ -230,9 +239,11 @@ class Obj(Field):
         build: Builder | None = None,
         default: Any = INVALID,
         partial: bool = False,
+        free_prefix: str | None = None,
     ) -> None:
         super().__init__(description, default=default)
         self.fields = fields
+        self.free_prefix = free_prefix  # keys with it are the user's own (anchors to merge)
         self.required = list(required)
         self.build = build
         self.partial = partial  # build even when a child is invalid (to find more problems)
@@ -245,6 +256,8 @@ class Obj(Field):
         for key, key_node, value_node in mapping_items(node, path, ctx):
             child_path = join(path, key)
             spec = self.fields.get(key)
+            if spec is None and self.free_prefix and key.startswith(self.free_prefix):
+                continue
             if spec is None:
                 hint = did_you_mean(key, self.fields)
                 known = "" if hint else f"; known keys: {', '.join(self.fields)}"
@@ -273,6 +286,8 @@ class Obj(Field):
             "properties": {k: f.json_schema() for k, f in self.fields.items()},
             "additionalProperties": False,
         }
+        if self.free_prefix:
+            schema["patternProperties"] = {f"^{re.escape(self.free_prefix)}": {}}
         if self.required:
             schema["required"] = self.required
         return self._doc(schema)
@@ -280,7 +295,8 @@ class Obj(Field):
 
 def mapping_items_quiet(node: MappingNode) -> list[tuple[Any, Node, Node]]:
     return [
-        (scalar_value(k) if isinstance(k, ScalarNode) else None, k, v) for k, v in node.value
+        (scalar_value(k) if isinstance(k, ScalarNode) else None, k, v)
+        for k, v in merged_pairs(node)[0]
     ]
 
 
@@ -292,24 +308,3 @@ def contains_invalid(value: Any) -> bool:
     if isinstance(value, dict):
         return any(contains_invalid(v) for v in value.values())
     return False
-
-
-# libyaml's parser is several times faster; the pure-Python one is the fallback.
-_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
-def compose(text: str, file: str) -> Node | Problem | None:
-    """Parse YAML into a node tree (keeping places), or a Problem for a syntax error."""
-    try:
-        return yaml.compose(text, Loader=_LOADER)
-    except yaml.YAMLError:
-        pass  # the pure-Python parser words syntax errors better ("… but got '-'")
-    try:
-        return yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        what = exc.problem or exc.context or "invalid YAML"
-        return Problem(file, line, col, "", f"YAML syntax error: {what}")
-    except yaml.YAMLError as exc:
-        return Problem(file, 1, 1, "", f"YAML error: {exc}")

@@ -290,7 +290,8 @@ def _dict(value: Any) -> dict[str, Any]:
 
 
 def _items(value: Any) -> Iterable[tuple[int, dict[str, Any]]]:
-    return [(i, v) for i, v in enumerate(value or ()) if isinstance(v, dict)]
+    items = value if isinstance(value, list) else ()  # INVALID after a reported problem
+    return [(i, v) for i, v in enumerate(items) if isinstance(v, dict)]
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,7 +20,8 @@ from urllib.parse import quote, unquote, urljoin, urlsplit
 
 from yaml.nodes import Node
 
-from monitor.config.scalars import Bool, Enum, Int, Str, Url, format_duration
+from monitor.config.hostnames import ascii_host
+from monitor.config.scalars import Bool, Enum, HostName, Int, Str, Url, format_duration
 from monitor.config.schema import Ctx, MapOf, Obj
 from monitor.probes.base import PHASES, ProbeContext, ProbeKind, ProbeResult
 from monitor.probes.http_client import (
@@ -114,7 +115,7 @@ SCHEMA = Obj(
         "max_redirects": Int("More redirects than this fail", default=5, min=0, max=30),
         "tls_verify": Bool("Verify the certificate chain and host name", default=True),
         "ca_file": Str("PEM file of CAs to trust instead of the system's", default=None),
-        "tls_server_name": Str("Name for SNI and certificate checks", default=None),
+        "tls_server_name": HostName("Name for SNI and certificate checks", default=None),
         "body_limit": Int("Read at most this many body bytes", default=None, min=1),
         "expect": EXPECT,
     },
@@ -207,9 +208,9 @@ def parse_url(url: str) -> Target:
     if parts.scheme not in ("http", "https") or not host:
         raise HttpError(f"invalid URL {url!r}: expected http:// or https:// and a host")
     try:
-        host = host.encode("idna").decode("ascii") if not host.isascii() else host
-    except UnicodeError:
-        raise HttpError(f"invalid URL {url!r}: bad host name") from None
+        host = ascii_host(host)
+    except ValueError as exc:
+        raise HttpError(f"invalid URL {url!r}: {exc}") from None
     tls = parts.scheme == "https"
     default_port = 443 if tls else 80
     literal = _is_ip(host)

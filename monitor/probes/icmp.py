@@ -15,10 +15,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from monitor.config.scalars import Duration, Float, Int, Str, format_duration
+from monitor.config.scalars import Duration, Float, HostName, Int, format_duration
 from monitor.config.schema import Obj
 from monitor.probes.base import ProbeContext, ProbeKind, ProbeResult
-from monitor.probes.tcp import HOST_HINT, HOST_PATTERN, Attempt, os_error_text, plain_host
+from monitor.probes.tcp import Attempt, os_error_text, plain_host
 
 SocketFactory = Callable[[int, int, int], socket.socket]
 
@@ -72,7 +72,7 @@ EXPECT = Obj(
 
 SCHEMA = Obj(
     {
-        "host": Str("Host name or IP address", pattern=HOST_PATTERN, hint=HOST_HINT),
+        "host": HostName("Host name or IP address"),
         "count": Int("Echo requests per probe", min=1, max=20, default=3),
         "packet_interval": Duration("Time between echo requests", min=0.01, max=10,
                                     default=0.2),

@@ -17,7 +17,8 @@ from typing import Any
 
 from yaml.nodes import Node
 
-from monitor.config.scalars import Bool, Int, Str, format_duration
+from monitor.config.hostnames import ascii_host
+from monitor.config.scalars import Bool, HostName, Int, Str, format_duration
 from monitor.config.schema import INVALID, Ctx, Obj
 from monitor.probes.base import ProbeContext, ProbeKind, ProbeResult
 from monitor.probes.certs import cert_not_after, verify_error_reason
@@ -26,8 +27,6 @@ READ_LIMIT = 4096  # a banner or a short reply; more means the expectation is no
 CLOSE_GRACE = 0.5  # how long a polite close (TLS close_notify, FIN) may take
 SHOWN_CHARS = 40
 
-HOST_PATTERN = r"[^\s/]+"
-HOST_HINT = "a host name or IP address (no scheme, no path)"
 
 
 class Regex(Str):
@@ -102,8 +101,13 @@ def os_error_text(exc: OSError) -> str:
 
 
 def plain_host(host: str) -> str:
-    """An IPv6 literal may be written in brackets, as in URLs."""
-    return host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    """The host as the resolver gets it: an IPv6 literal without the brackets URLs put
+    around it, a name in ASCII (IDNA 2008). OSError when it is no usable name, so that a
+    probe reports it like any other resolve failure instead of raising UnicodeError."""
+    try:
+        return ascii_host(host)
+    except ValueError as exc:
+        raise OSError(f"invalid host name: {exc}") from None
 
 
 async def resolve(host: str, port: int) -> tuple[Any, ...]:
@@ -201,7 +205,7 @@ class TcpSpec:
 
 SCHEMA = Obj(
     {
-        "host": Str("Host name or IP address", pattern=HOST_PATTERN, hint=HOST_HINT),
+        "host": HostName("Host name or IP address"),
         "port": Int("TCP port", min=1, max=65535),
         "send": Str("Text sent after connecting (write \\r\\n in double quotes)", default=None),
         "expect": Str("Substring the response must contain", default=None),

@@ -10,13 +10,11 @@ from typing import Any
 
 from yaml.nodes import Node
 
-from monitor.config.scalars import Bool, Int, Str
+from monitor.config.scalars import Bool, HostName, Int, Str
 from monitor.config.schema import INVALID, Ctx, Obj, join
 from monitor.probes.base import ProbeContext, ProbeKind, ProbeResult
 from monitor.probes.certs import LeafInfo, describe_leaf, verify_error_reason
 from monitor.probes.tcp import (
-    HOST_HINT,
-    HOST_PATTERN,
     Attempt,
     close_stream,
     load_tls,
@@ -56,10 +54,10 @@ def _build(values: dict[str, Any], node: Node, path: str, ctx: Ctx) -> Any:
 
 SCHEMA = Obj(
     {
-        "host": Str("Host name or IP address", pattern=HOST_PATTERN, hint=HOST_HINT),
+        "host": HostName("Host name or IP address"),
         "port": Int("TCP port", min=1, max=65535, default=443),
-        "server_name": Str("Name sent as SNI and checked in the certificate (default: host)",
-                           default=None),
+        "server_name": HostName("Name sent as SNI and checked in the certificate "
+                                "(default: host)", default=None),
         "verify": Bool("Verify the certificate chain and host name", default=True),
         "ca_file": Str("PEM file of CAs to trust instead of the system's", default=None),
         "cert_days_min": Int("Fail when the certificate expires in fewer days", min=0,

@@ -1,0 +1,186 @@
+"""Reading checks.yaml's text into a YAML node tree that is safe to walk.
+
+Everything the schema walker or the YAML constructor would choke on becomes a `Problem`
+with its place instead of an exception: syntax errors, nesting beyond `MAX_DEPTH` (libyaml's
+composer recurses in C and crashes the process at ~100,000 levels; the pure-Python one raises
+RecursionError at ~1,000), tags other than YAML's plain ones (`!!python/str`, `!foo`), aliases
+that loop back into the node holding them, and aliases that expand to a huge document
+("billion laughs"). Merge keys (`<<: *base`) are supported: `merged_pairs` flattens them.
+"""
+
+from __future__ import annotations
+
+import re
+from itertools import accumulate
+
+import yaml
+from yaml.events import CollectionEndEvent, CollectionStartEvent
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from monitor.errors import Problem
+
+MAX_DEPTH = 50  # a real checks.yaml nests about 8 deep (checks[].http.expect.json[].…)
+EXPANSION_FACTOR = 20  # aliases may repeat shared parts, up to this many times the file
+MERGE_TAG = "tag:yaml.org,2002:merge"
+_CORE = "tag:yaml.org,2002:"
+SCALAR_TAGS = frozenset(_CORE + t for t in ("str", "int", "float", "bool", "null", "timestamp",
+                                            "merge"))
+COLLECTION_TAGS = frozenset((_CORE + "seq", _CORE + "map"))
+# An anchor (&name) or a tag (!x, !!x) where YAML allows one: only then can the node tree be
+# anything but a plain tree of plain nodes, so only then is it walked before the schema.
+_ANCHOR_OR_TAG = re.compile(r"(?:^|[\s\[{,])[&!]\S", re.MULTILINE)
+
+# libyaml's parser is several times faster; the pure-Python one is the fallback.
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def compose(text: str, file: str) -> Node | Problem | None:
+    """Parse YAML into a node tree (keeping places), or the Problem that prevents it."""
+    deep = _too_deep(text, file)
+    if deep is not None:
+        return deep
+    try:
+        root = yaml.compose(text, Loader=_LOADER)
+    except yaml.YAMLError:
+        root = _compose_for_message(text, file)
+        if isinstance(root, Problem) or root is None:
+            return root
+    if root is not None and _ANCHOR_OR_TAG.search(text):
+        return _shape_problem(root, file)
+    return root
+
+
+def _compose_for_message(text: str, file: str) -> Node | Problem | None:
+    """The pure-Python parser words syntax errors better ("… but got '-'")."""
+    try:
+        return yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        what = exc.problem or exc.context or "invalid YAML"
+        return Problem(file, line, col, "", f"YAML syntax error: {what}")
+    except yaml.YAMLError as exc:
+        return Problem(file, 1, 1, "", f"YAML error: {exc}")
+    except RecursionError:
+        return Problem(file, 1, 1, "", f"nested more than {MAX_DEPTH} levels deep")
+
+
+def _too_deep(text: str, file: str) -> Problem | None:
+    """A Problem when lists and mappings nest deeper than MAX_DEPTH.
+
+    A cheap bound from the text (indentation, '-'/'?' indicators and brackets on one line,
+    and flow brackets left open across lines) clears ordinary files; only a file that might
+    be deep is parsed to events (libyaml's parser keeps its own stack, so that is safe).
+    """
+    lines = text.splitlines()
+    block = max((len(s) - len(s.lstrip(" ")) + s.count("-") + s.count("?") + s.count("[")
+                 + s.count("{") for s in lines), default=0)
+    nets = (s.count("[") + s.count("{") - s.count("]") - s.count("}") for s in lines)
+    flow = max(accumulate(nets, lambda depth, net: max(0, depth + net), initial=0))
+    if block + flow + 1 <= MAX_DEPTH:
+        return None
+    depth = 0
+    try:
+        for event in yaml.parse(text, Loader=_LOADER):
+            if isinstance(event, CollectionStartEvent):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    mark = event.start_mark
+                    return Problem(file, mark.line + 1, mark.column + 1, "",
+                                   f"nested more than {MAX_DEPTH} levels deep")
+            elif isinstance(event, CollectionEndEvent):
+                depth -= 1
+    except yaml.YAMLError:
+        return None  # compose reports the syntax error, with its place
+    return None
+
+
+def _children(node: Node) -> list[Node]:
+    if isinstance(node, SequenceNode):
+        return list(node.value)
+    if isinstance(node, MappingNode):
+        return [n for pair in node.value for n in pair]
+    return []
+
+
+def _shape_problem(root: Node, file: str) -> Node | Problem:
+    """The root back, or the first problem of its shape: a tag, an alias loop or bomb, depth."""
+    memo: dict[int, tuple[int, int]] = {}  # id(node) → (expanded size, height)
+    open_: set[int] = set()
+    limit = 0
+    stack: list[tuple[Node, bool]] = [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        key = id(node)
+        if done:
+            sizes = [memo[id(c)] for c in _children(node)]
+            size = 1 + sum(s for s, _ in sizes)
+            height = 1 + max((h for _, h in sizes), default=0)
+            memo[key] = (size, height)
+            open_.discard(key)
+            if height > MAX_DEPTH + 1:
+                return _at(file, node, f"nested more than {MAX_DEPTH} levels deep "
+                                       "(counting what aliases repeat)")
+            if size > EXPANSION_FACTOR * limit + 100_000:
+                return _at(file, node, "aliases repeat this part too often "
+                                       f"({size:,} values in all)")
+            continue
+        if key in memo:
+            continue
+        if key in open_:
+            return _at(file, node, "an alias refers to a node that contains it (a loop)")
+        tag = _bad_tag(node)
+        if tag:
+            return _at(file, node, f"unsupported tag {tag}: checks.yaml takes plain strings, "
+                                   "numbers, booleans, lists and mappings")
+        limit += 1
+        open_.add(key)
+        stack.append((node, True))
+        stack.extend((c, False) for c in _children(node) if id(c) not in memo)
+    return root
+
+
+def _bad_tag(node: Node) -> str | None:
+    allowed = SCALAR_TAGS if isinstance(node, ScalarNode) else COLLECTION_TAGS
+    if node.tag in allowed:
+        return None
+    return "!!" + node.tag[len(_CORE):] if node.tag.startswith(_CORE) else str(node.tag)
+
+
+def _at(file: str, node: Node, message: str) -> Problem:
+    return Problem(file, node.start_mark.line + 1, node.start_mark.column + 1, "", message)
+
+
+def merged_pairs(node: MappingNode) -> tuple[list[tuple[Node, Node]], list[Node]]:
+    """The key/value pairs of a mapping with merge keys (`<<: *base`) resolved, and the
+    merge values that are neither a mapping nor a list of mappings.
+
+    A mapping's own keys come first and win; merged keys follow (an earlier merge source
+    wins over a later one), minus those the mapping sets itself. Merge sources may merge too.
+    """
+    own = [(k, v) for k, v in node.value if k.tag != MERGE_TAG]
+    bad: list[Node] = []
+    sources: list[MappingNode] = []
+    for k, v in node.value:
+        if k.tag != MERGE_TAG:
+            continue
+        items = v.value if isinstance(v, SequenceNode) else [v]
+        for item in items:
+            if isinstance(item, MappingNode):
+                sources.append(item)
+            else:
+                bad.append(item)
+    if not sources:
+        return own, bad
+    taken = {k.value for k, _ in own if isinstance(k, ScalarNode)}
+    pairs = list(own)
+    for source in sources:
+        inner, inner_bad = merged_pairs(source)
+        bad.extend(inner_bad)
+        for k, v in inner:
+            name = k.value if isinstance(k, ScalarNode) else None
+            if name is not None and name in taken:
+                continue
+            taken.add(name)
+            pairs.append((k, v))
+    return pairs, bad
