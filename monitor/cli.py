@@ -11,17 +11,22 @@ import json
 import sys
 from collections import Counter
 from collections.abc import Callable, Coroutine
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from monitor import __version__, cli_ops, cli_people, cli_report, cli_silence
 from monitor.config.isolated import load_config_isolated
 from monitor.config.loader import load_config, root_schema
-from monitor.config.model import Config
+from monitor.config.model import Check, Config
 from monitor.config.schema import did_you_mean
 from monitor.errors import ConfigError, SiagaError
+from monitor.logs import RedactSecrets
+
+if TYPE_CHECKING:
+    from monitor.probes.base import ProbeResult
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 
@@ -98,12 +103,25 @@ def cmd_check(args: argparse.Namespace, out: Console, err: Console) -> int:
         return EXIT_USAGE
     engine = Engine(config, ProbeContext(body_limit=config.settings.body_limit))
     result = run_async(engine.probe(check))
-    table = Table(title=f"{check.name} ({check.kind} {KINDS[check.kind].target(check.spec)})",
-                  show_header=False)
-    table.add_row("result", "[green]ok[/]" if result.ok else "[bold red]FAILED[/]")
-    table.add_row("reason", result.reason)
+    out.print(result_table(check, result, RedactSecrets(config.secrets).redact))
+    return EXIT_OK if result.ok else EXIT_FAIL
+
+
+def result_table(check: Check, result: ProbeResult, redact: Callable[[str], str]) -> Table:
+    """One probe's result. Everything from the target or the config is shown as plain text
+    (a header `[/x]` is not rich markup) with the config's secrets (a key in a URL path)
+    replaced by ***."""
+    from monitor.probes import KINDS
+
+    def shown(value: object) -> Text:
+        return Text(redact(str(value)))
+
+    target = KINDS[check.kind].target(check.spec)
+    table = Table(title=shown(f"{check.name} ({check.kind} {target})"), show_header=False)
+    table.add_row("result", Text("ok", "green") if result.ok else Text("FAILED", "bold red"))
+    table.add_row("reason", shown(result.reason))
     if result.degraded:
-        table.add_row("degraded", result.degraded)
+        table.add_row("degraded", shown(result.degraded))
     table.add_row("duration", f"{result.duration * 1000:.1f} ms")
     for phase, seconds in result.phases.items():
         table.add_row(f"  {phase}", f"{seconds * 1000:.1f} ms")
@@ -113,9 +131,8 @@ def cmd_check(args: argparse.Namespace, out: Console, err: Console) -> int:
         days = (result.cert_expiry - result.started_at) / 86400
         table.add_row("certificate", f"expires in {days:.1f} days")
     for key, value in result.details.items():
-        table.add_row(key, str(value))
-    out.print(table)
-    return EXIT_OK if result.ok else EXIT_FAIL
+        table.add_row(shown(key), shown(value))
+    return table
 
 
 def cmd_run(args: argparse.Namespace, out: Console, err: Console) -> int:

@@ -8,6 +8,7 @@ import time
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from monitor.client import Client
 from monitor.config.model import Config
@@ -44,14 +45,15 @@ def cmd_oncall(args: argparse.Namespace, config: Config, out: Console, err: Cons
     duty = on_duty(oncall, at, tz)
     when = dt.datetime.fromtimestamp(at, tz).strftime("%Y-%m-%d %H:%M %Z")
     who = _name(oncall, duty.officer) if duty.officer else "— (nobody; admins are paged)"
-    out.print(f"On duty / piket at {when}: [bold]{who}[/]", highlight=False)
+    out.print(Text.assemble(f"On duty / piket at {when}: ", (who, "bold")), highlight=False)
     table = Table(title=f"Next {args.days} days ({config.settings.timezone})")
     for col in ("from", "to", "officer", "by"):
         table.add_column(col)
     for shift in schedule(oncall, at, args.days, tz):
         table.add_row(_fmt(shift.start, tz), _fmt(shift.end, tz),
-                      _name(oncall, shift.officer) if shift.officer else "—",
-                      f"override: {shift.reason}" if shift.override else shift.rotation or "")
+                      Text(_name(oncall, shift.officer) if shift.officer else "—"),
+                      Text(f"override: {shift.reason}" if shift.override
+                           else shift.rotation or ""))
     out.print(table)
     return EXIT_OK
 
@@ -73,9 +75,9 @@ def cmd_incidents(args: argparse.Namespace, config: Config, out: Console, err: C
         table.add_column(col)
     style = {"open": "bold red", "acknowledged": "yellow", "resolved": "green"}
     for inc in data["incidents"]:
-        table.add_row(str(inc["id"]), f"[{style[inc['status']]}]{inc['status']}[/]",
-                      inc["title"], inc["reason"], _fmt(inc["opened_at"], tz),
-                      inc["acked_by"] or "", _fmt(inc["resolved_at"], tz)
+        table.add_row(str(inc["id"]), Text(inc["status"], style.get(inc["status"], "")),
+                      Text(inc["title"]), Text(inc["reason"]), _fmt(inc["opened_at"], tz),
+                      Text(inc["acked_by"] or ""), _fmt(inc["resolved_at"], tz)
                       if inc["resolved_at"] else "")
     out.print(table)
     return EXIT_OK

@@ -13,6 +13,7 @@ from typing import Any
 from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
+from rich.text import Text
 
 from monitor import report as reports
 from monitor.client import Client
@@ -85,15 +86,15 @@ def status_view(checks: list[dict[str, Any]], config: Config, now: float) -> Gro
     tables = []
     for group, items in sorted(by_group.items(),
                                key=lambda kv: (rank.get(kv[1][0]["state"], 9), kv[0])):
-        table = Table(title=group, title_justify="left", expand=True)
+        table = Table(title=Text(group), title_justify="left", expand=True)
         for col in ("check", "state", "since", "latency", "reason"):
             table.add_column(col, overflow="fold")
         for c in items:
             last = c.get("last") or {}
             latency = f"{last['duration'] * 1000:.0f} ms" if "duration" in last else ""
             style = STYLE.get(c["state"], "")
-            table.add_row(c["name"], f"[{style}]{c['state']}[/]", _since(c.get("since"), tz, now),
-                          latency, c.get("reason") or "")
+            table.add_row(Text(c["name"]), Text(c["state"], style),
+                          _since(c.get("since"), tz, now), latency, Text(c.get("reason") or ""))
         tables.append(table)
     counts = {s: sum(c["state"] == s for c in checks) for s in PROBLEMS_FIRST}
     summary = "  ".join(f"[{STYLE[s]}]{s}: {n}[/]" for s, n in counts.items() if n)

@@ -8,6 +8,7 @@ import time
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from monitor.cli_people import login_name, parse_at
 from monitor.client import Client
@@ -35,8 +36,9 @@ def cmd_maintenance(args: argparse.Namespace, config: Config, out: Console,
         table.add_column(col)
     for w, start, end in upcoming(windows, now, args.days, config.settings.tz):
         covers = "all" if w.all else ", ".join([*w.checks, *(f"group {g}" for g in w.groups)])
-        marker = "[bold blue]now[/]" if start <= now < end else ""
-        table.add_row(marker, _when(start, config), _when(end, config), covers, w.note)
+        marker = Text("now", "bold blue") if start <= now < end else ""
+        table.add_row(marker, _when(start, config), _when(end, config), Text(covers),
+                      Text(w.note or ""))
     out.print(table)
     return EXIT_OK
 
@@ -57,8 +59,9 @@ def cmd_silences(args: argparse.Namespace, config: Config, out: Console, err: Co
         table.add_column(col)
     now = time.time()
     for s in data["silences"]:
-        table.add_row(str(s["id"]), s["target"], _when(s["until"], config),
-                      format_duration(max(0.0, s["until"] - now)), s["created_by"], s["reason"])
+        table.add_row(str(s["id"]), Text(s["target"]), _when(s["until"], config),
+                      format_duration(max(0.0, s["until"] - now)), Text(s["created_by"]),
+                      Text(s["reason"]))
     out.print(table)
     return EXIT_OK
 

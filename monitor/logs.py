@@ -43,12 +43,14 @@ class RedactSecrets(logging.Filter):
         if new:  # longest first, so a secret containing another is replaced whole
             self.secrets = sorted(set(self.secrets) | new, key=len, reverse=True)
 
+    def redact(self, text: str) -> str:
+        for secret in self.secrets:
+            text = text.replace(secret, "***")
+        return text
+
     def filter(self, record: logging.LogRecord) -> bool:
         if self.secrets:
-            message = record.getMessage()
-            for secret in self.secrets:
-                message = message.replace(secret, "***")
-            record.msg, record.args = message, None
+            record.msg, record.args = self.redact(record.getMessage()), None
         return True
 
 

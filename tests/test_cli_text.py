@@ -47,7 +47,7 @@ def write(tmp_path, check: str) -> str:
 
 @pytest.mark.parametrize("expect", [
     '{headers: {x-note: "^ok$"}}',
-    '{json: [{path: "$.state", equals: "up"}]}',
+    '{json: [{path: state, equals: up}]}',
 ])
 def test_check_prints_a_target_header_or_json_value_that_looks_like_markup(
         tmp_path, odd_server, capsys, expect):
@@ -66,3 +66,18 @@ def test_check_does_not_print_a_secret_from_the_url_path(tmp_path, odd_server, c
     out = capsys.readouterr().out
     assert "final_url" in out and "/***/h" in out
     assert "k3y-in-the-path" not in out
+
+
+def test_status_shows_a_reason_and_a_group_that_look_like_markup(tmp_path):
+    from rich.console import Console
+
+    from monitor.cli_report import status_view
+    from monitor.config.loader import load_config
+
+    config = load_config(write(tmp_path, '{name: a, tcp: {host: x, port: 1}}'))
+    checks = [{"name": "a", "group": "[/g]", "state": "down", "since": None,
+               "reason": 'json state is "[/x]", expected "up"', "last": {"duration": 0.1}}]
+    console = Console(width=200, record=True)
+    console.print(status_view(checks, config, 0.0))
+    shown = console.export_text()
+    assert "[/g]" in shown and '"[/x]"' in shown
