@@ -378,10 +378,11 @@ def _parse_headers(lines: list[str]) -> dict[str, str]:
 
 
 def _content_length(text: str) -> int:
-    if text.isdigit():
+    # ASCII digits only: str.isdigit() is true for '²' (latin-1 0xB2), which int() refuses
+    if text.isascii() and text.isdigit():
         return int(text)
     values = {v.strip() for v in text.split(",")}
-    if len(values) != 1 or not (value := values.pop()).isdigit():
+    if len(values) != 1 or not (value := values.pop()).isascii() or not value.isdigit():
         raise HttpError(f"invalid HTTP response: bad Content-Length {text!r}")
     return int(value)
 
