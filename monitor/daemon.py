@@ -34,6 +34,7 @@ from monitor.deadman import StoreHealth
 from monitor.deadman import run as deadman_run
 from monitor.engine import Engine
 from monitor.errors import ConfigError
+from monitor.faults import Faults
 from monitor.heartbeat import Heartbeats, Tokens
 from monitor.logs import event
 from monitor.maintenance import ActiveNow
@@ -45,6 +46,7 @@ from monitor.rollup import run as rollup_run
 from monitor.scheduler import Scheduler
 from monitor.silences import Silences
 from monitor.store import Store
+from monitor.watchdog import Watchdog
 from monitor.web.app import Server, build_app
 from monitor.web.push import RateLimit
 
@@ -85,8 +87,11 @@ class Daemon:
     ) -> None:
         self.config = config
         self.console = console
-        self.engine = Engine(config, ProbeContext(body_limit=config.settings.body_limit))
         self.registry = registry or CollectorRegistry()
+        self.faults = Faults(self.registry)
+        self.engine = Engine(config, ProbeContext(body_limit=config.settings.body_limit),
+                             faults=self.faults)
+        self.watchdog = Watchdog(self.engine, self.registry)
         self.metrics = Metrics(self.registry, self.engine, config.settings.location,
                                latency_histogram=config.settings.latency_histogram)
         self.engine.on_result.append(self.metrics.on_result)
@@ -123,7 +128,9 @@ class Daemon:
         self.pager = Pager(store=self.store, engine=self.engine, config=config,
                            signer=self.signer, metrics=self.metrics,
                            suppression=self.suppression, suppression_key=self.suppression_key,
-                           wake_outbox=self.outbox.wake, probe_now=self.probe_now)
+                           wake_outbox=self.outbox.wake, probe_now=self.probe_now,
+                           blind_spots=self.blind_spots)
+        self.watchdog.on_change.append(lambda stale: self.pager.wake())
         self.engine.on_result.append(self.pager.note_result)
         self.engine.on_transition.append(self.pager.on_transition)
         self.on_reload.append(self.pager.apply_config)
@@ -147,12 +154,21 @@ class Daemon:
         """An on-demand probe (a dependent's page waits for its ancestors)."""
         return self.scheduler is not None and self.scheduler.run_now(name)
 
+    def blind_spots(self) -> tuple[str, ...]:
+        """What Siaga cannot watch right now: stale checks and broken items (the admins
+        hear of them through one self-monitoring incident)."""
+        return (*self.watchdog.problems(), *self.faults.problems())
+
     def maintenance_now(self, now: float) -> ActiveNow:
         """The maintenance windows active at `now` (recomputed at most once a second)."""
         active = self._maintenance_now
         if active is None or abs(active.at - now) >= 1.0:
             windows = self.config.sections.get("maintenance") or []
             active = self._maintenance_now = ActiveNow(windows, now, self.config.settings.tz)
+            broken = {f"maintenance[{i}]": why for i, why in active.broken.items()}
+            for name, why in broken.items():
+                self.faults.mark("maintenance", name, why)
+            self.faults.keep_only("maintenance", set(broken))
         return active
 
     def suppression(self, check: Check, now: float) -> str | None:
@@ -196,7 +212,8 @@ class Daemon:
                        asyncio.create_task(self.outbox.run(), name="outbox")]
         self._tasks += [asyncio.create_task(self.reloader.watch(), name="config-watcher"),
                         asyncio.create_task(self.heartbeats.run(), name="heartbeats"),
-                        asyncio.create_task(deadman_run(self), name="deadman")]
+                        asyncio.create_task(deadman_run(self), name="deadman"),
+                        asyncio.create_task(self.watchdog.run(), name="watchdog")]
         self._tasks.append(asyncio.create_task(rollup_run(self.store, lambda: self.config),
                                                name="rollups"))  # uptime rollups + pruning
         alerting = self.pager.grouping
@@ -229,6 +246,9 @@ class Daemon:
         logs.learn_secrets(config.secrets)
         summary = self.engine.apply(config)
         self.config = config
+        names = set(config.by_name)
+        for kind in ("check", "heartbeat"):
+            self.faults.keep_only(kind, names)
         self.last_reload_error = None
         if self.scheduler is not None:
             self.scheduler.set_checks(self.probed(config))
@@ -253,6 +273,8 @@ class Daemon:
         if self.last_reload_error:
             problems.append("config reload failed: see the log")  # public: no config text
         problems += self.store_health.problems()
+        problems += self.watchdog.problems()
+        problems += self.faults.problems()
         return problems
 
     def request_stop(self) -> None:

@@ -7,12 +7,14 @@ callables registered by the metrics, the store, the console channel and the page
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from monitor.config.model import Check, Config
+from monitor.faults import Faults
 from monitor.logs import event
 from monitor.probes import KINDS
 from monitor.probes.base import ProbeContext, ProbeResult
@@ -37,6 +39,7 @@ class Runtime:
     changes: int = 0
     maintenance: bool = False  # set by the router while a maintenance window covers the check
     latency: list[float] | None = None  # opt-in histogram: bucket counts…, sum (last item)
+    seen: float = 0.0  # when a result was last recorded (or the check was added): staleness
 
     @property
     def shown_state(self) -> State:
@@ -60,14 +63,19 @@ class Engine:
         config: Config,
         ctx: ProbeContext,
         clock: Callable[[], float] = time.time,
+        faults: Faults | None = None,
     ) -> None:
         self.config = config
+        self.faults = faults or Faults()
         self.checks: dict[str, Check] = config.by_name
         self.ctx = ctx
         self.clock = clock
-        self.runtime: dict[str, Runtime] = {name: Runtime() for name in self.checks}
+        self.runtime: dict[str, Runtime] = {name: self.fresh() for name in self.checks}
         self.on_result: list[ResultListener] = []
         self.on_transition: list[TransitionListener] = []
+
+    def fresh(self) -> Runtime:
+        return Runtime(seen=self.clock())
 
     async def probe(self, check: Check) -> ProbeResult:
         """Run the check's probe once (no state change): `siaga check` and the scheduler."""
@@ -77,8 +85,20 @@ class Engine:
         return result
 
     async def run_check(self, check: Check) -> None:
-        """The scheduler's runner: probe, then record."""
-        result = await self.probe(check)
+        """The scheduler's runner: probe, then record. A probe that raises is a bug; the
+        check still gets a failed result (never silence) and is reported as broken."""
+        try:
+            result = await self.probe(check)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.exception("event=probe_crashed check=%s", check.name)
+            reason = f"probe error: {type(exc).__name__}"
+            self.faults.mark("check", check.name, f"the probe crashed ({type(exc).__name__})")
+            result = ProbeResult(False, reason, started_at=self.clock())
+        else:
+            if self.faults.items:
+                self.faults.clear("check", check.name)
         self.record(check, result)
 
     def record(self, check: Check, result: ProbeResult, *, fail_after: int | None = None,
@@ -96,6 +116,7 @@ class Engine:
                 return None
             check = current
         rt.last = result
+        rt.seen = self.clock()
         rt.probes += 1
         if not result.ok:
             rt.failures += 1
@@ -137,13 +158,13 @@ class Engine:
             old = self.checks.get(name)
             if old is None:
                 summary.added.append(name)
-                self.runtime[name] = Runtime()
+                self.runtime[name] = self.fresh()
             elif old == check:
                 summary.unchanged += 1
             else:
                 summary.changed.append(name)
                 if not old.same_target(check):
                     summary.reset.append(name)
-                    self.runtime[name] = Runtime()
+                    self.runtime[name] = self.fresh()
         self.config, self.checks = config, new
         return summary

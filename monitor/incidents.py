@@ -28,6 +28,11 @@ class Kind(StrEnum):
     DOWN = "down"
     FLAPPING = "flapping"
     BLIND = "blind"  # Siaga's own network is failing: the connectivity guard
+    SELF = "self"  # Siaga cannot watch some checks (stale or broken items): the admins hear
+
+
+SELF_CHECK = "siaga:self"  # the pseudo-check a self-monitoring incident is keyed by
+SELF_KINDS = (Kind.BLIND, Kind.SELF)  # incidents about Siaga itself, not a service
 
 
 @dataclass(slots=True)
@@ -192,6 +197,7 @@ class Evidence:
 
     probed_at: Mapping[str, float] = field(default_factory=dict)
     holding: Mapping[str, float] = field(default_factory=dict)
+    blind_spots: tuple[str, ...] = ()  # what Siaga cannot watch now (monitor.watchdog)
 
 
 NO_EVIDENCE = Evidence()
@@ -209,12 +215,13 @@ def reconcile(
     # fail_after confirms it: service failures seen meanwhile are likely Siaga's own.
     suspect = _blind(views, suspect=True)
     actions += _resolutions(views, open_incs, blind)
+    actions += _self_monitoring(open_incs, evidence.blind_spots)
     resolving = {a.incident_id for a in actions if isinstance(a, Resolve)}
     live = [i for i in open_incs if i.id not in resolving]
     actions += _unsuppressions(views, live, suspect)
     if suspect:
         actions += [Hold(i.id, "connectivity") for i in live
-                    if i.kind is not Kind.BLIND and i.suppressed is None]
+                    if i.kind not in SELF_KINDS and i.suppressed is None]
     merges = _merges(views, live)
     actions += merges
     merged = {a.incident_id for a in merges if isinstance(a, Resolve)}
@@ -277,6 +284,17 @@ def _confirming(view: View, views: dict[str, View], now: float,
     return Confirm(view.name, tuple(unsettled))
 
 
+def _self_monitoring(incs: list[Incident], blind_spots: tuple[str, ...]) -> list[Action]:
+    """One incident for the admins while Siaga cannot watch something, resolved when it can."""
+    current = next((i for i in incs if i.kind is Kind.SELF), None)
+    if current is None and blind_spots:
+        view = View(SELF_CHECK, "siaga", "Siaga", State.DOWN)
+        return [Open(view, Kind.SELF, "; ".join(blind_spots))]
+    if current is not None and not blind_spots:
+        return [Resolve(current.id, "monitoring works again")]
+    return []
+
+
 def _blind(views: dict[str, View], *, suspect: bool = False) -> bool:
     refs = [v for v in views.values() if v.connectivity]
     return bool(refs) and all(v.down or (suspect and v.failing) for v in refs)
@@ -285,6 +303,8 @@ def _blind(views: dict[str, View], *, suspect: bool = False) -> bool:
 def _resolutions(views: dict[str, View], incs: list[Incident], blind: bool) -> list[Action]:
     out: list[Action] = []
     for inc in incs:
+        if inc.kind is Kind.SELF:
+            continue  # _self_monitoring
         if inc.kind is Kind.BLIND:
             if not blind:
                 out.append(Resolve(inc.id, "connectivity restored"))

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 
 from monitor.config.loader import load_config
 from monitor.config.model import Config
-from monitor.errors import ConfigError
+from monitor.errors import ConfigError, Problem
 from monitor.logs import event
 
 if TYPE_CHECKING:
@@ -60,6 +60,10 @@ def _load(path: str) -> Config | ConfigError:
         return load_config(path)
     except ConfigError as exc:
         return exc
+    except Exception as exc:  # a loader bug: the reload fails visibly, the daemon runs on
+        log.exception("event=reload_crashed file=%s", path)
+        message = f"could not be loaded ({type(exc).__name__}); the old config stays in use"
+        return ConfigError([Problem(path, 1, 1, "", message)])
     finally:
         gc.freeze()  # what the parse allocated would otherwise all sit in generation 0
         if enabled:

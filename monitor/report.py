@@ -123,7 +123,7 @@ class _Inc:
 def _incidents(conn: sqlite3.Connection, start: float, end: float) -> list[_Inc]:
     rows = conn.execute("SELECT id, check_name, affected, opened_at, acked_at, resolved_at "
                         "FROM incidents WHERE opened_at >= ? AND opened_at < ? "
-                        "AND kind != 'blind'", (start, end))
+                        "AND kind NOT IN ('blind', 'self')", (start, end))
     return [_Inc(r[0], frozenset({r[1], *json.loads(r[2] or "{}")}), r[3], r[4], r[5])
             for r in rows]
 

@@ -6,6 +6,7 @@ officer and the dashboards see: rising counters, a fresh `last.at`, a page that 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import time
 
@@ -15,7 +16,12 @@ from prometheus_client import CollectorRegistry
 
 from monitor.config.loader import parse_config
 from monitor.daemon import Daemon
+from monitor.engine import Engine
+from monitor.heartbeat import Heartbeats, Tokens
+from monitor.maintenance import Window
+from monitor.probes.base import ProbeContext
 from monitor.state import State
+from monitor.store import Store
 
 pytestmark = pytest.mark.slow
 
@@ -100,5 +106,143 @@ async def test_after_an_edit_unchanged_checks_keep_recording_and_a_failure_is_pa
                     "a goes DOWN")
         pages = await json_receiver.wait_for(1, 3)
         assert pages[0].json["title"].endswith(": a")
+    finally:
+        await daemon.stop()
+
+
+# -- one bad item fails only itself -----------------------------------------------------------
+
+def with_sections(config, **sections):
+    """The config with sections replaced: items `validate` now refuses, injected to prove the
+    run time contains them anyway (defence in depth)."""
+    return dataclasses.replace(config, sections={**config.sections, **sections})
+
+
+def never_firing_window():
+    return Window(checks=("archive",), duration=7200.0, cron="0 2 31 4 *")  # 31 April
+
+
+def admin_config(tmp_path, targets, receiver, extra: str = "") -> str:
+    return f"""
+siaga: {{listen: "127.0.0.1:0", state_dir: "{tmp_path / 'state'}"}}
+checks:
+  - {{name: portal, interval: 1s, timeout: 1s, http: {{url: "{targets.url('portal')}"}}}}
+  - {{name: archive, interval: 1s, timeout: 1s, http: {{url: "{targets.url('archive')}"}}}}
+{extra}
+oncall:
+  officers:
+    budi: {{notify: ["{receiver.url('/budi')}"]}}
+    admin: {{notify: ["{receiver.url('/admin')}"]}}
+  admins: [admin]
+  rotations: [{{name: piket, every: 1d, officers: [budi]}}]
+"""
+
+
+async def get_json(daemon: Daemon, path: str) -> tuple[int, dict]:
+    url = f"http://127.0.0.1:{daemon.server.port}{path}"
+    async with aiohttp.ClientSession() as s, s.get(url) as r:
+        return r.status, await r.json()
+
+
+async def test_a_window_whose_schedule_cannot_be_computed_fails_only_itself(
+        tmp_path, targets, json_receiver):
+    text = admin_config(tmp_path, targets, json_receiver)
+    path = tmp_path / "checks.yaml"
+    path.write_text(text)
+    config = with_sections(parse_config(text, str(path)), maintenance=[never_firing_window()])
+    daemon = Daemon(config, registry=CollectorRegistry())
+    await daemon.start()
+    try:
+        targets.status["portal"] = 503
+        pages = await json_receiver.wait_for(2, 8)  # the portal's page, the admins' notice
+        by_path = {p.path: p.json for p in pages}
+        assert by_path["/budi"]["title"].endswith(": portal")
+        assert "maintenance[0]" in by_path["/admin"]["message"]
+        status, checks = await get_json(daemon, "/api/v1/checks")
+        assert status == 200 and {c["name"] for c in checks["checks"]} == {"portal", "archive"}
+        status, health = await get_json(daemon, "/healthz")
+        assert status == 503 and any("maintenance[0]" in p for p in health["problems"])
+        assert daemon.registry.get_sample_value(
+            "siaga_broken_items", {"kind": "maintenance"}) == 1
+        await asyncio.sleep(2)
+        assert len(json_receiver.inbox.items) == 2  # told once, not every second
+    finally:
+        await daemon.stop()
+
+
+@pytest.mark.logs_exceptions
+def test_a_heartbeat_that_cannot_be_judged_does_not_stop_the_ones_after_it(tmp_path):
+    text = f"""
+siaga: {{state_dir: "{tmp_path / 'state'}"}}
+checks:
+  - {{name: payroll, heartbeat: {{schedule: "0 2 * * *", grace: 1h}}}}
+  - {{name: backup, heartbeat: {{every: 1m, grace: 1m}}}}
+"""
+    config = parse_config(text, str(tmp_path / "checks.yaml"))
+    broken = dataclasses.replace(config.by_name["payroll"], spec=dataclasses.replace(
+        config.by_name["payroll"].spec, schedule="0 2 30 2 *"))  # 30 February
+    config = dataclasses.replace(config, checks=(broken, config.by_name["backup"]))
+    now = [1_800_000_000.0]
+    engine = Engine(config, ProbeContext(), clock=lambda: now[0])
+    store = Store(tmp_path / "state")
+    beats = Heartbeats(engine, store, Tokens(tmp_path / "state"), config.settings.tz,
+                       clock=lambda: now[0])
+    beats.evaluate()
+    now[0] += 121  # backup never pinged: one period and its grace have passed
+    beats.evaluate()
+    assert engine.runtime["backup"].state.state is State.DOWN
+    assert ("heartbeat", "payroll") in engine.faults.items
+    store.close()
+
+
+@pytest.mark.logs_exceptions
+async def test_a_probe_that_crashes_gives_a_failed_result_and_is_reported_once(
+        tmp_path, targets, json_receiver, monkeypatch):
+    from monitor.probes import KINDS
+
+    async def crash(spec, timeout, ctx):
+        raise UnicodeError("label empty or too long")
+
+    monkeypatch.setitem(KINDS, "tcp", dataclasses.replace(KINDS["tcp"], run=crash))
+    extra = "  - {name: db, interval: 1s, timeout: 1s, tcp: {host: 127.0.0.1, port: 5432}}"
+    text = admin_config(tmp_path, targets, json_receiver).replace("\noncall:", extra + "\noncall:")
+    daemon = await start(tmp_path, text)
+    try:
+        await until(lambda: daemon.engine.runtime["db"].state.state is State.DOWN, 6, "db DOWN")
+        assert daemon.engine.runtime["db"].last.reason == "probe error: UnicodeError"
+        pages = await json_receiver.wait_for(2, 5)
+        assert {p.path for p in pages} == {"/budi", "/admin"}
+        assert daemon.registry.get_sample_value("siaga_broken_items", {"kind": "check"}) == 1
+    finally:
+        await daemon.stop()
+
+
+# -- the staleness watchdog ----------------------------------------------------------------------
+
+async def test_a_check_that_records_nothing_is_stale_healthz_fails_and_the_admins_hear_once(
+        tmp_path, targets, json_receiver):
+    daemon = await start(tmp_path, admin_config(tmp_path, targets, json_receiver))
+    try:
+        await until(lambda: daemon.engine.runtime["archive"].probes >= 1, 3, "first probe")
+        # Whatever the cause (here: its results are thrown away), a check that records
+        # nothing for 2 × interval + timeout is stale.
+        real_record = daemon.engine.record
+        daemon.engine.record = lambda check, result, **kw: (  # type: ignore[method-assign]
+            None if check.name == "archive" else real_record(check, result, **kw))
+        await until(lambda: daemon.watchdog.stale == ["archive"], 6, "archive stale")
+        assert daemon.registry.get_sample_value("siaga_check_stale", {"check": "archive"}) == 1
+        assert daemon.registry.get_sample_value("siaga_checks_stale") == 1
+        status, health = await get_json(daemon, "/healthz")
+        assert status == 503 and "monitoring is blind for 1 check(s): archive" in str(health)
+        (notice,) = await json_receiver.wait_for(1, 3)
+        assert notice.path == "/admin" and "archive" in notice.json["message"]
+        daemon.engine.record = real_record  # type: ignore[method-assign]
+        await until(lambda: daemon.watchdog.stale == [], 4, "archive fresh again")
+        restored = await json_receiver.wait_for(2, 3)
+        assert restored[1].path == "/admin"
+        assert restored[1].json["title"].startswith("PEMANTAUAN PULIH")
+        status, _ = await get_json(daemon, "/healthz")
+        assert status == 200
+        assert daemon.registry.get_sample_value("siaga_check_stale", {"check": "archive"}) is None
     finally:
         await daemon.stop()

@@ -116,7 +116,7 @@ async def test_an_invalid_file_keeps_the_old_config_running_and_healthz_says_so(
     assert daemon.registry.get_sample_value("siaga_config_last_reload_successful") == 0
     status, body = await get(daemon, "/healthz")
     assert status == 503
-    assert f"{path}:3:" in body and "last config reload failed" in body
+    assert "config reload failed: see the log" in body and str(path) not in body
     probes = daemon.engine.runtime["steady"].probes
     await eventually(lambda: daemon.engine.runtime["steady"].probes > probes + 2)
     path.write_text(text(farm, tmp_path, BEFORE))

@@ -44,6 +44,7 @@ class AlertmanagerRoute:
     def alert(self, inc: Incident) -> AmAlert:
         severity = "warning" if inc.kind is Kind.FLAPPING else "critical"
         summary = {Kind.BLIND: "Siaga cannot see: its own network checks fail",
+                   Kind.SELF: "Siaga cannot watch some checks",
                    Kind.FLAPPING: f"{inc.title} is flapping"}.get(inc.kind, f"{inc.title} is down")
         affected = f" Also affected: {', '.join(sorted(inc.affected))}." if inc.affected else ""
         ends = (dt.datetime.fromtimestamp(inc.resolved_at, dt.UTC) if inc.resolved_at

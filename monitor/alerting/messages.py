@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from monitor.alerting.pager import Pager
 
 ACK_LINK_TTL = 24 * 3600.0
-ACKABLE = ("page", "reminder", "flapping", "blind")
+ACKABLE = ("page", "reminder", "flapping", "blind", "self")
 
 
 def outbox_row(pager: Pager, inc: Incident, kind: str, officer: str, step_key: str,

@@ -39,7 +39,7 @@ with warnings.catch_warnings():
 # The notifier's own kinds, plus the template kinds (monitor.alerting.templates.KINDS) that
 # callers may pass straight through; both map onto apprise's four notification types.
 KINDS = frozenset({"page", "reminder", "resolved", "blind", "ack", "info",
-                   "acknowledged", "flapping", "stable", "blind_over"})
+                   "acknowledged", "flapping", "stable", "blind_over", "self", "self_over"})
 DEFAULT_TIMEOUT = 15.0
 # Apprise's deadline is cooperative (a worker thread cannot be interrupted); ours is the
 # hard stop for the awaiting task, a little later so apprise can report TIMEOUT itself.
@@ -53,6 +53,8 @@ _NOTIFY_TYPE = {
     "page": apprise.NotifyType.FAILURE,
     "reminder": apprise.NotifyType.WARNING,
     "blind": apprise.NotifyType.WARNING,
+    "self": apprise.NotifyType.WARNING,
+    "self_over": apprise.NotifyType.SUCCESS,
     "resolved": apprise.NotifyType.SUCCESS,
     "ack": apprise.NotifyType.INFO,
     "info": apprise.NotifyType.INFO,

@@ -23,6 +23,7 @@ from monitor.alerting.plans import Planner
 from monitor.config.model import Check, Config
 from monitor.engine import Engine
 from monitor.incidents import (
+    SELF_KINDS,
     Action,
     Attach,
     Confirm,
@@ -99,13 +100,15 @@ class Pager:
                  suppression: Suppression | None = None,
                  suppression_key: Callable[[float], Hashable] = lambda now: None,
                  wake_outbox: Callable[[], None] = lambda: None,
-                 probe_now: Callable[[str], object] = lambda name: None) -> None:
+                 probe_now: Callable[[str], object] = lambda name: None,
+                 blind_spots: Callable[[], tuple[str, ...]] = tuple) -> None:
         self.store, self.engine, self.signer, self.metrics = store, engine, signer, metrics
         self.clock = clock
         self.suppression = suppression or (lambda check, now: None)
         self.suppression_key = suppression_key  # changes whenever suppression() could
         self.wake_outbox = wake_outbox
         self.probe_now = probe_now  # an on-demand probe of a dependent's ancestor
+        self.blind_spots = blind_spots  # what Siaga cannot watch now (stale, broken items)
         self._probed_at = ProbedAt(engine)
         self._holding: dict[str, float] = {}  # dependent → since when its page waits
         self._confirming: set[str] = set()  # ancestors being probed on demand
@@ -174,7 +177,7 @@ class Pager:
         if self._transitions:
             batch, self._transitions = self._transitions, []
             await self.store.run(add_transitions, batch)
-        evidence = Evidence(self._probed_at, self._holding)
+        evidence = Evidence(self._probed_at, self._holding, self.blind_spots())
         actions = reconcile(self.views(now), list(self.incidents.values()), now, self.grouping,
                             evidence)
         actions = self._confirm([a for a in actions if isinstance(a, Confirm)], actions, now)
@@ -367,7 +370,7 @@ class Pager:
     def _guard_agrees(self, inc: Incident, now: float) -> bool:
         """Page for a service only once every connectivity reference has been probed since
         the incident opened (so Siaga knows its own network works), or after a bounded wait."""
-        if inc.kind is Kind.BLIND:
+        if inc.kind in SELF_KINDS:
             return True
         refs = self._refs  # connectivity references of the current config
         if not refs:
@@ -421,7 +424,7 @@ class Pager:
             return
         plan = self.plan(inc)
         done = self.done.get(inc.id, set())
-        kind = "stable" if inc.kind is Kind.FLAPPING else "resolved"
+        kind = {Kind.FLAPPING: "stable", Kind.SELF: "self_over"}.get(inc.kind, "resolved")
         for officer in escalation.everyone_paged(plan, done):
             pending.outbox.append(self._message(inc, kind, officer, "resolved", now))
         pending.steps.append((inc.id, "resolved"))

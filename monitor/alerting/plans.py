@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from monitor.incidents import Incident, Kind
+from monitor.incidents import SELF_KINDS, Incident, Kind
 from monitor.oncall import escalation
 from monitor.oncall.model import EscalationStep, Policy
 from monitor.oncall.roster import admins
@@ -33,7 +33,7 @@ class Planner:
         return plan
 
     def _make_plan(self, inc: Incident) -> escalation.Plan:
-        if inc.kind is Kind.BLIND and self.pager.oncall is not None:
+        if inc.kind in SELF_KINDS and self.pager.oncall is not None:
             everyone = admins(self.pager.oncall)
             blind = Policy("blind", (EscalationStep(0.0, everyone),), 1, 0.0)
             return escalation.plan(blind, inc.paging_from or inc.opened_at,

@@ -28,19 +28,23 @@ SMS_SCHEMES = frozenset({
     "sns", "telesign", "telnyx", "twilio", "voipms",
 })
 KINDS = ("page", "reminder", "resolved", "blind", "blind_over", "flapping", "stable",
-         "acknowledged")
+         "acknowledged", "self", "self_over")
 _MESSAGE_KIND = {"page": "page", "reminder": "reminder", "resolved": "resolved",
-                 "blind": "blind", "acknowledged": "ack"}  # the rest are "info"
+                 "blind": "blind", "self": "blind", "acknowledged": "ack"}  # the rest are "info"
 _MONTHS = {
     "id": ("Jan", "Feb", "Mar", "Apr", "Mei", "Jun", "Jul", "Agu", "Sep", "Okt", "Nov", "Des"),
     "en": ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"),
 }
-_WITH_REASON = ("page", "reminder", "blind", "flapping")  # kinds where "what is wrong" helps
+_WITH_REASON = ("page", "reminder", "blind", "flapping", "self")  # "what is wrong" helps
 _AFFECTED_LISTED = 50  # beyond this a page lists names then "and N more"
 
 register("id", {
     "alert.tag.page": "GANGGUAN", "alert.tag.reminder": "PENGINGAT", "alert.tag.resolved": "PULIH",
     "alert.tag.blind": "PEMANTAUAN TERGANGGU", "alert.tag.blind_over": "PEMANTAUAN NORMAL",
+    "alert.tag.self": "PEMANTAUAN BERMASALAH", "alert.tag.self_over": "PEMANTAUAN PULIH",
+    "alert.lead.self": "Sejak {since}, Siaga tidak dapat memantau sebagian layanan. Selama "
+                       "itu gangguan pada layanan tersebut tidak akan terdeteksi.",
+    "alert.lead.self_over": "Siaga kembali memantau semua layanan (bermasalah sejak {since}).",
     "alert.tag.flapping": "TIDAK STABIL", "alert.tag.stable": "STABIL",
     "alert.tag.acknowledged": "DIAKUI",
     "alert.lead.page": "{service} tidak dapat diakses sejak {since}.",
@@ -73,6 +77,10 @@ register("id", {
 register("en", {
     "alert.tag.page": "DOWN", "alert.tag.reminder": "REMINDER", "alert.tag.resolved": "RESOLVED",
     "alert.tag.blind": "MONITORING BLIND", "alert.tag.blind_over": "MONITORING RESTORED",
+    "alert.tag.self": "MONITORING PROBLEM", "alert.tag.self_over": "MONITORING RESTORED",
+    "alert.lead.self": "Since {since}, Siaga cannot watch some services: an outage of those "
+                       "would go unnoticed.",
+    "alert.lead.self_over": "Siaga watches every service again (problem since {since}).",
     "alert.tag.flapping": "FLAPPING", "alert.tag.stable": "STABLE",
     "alert.tag.acknowledged": "ACKNOWLEDGED",
     "alert.lead.page": "{service} has been unreachable since {since}.",
