@@ -246,3 +246,78 @@ async def test_a_check_that_records_nothing_is_stale_healthz_fails_and_the_admin
         assert daemon.registry.get_sample_value("siaga_check_stale", {"check": "archive"}) is None
     finally:
         await daemon.stop()
+
+
+# -- property: any sequence of edits leaves every live check recording -----------------------
+
+class EditedFile:
+    """A checks.yaml an operator keeps editing: checks come and go, change target or only
+    their title; sometimes the file is broken or empty for a moment."""
+
+    def __init__(self, tmp_path, targets, rng) -> None:
+        self.tmp_path, self.targets, self.rng = tmp_path, targets, rng
+        self.checks: dict[str, tuple[str, str]] = {f"s{i}": (f"p{i}", "") for i in range(4)}
+        self.serial = 4
+
+    def text(self) -> str:
+        lines = [f"  - {{name: {n}, title: \"{title or n}\", "
+                 f"http: {{url: \"{self.targets.url(p)}\"}}}}"
+                 for n, (p, title) in self.checks.items()]
+        return (f"siaga: {{listen: \"127.0.0.1:0\", state_dir: \"{self.tmp_path / 'state'}\"}}\n"
+                "defaults: {interval: 200ms, timeout: 100ms}\nchecks:\n" + "\n".join(lines) + "\n")
+
+    def edit(self) -> tuple[str, str]:
+        """Apply one random edit; returns (what, file text)."""
+        what = self.rng.choice(["add", "remove", "retarget", "retitle", "same", "broken", "empty"])
+        names = list(self.checks)
+        if what == "add" or (what == "remove" and len(names) < 2):
+            self.serial += 1
+            self.checks[f"s{self.serial}"] = (f"p{self.serial}", "")
+            what = "add"
+        elif what == "remove":
+            del self.checks[self.rng.choice(names)]
+        elif what == "retarget":
+            name = self.rng.choice(names)
+            self.checks[name] = (f"p{self.rng.randrange(100)}", self.checks[name][1])
+        elif what == "retitle":
+            name = self.rng.choice(names)
+            self.checks[name] = (self.checks[name][0], f"Layanan {self.rng.randrange(100)}")
+        if what == "broken":
+            return what, self.text().replace("interval: 200ms", "interval: soon")
+        if what == "empty":
+            return what, ""
+        return what, self.text()
+
+
+async def test_every_live_check_records_new_results_after_each_of_60_random_edits(
+        tmp_path, targets):
+    import random
+
+    rng = random.Random(11)
+    edited = EditedFile(tmp_path, targets, rng)
+    daemon = await start(tmp_path, edited.text())
+    path = tmp_path / "checks.yaml"
+    seen: dict[str, int] = {}
+    try:
+        for step in range(60):
+            what, text = edited.edit()
+            path.write_text(text)
+            applied = await daemon.reloader.reload(f"edit {step}")
+            assert applied == (what not in ("broken", "empty")), (step, what)
+            if not applied:
+                path.write_text(edited.text())  # the operator fixes the file again
+                assert await daemon.reloader.reload(f"fix {step}")
+            seen[what] = seen.get(what, 0) + 1
+            live = set(daemon.engine.checks)
+            assert live == set(edited.checks)
+            since = {n: daemon.engine.runtime[n].probes for n in live}
+
+            def recorded(since: dict[str, int] = since) -> bool:
+                return all(daemon.engine.runtime[n].probes > count for n, count in since.items())
+
+            # 2 × interval + timeout = 0.5 s; a loaded CI machine gets some slack.
+            await until(recorded, 2.0, f"edit {step} ({what}): every live check records again")
+        assert daemon.watchdog.scan() == []
+        assert set(seen) == {"add", "remove", "retarget", "retitle", "same", "broken", "empty"}
+    finally:
+        await daemon.stop()
