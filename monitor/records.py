@@ -137,10 +137,11 @@ def mark_sent(conn: sqlite3.Connection, row_id: int, now: float) -> None:
 
 
 def mark_retry(conn: sqlite3.Connection, row_id: int, due_at: float, error: str,
-               channel_index: int) -> None:
+               channel_index: int, attempts: int) -> None:
+    """`attempts`: tries made on `channel_index` so far (0 when moving to a new channel)."""
     with transaction(conn):
-        conn.execute("UPDATE outbox SET due_at=?, attempts=attempts+1, last_error=?, "
-                     "channel_index=? WHERE id=?", (due_at, error, channel_index, row_id))
+        conn.execute("UPDATE outbox SET due_at=?, attempts=?, last_error=?, "
+                     "channel_index=? WHERE id=?", (due_at, attempts, error, channel_index, row_id))
 
 
 def mark_failed(conn: sqlite3.Connection, row_id: int, error: str) -> None:

@@ -1,17 +1,19 @@
 """The outbox worker: sends what the pager wrote, retries, falls back, never loses a row.
 
 A row is marked sent only after the channel accepted it. A failed send is retried with
-backoff; a permanent failure (or a channel still failing after MAX_ATTEMPTS) moves the row
-to the officer's next channel; when an officer has no working channel left, the pager is
-told so it can escalate at once. A crash between the channel accepting a message and the
-row being marked sent (milliseconds) can repeat that one message after a restart: paging
-twice is better than not at all.
+jittered backoff (1, 2, 4 … 60 s, ±20 %, so many rows failing together do not retry in step);
+a permanent failure, or a channel still failing after MAX_ATTEMPTS tries on it, moves the row
+to the officer's next channel, which gets MAX_ATTEMPTS tries of its own; when an officer
+has no working channel left, the pager is told so it can escalate at once. A crash between
+the channel accepting a message and the row being marked sent (milliseconds) can repeat that
+one message after a restart: paging twice is better than not at all.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import time
 from collections.abc import Callable
 
@@ -31,8 +33,13 @@ PARALLEL = 16
 Channels = Callable[[str], tuple[str, ...]]  # recipient → apprise URLs, preferred first
 
 
-def backoff(attempts: int) -> float:
-    return float(min(BACKOFF_MAX, BACKOFF_BASE * 2.0 ** max(0, attempts - 1)))
+JITTER = 0.2
+
+
+def backoff(attempts: int, rng: Callable[[], float] = random.random) -> float:
+    """Seconds before try `attempts + 1` on a channel: doubling from 1 s up to 60 s, ±20 %."""
+    delay = float(min(BACKOFF_MAX, BACKOFF_BASE * 2.0 ** max(0, attempts - 1)))
+    return delay * (1.0 - JITTER + 2 * JITTER * rng())
 
 
 class Outbox:
@@ -107,14 +114,15 @@ class Outbox:
 
     async def _failed(self, row: OutboxRow, urls: tuple[str, ...], error: str,
                       permanent: bool) -> None:
-        attempts = row.attempts + 1
+        attempts = row.attempts + 1  # tries on this channel
         event(log, "send_failed", logging.WARNING, key=row.key, error=error,
               permanent=permanent, attempts=attempts)
-        if not permanent and attempts < MAX_ATTEMPTS * (row.channel_index + 1):
-            due = self.clock() + backoff(attempts - MAX_ATTEMPTS * row.channel_index)
-            await self.store.run(mark_retry, row.id, due, error, row.channel_index)
+        if not permanent and attempts < MAX_ATTEMPTS:
+            due = self.clock() + backoff(attempts)
+            await self.store.run(mark_retry, row.id, due, error, row.channel_index, attempts)
         elif row.channel_index + 1 < len(urls):
-            await self.store.run(mark_retry, row.id, self.clock(), error, row.channel_index + 1)
+            await self.store.run(mark_retry, row.id, self.clock(), error,
+                                 row.channel_index + 1, 0)
         else:
             await self._exhausted(row, error)
 
