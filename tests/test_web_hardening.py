@@ -282,3 +282,19 @@ def test_a_json_answer_with_a_lone_surrogate_from_the_config_still_encodes():
 
     response = json_response({"title": "Layanan\ud800"})
     assert response.status == 200 and b"Layanan?" in response.body
+
+
+@pytest.mark.parametrize("path", ["/api/v1/incidents/1/ack", "/api/v1/silences"])
+async def test_a_json_body_that_is_not_an_object_is_a_400(daemon, path):
+    code, body = await call("POST", f"{base(daemon)}{path}", data="[1, 2]",
+                            headers={"Authorization": f"Bearer {TOKEN}",
+                                     "Content-Type": "application/json"})
+    assert code == 400 and "JSON object" in body
+
+
+async def test_a_request_aiohttp_cannot_parse_is_one_info_line_not_a_traceback(daemon, caplog):
+    request = b"GET / HTTP/1.1\r\nHost: x\r\nAccept-Language: a\x15b\r\n\r\n"
+    assert await raw(daemon.server.port, request) == 400
+    lines = [r for r in caplog.records if r.name == "siaga.web"]
+    assert [(r.levelno, r.exc_info) for r in lines] == [(logging.INFO, None)]
+    assert lines[0].getMessage().startswith("event=bad_request status=400")

@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import hmac
 import json
+import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
+
+from monitor.logs import kv
 
 if TYPE_CHECKING:
     from monitor.daemon import Daemon
@@ -54,6 +58,17 @@ def same_secret(given: str, expected: str) -> bool:
         given.encode("utf-8", "surrogateescape"), expected.encode("utf-8", "surrogateescape"))
 
 
+async def json_object(request: web.Request) -> dict[str, Any] | None:
+    """The request's JSON body when it is an object ({} when there is none), else None."""
+    if not request.can_read_body:
+        return {}
+    try:
+        body = await request.json()
+    except ValueError:  # not JSON, or not UTF-8
+        return None
+    return body if isinstance(body, dict) else None
+
+
 def authorized(request: web.Request) -> bool:
     """Whether the request carries the daemon's current API token (it follows reloads)."""
     given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
@@ -87,11 +102,34 @@ def build_app(daemon: Daemon) -> web.Application:
     return app
 
 
+class ClientFaults(logging.Filter):
+    """aiohttp logs a request it cannot parse (a scanner's garbage, a non-ASCII header) at
+    ERROR with a traceback: anyone could fill the log. Such a request is the client's fault
+    and already answered 400: make it one INFO line. A handler's own crash stays an error."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, HttpProcessingError) and exc.code < 500:
+            record.msg, record.args, record.exc_info, record.exc_text = (
+                "%s", (kv(event="bad_request", status=exc.code, error=exc.message[:80]),),
+                None, None)
+            record.levelno, record.levelname = logging.INFO, "INFO"
+        return True
+
+
+def server_log() -> logging.Logger:
+    log = logging.getLogger("siaga.web")
+    if not any(isinstance(f, ClientFaults) for f in log.filters):
+        log.addFilter(ClientFaults())
+    return log
+
+
 class Server:
     """Runs the app on the configured address; `port` is the bound port (0 picks one)."""
 
     def __init__(self, app: web.Application, host: str, port: int) -> None:
-        self.runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        self.runner = web.AppRunner(app, access_log=None, handle_signals=False,
+                                    logger=server_log())
         self.host, self.port = host, port
 
     async def start(self) -> None:

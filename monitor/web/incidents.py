@@ -16,7 +16,14 @@ from monitor.alerting.acktoken import AckTokenError
 from monitor.i18n import text
 from monitor.incidents import Incident, IncidentError
 from monitor.records import get_incident, incident_events, list_incidents, use_token
-from monitor.web.app import DAEMON, authorized, bounded_int, json_error, json_response
+from monitor.web.app import (
+    DAEMON,
+    authorized,
+    bounded_int,
+    json_error,
+    json_object,
+    json_response,
+)
 
 PAGE = """<!doctype html><html lang="{lang}"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1"><title>{title}</title>
@@ -110,10 +117,9 @@ async def api_act(request: web.Request) -> web.Response:
     if not authorized(request):
         return json_error("missing or wrong API token", 401)
     daemon = request.app[DAEMON]
-    try:
-        body = await request.json() if request.can_read_body else {}
-    except ValueError:
-        return json_error("body must be JSON", 400)
+    body = await json_object(request)
+    if body is None:
+        return json_error("body must be a JSON object", 400)
     who = str(body.get("by") or "api")[:64]
     note = body.get("note")
     action = request.match_info["action"]

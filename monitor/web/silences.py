@@ -6,7 +6,7 @@ from aiohttp import web
 
 from monitor import silences
 from monitor.config.scalars import parse_duration
-from monitor.web.app import DAEMON, authorized, bounded_int, json_error, json_response
+from monitor.web.app import DAEMON, authorized, bounded_int, json_error, json_object, json_response
 
 
 async def list_silences(request: web.Request) -> web.Response:
@@ -19,10 +19,9 @@ async def create(request: web.Request) -> web.Response:
     if not authorized(request):
         return json_error("missing or wrong API token", 401)
     daemon = request.app[DAEMON]
-    try:
-        body = await request.json()
-    except ValueError:
-        return json_error("body must be JSON", 400)
+    body = await json_object(request)
+    if not body:
+        return json_error("body must be a JSON object", 400)
     target = str(body.get("target", ""))
     known = {c.name for c in daemon.config.checks} | {c.group for c in daemon.config.checks}
     if target not in known:
