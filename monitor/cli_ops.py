@@ -20,6 +20,10 @@ def cmd_reload(args: argparse.Namespace, config: Config, out: Console, err: Cons
     answer = Client(config).post("/api/v1/reload", {})
     out.print(f"reloaded {answer['file']}: {answer['checks']} checks", markup=False,
               highlight=False)
+    waiting = answer.get("restart_needed") or []
+    if waiting:
+        out.print(f"these settings take effect after a restart: {', '.join(waiting)}",
+                  markup=False, highlight=False)
     return EXIT_OK
 
 

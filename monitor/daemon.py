@@ -68,6 +68,24 @@ def load_or_create_api_token(state_dir: Path) -> str:
     return path.read_text().strip()
 
 
+# Settings read once at start (sockets, files, label sets, semaphores, routes); every other
+# setting, the API token and push tokens included, takes effect on reload.
+RESTART_SETTINGS = ("listen", "state_dir", "location", "max_concurrency",
+                    "per_host_concurrency", "latency_histogram")
+
+
+def restart_needed(running: Config, loaded: Config) -> tuple[str, ...]:
+    """Settings whose new value waits for a restart (`siaga reload` and the log say which);
+    `running` is the config the daemon started with."""
+    names = [n for n in RESTART_SETTINGS
+             if getattr(running.settings, n) != getattr(loaded.settings, n)]
+    old_am = getattr(running.sections.get("alerting"), "alertmanager", ())
+    new_am = getattr(loaded.sections.get("alerting"), "alertmanager", ())
+    if old_am != new_am:
+        names.append("alerting.alertmanager")
+    return tuple(names)
+
+
 def host_of(check: Check) -> str:
     kind = KINDS.get(check.kind)
     return kind.target(check.spec).rsplit(":", 1)[0] if kind else check.name
@@ -100,6 +118,8 @@ class Daemon:
         self.serve = serve
         self.recent_lateness: deque[float] = deque(maxlen=LATENESS_WINDOW)
         self.last_reload_error: str | None = None
+        self.started_with = config
+        self.restart_needed: tuple[str, ...] = ()  # changed settings that wait for a restart
         self.started_at = time.time()
         self._stop = asyncio.Event()
         self.on_reload: list[Callable[[Config], None]] = []
@@ -245,6 +265,8 @@ class Daemon:
             return False
         logs.learn_secrets(config.secrets)
         summary = self.engine.apply(config)
+        self.restart_needed = restart_needed(self.started_with, config)
+        self.engine.ctx.body_limit = config.settings.body_limit  # read by each probe
         self.config = config
         names = set(config.by_name)
         for kind in ("check", "heartbeat"):
@@ -257,7 +279,8 @@ class Daemon:
         for hook in self.on_reload:
             hook(config)
         event(log, "reloaded", added=len(summary.added), removed=len(summary.removed),
-              changed=len(summary.changed), unchanged=summary.unchanged)
+              changed=len(summary.changed), unchanged=summary.unchanged,
+              restart_needed=",".join(self.restart_needed) or "-")
         return True
 
     def health_problems(self) -> list[str]:

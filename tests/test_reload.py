@@ -169,3 +169,20 @@ async def test_reloading_many_checks_while_probing_misses_no_slot(farm, tmp_path
         assert len(d.engine.checks) == 400 and "n1" in d.engine.checks
     finally:
         await d.stop()
+
+
+async def test_a_reload_says_which_changed_settings_wait_for_a_restart(daemon, farm, tmp_path):
+    path = tmp_path / "checks.yaml"
+    edited = text(farm, tmp_path, BEFORE).replace(
+        "siaga: {listen", "siaga: {location: makassar-1, body_limit: 2048, language: en, listen")
+    path.write_text(edited)
+    url = f"http://127.0.0.1:{daemon.server.port}/api/v1/reload"
+    headers = {"Authorization": f"Bearer {daemon.api_token}"}
+    async with aiohttp.ClientSession() as s, s.post(url, headers=headers) as r:
+        answer = await r.json()
+    assert r.status == 200 and answer["restart_needed"] == ["location"]
+    assert daemon.engine.ctx.body_limit == 2048  # the rest took effect at once
+    assert daemon.pager.config.settings.language == "en"
+    path.write_text(text(farm, tmp_path, BEFORE))  # back as it was: nothing waits any more
+    assert await daemon.reloader.reload()
+    assert daemon.restart_needed == ()

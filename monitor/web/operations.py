@@ -18,7 +18,8 @@ async def reload(request: web.Request) -> web.Response:
         return json_error(f"config not reloaded, still running the old one: "
                           f"{daemon.last_reload_error}", 422)
     return json_response({"reloaded": True, "file": daemon.config.path,
-                          "checks": len(daemon.config.checks)})
+                          "checks": len(daemon.config.checks),
+                          "restart_needed": list(daemon.restart_needed)})
 
 
 def add_routes(app: web.Application) -> None:
