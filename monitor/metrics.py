@@ -277,6 +277,11 @@ class Metrics:
         self._globals.register(metric)
         return metric
 
+    def add(self, metric: Any) -> Any:
+        """Register a collector made elsewhere (created with `registry=None`) so that
+        `/metrics` serves it: the fast path writes only what is registered here."""
+        return self._add(metric)
+
     def config_loaded(self, ok: bool) -> None:
         self.reload_ok.set(1 if ok else 0)
         if ok:
