@@ -9,6 +9,7 @@ of checks per second by computing the active windows once per instant.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -109,11 +110,27 @@ def _build(v: dict[str, Any], node: Node, path: str, ctx: Ctx) -> Any:
             return ctx.error(node, f"{path}.end", "end must be after start")
     if not duration:
         return ctx.error(node, path, "needs a duration (or, with start, an end)")
+    if v.get("cron") is not None and duration > MAX_REPEATS * _cron_gap(v["cron"]):
+        # Occurrences are found by walking the cron from `now - duration` (at most 10,000
+        # steps); a window spanning more repeats than that would be missed, and slow.
+        ctx.error_at(f"{path}.duration", f"lasts longer than {MAX_REPEATS} of its cron "
+                     "repeats; use a rarer cron or one window with start and end")
+        return INVALID
     weekly = v.get("weekly") or {}
     return Window(note=v["note"], checks=tuple(v["checks"]), groups=tuple(v["groups"]),
                   all=v["all"], start=v.get("start"), duration=duration,
                   weekly_days=tuple(DAYS.index(d) for d in weekly.get("days", ())),
                   weekly_at=weekly.get("at"), cron=v.get("cron"))
+
+
+MAX_REPEATS = 1000
+
+
+def _cron_gap(expr: str) -> float:
+    """The shortest time between the next few fire times (the schema checked they exist)."""
+    it = croniter(expr, dt.datetime.now(dt.UTC))
+    times = [it.get_next(float) for _ in range(5)]
+    return min(b - a for a, b in itertools.pairwise(times))
 
 
 class Day(Str):

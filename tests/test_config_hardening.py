@@ -221,6 +221,12 @@ def test_maintenance_of_infinite_or_huge_duration_is_refused():
             "5:48: maintenance[0].duration", "must be at most")
 
 
+def test_a_cron_window_spanning_more_than_a_thousand_repeats_is_refused():
+    # Occurrences are searched from now - duration: ten years of minutes took 0.5 s a second.
+    refused("checks: []\nmaintenance:\n  - {all: true, cron: '* * * * *', duration: 3660d}\n",
+            "3:46: maintenance[0].duration", "lasts longer than 1000 of its cron repeats")
+
+
 def test_a_rotation_that_never_hands_off_is_refused():
     refused(OFFICERS + "  rotations: [{name: r, every: .inf, officers: [budi]}]\n",
             "3:32: oncall.rotations[0].every", "got inf")
