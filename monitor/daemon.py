@@ -106,13 +106,15 @@ class Daemon:
         self.config = config
         self.console = console
         self.registry = registry or CollectorRegistry()
-        self.faults = Faults(self.registry)
+        self.faults = Faults()
         self.engine = Engine(config, ProbeContext(body_limit=config.settings.body_limit),
                              faults=self.faults)
-        self.watchdog = Watchdog(self.engine, self.registry)
+        self.watchdog = Watchdog(self.engine)
         self.metrics = Metrics(self.registry, self.engine, config.settings.location,
                                latency_histogram=config.settings.latency_histogram)
         self.engine.on_result.append(self.metrics.on_result)
+        for gauge in (self.faults.gauge, self.watchdog.per_check, self.watchdog.total):
+            self.metrics.add(gauge)
         self.scheduler: Scheduler | None = None
         self.server: Server | None = None
         self.serve = serve

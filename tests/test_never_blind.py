@@ -234,6 +234,11 @@ async def test_a_check_that_records_nothing_is_stale_healthz_fails_and_the_admin
         assert daemon.registry.get_sample_value("siaga_checks_stale") == 1
         status, health = await get_json(daemon, "/healthz")
         assert status == 503 and "monitoring is blind for 1 check(s): archive" in str(health)
+        url = f"http://127.0.0.1:{daemon.server.port}/metrics"
+        async with aiohttp.ClientSession() as s, s.get(url) as r:
+            scraped = await r.text()
+        assert 'siaga_check_stale{check="archive"} 1.0' in scraped
+        assert "siaga_checks_stale 1.0" in scraped
         (notice,) = await json_receiver.wait_for(1, 3)
         assert notice.path == "/admin" and "archive" in notice.json["message"]
         daemon.engine.record = real_record  # type: ignore[method-assign]
