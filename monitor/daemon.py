@@ -243,8 +243,7 @@ class Daemon:
             route = AlertmanagerRoute(alerting.alertmanager, s.location, s.base_url,
                                       self.metrics, lambda: list(self.pager.incidents.values()),
                                       resend=alerting.resend)
-            self.pager.on_resolved.append(route.on_resolved)
-            self.engine.on_transition.append(lambda *args: route.wake())
+            self.pager.on_change.append(route.changed)  # the pager's decisions, not transitions
             self._tasks.append(asyncio.create_task(route.run(), name="alertmanager"))
         self.scheduler.set_checks(self.probed(self.config), initial=True)
         event(log, "started", checks=len(self.config.checks), location=s.location,

@@ -49,6 +49,8 @@ class Actions:
             pager.incidents.pop(inc.id, None)
             pager.quiet |= inc.covers
             pager._update_gauge()
+        for hook in pager.on_change:
+            hook()
         event(log, f"incident_{what}", id=inc.id, by=who)
         pager.wake()
         pager.wake_outbox()

@@ -139,6 +139,11 @@ class AlertmanagerNotifier:
               permanent=permanent, detail=detail)
         raise NotifyError(f"{CHANNEL}: {detail}", permanent=permanent)
 
+    async def post_to(self, index: int, alerts: Sequence[AmAlert]) -> NotifyError | None:
+        """Send `alerts` to the `index`-th instance only: None when it accepted them, else
+        the error (returned, not raised: each instance has its own sender and timeout)."""
+        return await self._post_one(self.endpoints[index], [a.to_json() for a in alerts])
+
     async def _post_one(self, url: str, payload: list[dict[str, Any]]) -> NotifyError | None:
         """One instance's outcome: None when accepted, else the error (never raised here,
         so one instance's failure does not cancel the post to the others)."""

@@ -127,6 +127,7 @@ class Pager:
         self._key: Hashable = None
         self._built_for: object = None
         self.on_resolved: list[Callable[[Incident], None]] = []
+        self.on_change: list[Callable[[], None]] = []  # incidents opened, changed or resolved
         self._planner = Planner(self)
         self.apply_config(config)
 
@@ -277,6 +278,8 @@ class Pager:
             else:
                 self.incidents.pop(inc.id, None)
         self._update_gauge()
+        for hook in self.on_change:
+            hook()
 
     def _new_incident(self, action: Open, now: float) -> Incident:
         view = action.view
