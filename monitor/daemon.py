@@ -7,6 +7,7 @@ server. SIGTERM/SIGINT cancel in-flight probes and return within two seconds; SI
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 import os
 import secrets
@@ -21,6 +22,7 @@ from rich.console import Console
 
 from monitor import logs
 from monitor import silences as silence_records
+from monitor.alerting import messages, templates
 from monitor.alerting.acktoken import AckSigner, load_or_create_key
 from monitor.alerting.actions import Actions
 from monitor.alerting.am_route import AlertmanagerRoute
@@ -28,6 +30,7 @@ from monitor.alerting.console import ConsoleChannel
 from monitor.alerting.notifiers import AppriseNotifier, Notifier
 from monitor.alerting.outbox import Outbox
 from monitor.alerting.pager import Pager
+from monitor.alerting.templates import is_sms_url
 from monitor.config.loader import load_config
 from monitor.config.model import Check, Config
 from monitor.deadman import StoreHealth
@@ -146,7 +149,8 @@ class Daemon:
             load_or_create_api_token(Path(c.settings.state_dir)))))  # web reads it per request
         self.notifier = notifier or AppriseNotifier()
         self.outbox = Outbox(self.store, self.notifier, self.channels, self.metrics,
-                             on_exhausted=lambda row: self.pager.escalate_now(row.incident_id))
+                             on_exhausted=lambda row: self.pager.escalate_now(row.incident_id),
+                             limit=self.rate_limit, capped_text=self.capped_text)
         self.pager = Pager(store=self.store, engine=self.engine, config=config,
                            signer=self.signer, metrics=self.metrics,
                            suppression=self.suppression, suppression_key=self.suppression_key,
@@ -166,6 +170,17 @@ class Daemon:
         self.on_reload.append(lambda c: setattr(self.heartbeats, "tz", c.settings.tz))
         self.push_limit = RateLimit()
         self.store_health = StoreHealth(self.store)
+
+    def rate_limit(self, url: str) -> int:
+        """Messages an hour one channel of an officer may get (alerting.rate_limit)."""
+        grouping = self.pager.grouping
+        return grouping.sms_per_hour if is_sms_url(url) else grouping.per_hour
+
+    def capped_text(self, officer: str, count: int, limit: int, since: float) -> tuple[str, str]:
+        lang = messages.language(self.pager, officer)
+        moment = dt.datetime.fromtimestamp(since, self.config.settings.tz)
+        url = f"{self.config.settings.base_url}/status"
+        return templates.capped(lang, count, limit, moment, url)
 
     def channels(self, officer: str) -> tuple[str, ...]:
         oncall = self.config.sections.get("oncall")

@@ -29,9 +29,11 @@ class Kind(StrEnum):
     FLAPPING = "flapping"
     BLIND = "blind"  # Siaga's own network is failing: the connectivity guard
     SELF = "self"  # Siaga cannot watch some checks (stale or broken items): the admins hear
+    MASS = "mass"  # a large share of all checks failed at once: one page, officer and admins
 
 
 SELF_CHECK = "siaga:self"  # the pseudo-check a self-monitoring incident is keyed by
+MASS_CHECK = "siaga:mass"  # the pseudo-check a mass-outage incident is keyed by
 SELF_KINDS = (Kind.BLIND, Kind.SELF)  # incidents about Siaga itself, not a service
 
 
@@ -55,6 +57,8 @@ class Incident:
     resolve_note: str | None = None
     suppressed: str | None = None  # why nobody is paged (maintenance, silence, connectivity)
     paging_from: float | None = None  # when paging started (opened_at, or when unsuppressed)
+    announced: tuple[str, ...] = ()  # checks the officers have heard of (first page, digests)
+    announced_at: float | None = None  # when they last heard (the digest window runs from it)
 
     @property
     def is_open(self) -> bool:
@@ -63,11 +67,14 @@ class Incident:
     @property
     def members(self) -> list[str]:
         """Checks whose recovery this incident waits for (root and grouped peers)."""
-        return [self.check, *(c for c, why in self.affected.items() if why == "grouped")]
+        return [self.check, *(c for c, why in self.affected.items() if why in JOINED)]
 
     @property
     def covers(self) -> set[str]:
         return {self.check, *self.affected}
+
+
+JOINED = ("grouped", "mass")  # members an incident waits for (dependents recover with it)
 
 
 class IncidentError(Exception):
@@ -116,6 +123,9 @@ class Open:
     kind: Kind
     reason: str
     suppressed: str | None = None  # opened for the record, without paging
+    members: tuple[str, ...] = ()  # mass outage: the checks it starts with
+    dependents: tuple[str, ...] = ()  # failing checks behind it, listed on its first page
+    absorb: tuple[int, ...] = ()  # mass outage: open incidents folded into it
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +151,7 @@ class Attach:
 class Resolve:
     incident_id: int
     reason: str
+    quiet: bool = False  # merged into another incident: that one speaks for it
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,13 +173,24 @@ Action = Open | Attach | Resolve | Suppress | Unsuppress | Hold | Confirm
 
 @dataclass(frozen=True, slots=True)
 class Grouping:
-    """The `alerting:` section: how incidents are grouped, and where they are routed."""
+    """The `alerting:` section: how incidents are grouped, and where they are routed.
 
-    window: float = 0.0  # seconds; 0 = no grouping
+    With a window (the default), the first check of a group to go down is paged at once;
+    checks of that group going down while its incident is open join it, and the officers
+    hear of them in one digest a window later (then at most one per window). A mass outage
+    (`mass_share` of all checks and at least `mass_min` failing within `mass_within`) is one
+    incident for everything. `window` 0 turns both off: one page per check."""
+
+    window: float = 30.0  # seconds; 0 = no grouping, no digests, no mass outage
     by: str = "group"  # "group" or "all"
     max_members: int = 100
     alertmanager: tuple[str, ...] = ()  # route incidents there instead of paging (am_route)
     resend: float = 60.0
+    mass_share: float = 0.30
+    mass_min: int = 10
+    mass_within: float = 60.0
+    per_hour: int = 20  # pages an officer gets on one channel per hour (monitor.alerting.caps)
+    sms_per_hour: int = 10
 
 
 def root_cause(name: str, views: dict[str, View]) -> str | None:
@@ -233,6 +255,15 @@ def reconcile(
         actions.append(Open(views[first], Kind.BLIND, "monitoring is blind"))
     candidates = [v for v in views.values()
                   if (v.down or v.state is State.FLAPPING) and v.name not in covered]
+    if not suspect and grouping.window > 0 and not any(i.kind is Kind.MASS for i in live):
+        mass = _mass_outage(views, candidates, live, now, grouping)
+        if mass is not None:
+            actions.append(mass)
+            covered |= set(mass.members)
+            for inc in live:
+                if inc.id in mass.absorb:
+                    actions.append(Resolve(inc.id, "part of a mass outage", quiet=True))
+                    covered |= inc.covers
     for view in sorted(candidates, key=lambda v: _depth(v, views)):
         if view.name in covered:
             continue
@@ -284,6 +315,50 @@ def _confirming(view: View, views: dict[str, View], now: float,
     return Confirm(view.name, tuple(unsettled))
 
 
+def _mass_outage(views: dict[str, View], candidates: list[View], live: list[Incident],
+                 now: float, grouping: Grouping) -> Open | None:
+    """A mass outage: a check is confirmed DOWN while, of all checks, `mass_share` (and at
+    least `mass_min`) in more than one group began failing within `mass_within` of it — an
+    outage too wide to page per group. Failures a failing ancestor explains do not count
+    (dependencies speak for them); group incidents opened within that time fold into it."""
+    down = [v for v in candidates if v.down and not v.connectivity and v.suppressed is None
+            and v.failing_since is not None and root_cause(v.name, views) is None]
+    if not down:
+        return None
+    services = [v for v in views.values() if not v.connectivity]
+    failing = [v for v in services if v.failing and v.failing_since is not None]
+    if len(failing) < max(grouping.mass_min, grouping.mass_share * len(services)):
+        return None
+    failing = [v for v in failing if not _explained(v, views)]
+    recent = []
+    for first in down:
+        assert first.failing_since is not None
+        recent = [v for v in failing if v.failing_since is not None
+                  and abs(v.failing_since - first.failing_since) <= grouping.mass_within]
+        if len(recent) >= max(grouping.mass_min, grouping.mass_share * len(services)):
+            break
+    else:
+        return None
+    if len({v.group for v in recent}) < 2:
+        return None  # one group: its own incident already makes it one page
+    absorb = tuple(i.id for i in live if i.kind is Kind.DOWN and i.status is Status.OPEN
+                   and i.suppressed is None and now - i.opened_at <= grouping.mass_within)
+    absorbed = [c for i in live if i.id in absorb for c in i.covers]
+    # Every check failing in the burst is a member (not only the confirmed ones): the page
+    # says how wide the outage is, and none of them pages on its own later.
+    members = tuple(dict.fromkeys([*absorbed, *(v.name for v in down),
+                                   *(v.name for v in recent)]))
+    groups = {v.group for v in recent}
+    reason = f"{len(recent)} of {len(services)} checks failing in {len(groups)} groups"
+    view = View(MASS_CHECK, "*", "Siaga", State.DOWN)
+    return Open(view, Kind.MASS, reason, members=members, absorb=absorb)
+
+
+def _explained(view: View, views: dict[str, View]) -> bool:
+    """A failure its dependencies explain (an ancestor fails too) adds nothing to the count."""
+    return any(views[a].failing or views[a].down for a in ancestors(view.name, views))
+
+
 def _self_monitoring(incs: list[Incident], blind_spots: tuple[str, ...]) -> list[Action]:
     """One incident for the admins while Siaga cannot watch something, resolved when it can."""
     current = next((i for i in incs if i.kind is Kind.SELF), None)
@@ -333,7 +408,7 @@ def _merges(views: dict[str, View], incs: list[Incident]) -> list[Action]:
         parent = next((i for i in incs if root is not None and i is not inc
                        and root in i.covers and i.kind is Kind.DOWN), None)
         if parent is not None:
-            out.append(Resolve(inc.id, f"caused by {root} (incident {parent.id})"))
+            out.append(Resolve(inc.id, f"caused by {root} (incident {parent.id})", quiet=True))
             for name in inc.covers:
                 out.append(Attach(parent.id, name, "dependency"))
     return out
@@ -385,16 +460,31 @@ def _decide(view: View, views: dict[str, View], live: list[Incident], covered: s
         peer = _group_peer(view, live, now, grouping)
         if peer is not None:
             covered.add(view.name)
-            return [Attach(peer.id, view.name, "grouped")]
+            return [Attach(peer.id, view.name, "mass" if peer.kind is Kind.MASS else "grouped")]
     covered.add(view.name)
-    return [Open(view, kind, "")]
+    dependents = _failing_dependents(view, views, covered) if kind is Kind.DOWN else ()
+    covered.update(dependents)
+    return [Open(view, kind, "", dependents=dependents)]
+
+
+def _failing_dependents(view: View, views: dict[str, View], covered: set[str]) -> tuple[str, ...]:
+    """Checks behind `view` that already fail: its first page lists them (they would
+    otherwise join one by one as each is confirmed, and be told in a digest)."""
+    return tuple(sorted(
+        v.name for v in views.values()
+        if v.depends_on and v.failing and v.name not in covered and not v.connectivity
+        and view.name in ancestors(v.name, views)))
 
 
 def _group_peer(view: View, live: list[Incident], now: float,
                 grouping: Grouping) -> Incident | None:
+    """The open incident a newly failed check joins: its group's (acknowledged ones too: the
+    officer handling the group hears of it when it is resolved), or a mass outage's."""
     for inc in live:
-        if (inc.kind is Kind.DOWN and inc.status is Status.OPEN
-                and now - inc.opened_at <= grouping.window
+        if inc.kind is Kind.MASS and inc.suppressed is None:
+            return inc
+    for inc in live:
+        if (inc.kind is Kind.DOWN and inc.suppressed is None
                 and (grouping.by == "all" or inc.group == view.group)
                 and len(inc.affected) + 1 < grouping.max_members):
             return inc

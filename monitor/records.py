@@ -32,7 +32,8 @@ def _incident(row: sqlite3.Row) -> Incident:
         acked_at=row["acked_at"], acked_by=row["acked_by"], ack_note=row["ack_note"],
         resolved_at=row["resolved_at"], resolved_by=row["resolved_by"],
         resolve_note=row["resolve_note"], suppressed=row["suppressed"],
-        paging_from=row["paging_from"])
+        paging_from=row["paging_from"], announced=tuple(json.loads(row["announced"])),
+        announced_at=row["announced_at"])
 
 
 def open_incidents(conn: sqlite3.Connection) -> list[Incident]:
@@ -71,10 +72,10 @@ def save_incident(conn: sqlite3.Connection, inc: Incident) -> None:
     conn.execute(
         "UPDATE incidents SET status=?, reason=?, affected=?, acked_at=?, acked_by=?, "
         "ack_note=?, resolved_at=?, resolved_by=?, resolve_note=?, suppressed=?, "
-        "paging_from=? WHERE id=?",
+        "paging_from=?, announced=?, announced_at=? WHERE id=?",
         (inc.status.value, inc.reason, json.dumps(inc.affected), inc.acked_at, inc.acked_by,
          inc.ack_note, inc.resolved_at, inc.resolved_by, inc.resolve_note, inc.suppressed,
-         inc.paging_from, inc.id))
+         inc.paging_from, json.dumps(list(inc.announced)), inc.announced_at, inc.id))
 
 
 def add_event(conn: sqlite3.Connection, incident_id: int, at: float, kind: str,
@@ -130,10 +131,12 @@ def next_due(conn: sqlite3.Connection) -> float | None:
     return None if row[0] is None else float(row[0])
 
 
-def mark_sent(conn: sqlite3.Connection, row_id: int, now: float) -> None:
+def mark_sent(conn: sqlite3.Connection, row_id: int, now: float,
+              channel: str | None = None) -> None:
+    """`channel`: the hash of the URL it went out on (monitor.alerting.caps counts them)."""
     with transaction(conn):
-        conn.execute("UPDATE outbox SET status='sent', sent_at=?, attempts=attempts+1 "
-                     "WHERE id=?", (now, row_id))
+        conn.execute("UPDATE outbox SET status='sent', sent_at=?, attempts=attempts+1, "
+                     "channel=? WHERE id=?", (now, channel, row_id))
 
 
 def mark_retry(conn: sqlite3.Connection, row_id: int, due_at: float, error: str,

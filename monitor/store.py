@@ -77,6 +77,14 @@ MIGRATIONS: list[str] = [
         check_name TEXT NOT NULL, period TEXT NOT NULL, until REAL NOT NULL,
         PRIMARY KEY (check_name, period)) WITHOUT ROWID;
     """,
+    # 2 → 3: digests (which members the officer has heard of, and when) and the per-channel
+    # rate cap (which channel a row went out on: a hash, never the URL; 'capped' rows)
+    """
+    ALTER TABLE incidents ADD COLUMN announced TEXT NOT NULL DEFAULT '[]';
+    ALTER TABLE incidents ADD COLUMN announced_at REAL;
+    ALTER TABLE outbox ADD COLUMN channel TEXT;
+    CREATE INDEX outbox_channel_sent ON outbox (recipient, channel, sent_at);
+    """,
 ]
 
 

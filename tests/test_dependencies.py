@@ -9,21 +9,15 @@ scenario at the end runs the same on real targets."""
 from __future__ import annotations
 
 import asyncio
-import heapq
 import random
 
 import pytest
 from prometheus_client import CollectorRegistry
 
-from monitor.alerting.acktoken import AckSigner
-from monitor.alerting.pager import Pager
 from monitor.config.loader import parse_config
 from monitor.daemon import Daemon
-from monitor.engine import Engine
-from monitor.metrics import Metrics
-from monitor.probes.base import ProbeContext, ProbeResult
 from monitor.records import list_incidents
-from monitor.store import Store
+from tests.simulation import Simulation
 
 CHILDREN = [f"app-{i}" for i in range(1, 21)]
 
@@ -44,66 +38,28 @@ oncall:
 """
 
 
-class Simulation:
-    """Engine + pager + store driven by an injected clock; the targets fail at `fail_at`."""
+def simulation(tmp_path, offsets: dict[str, float], fail_at: float,
+               fails=None) -> Simulation:
+    text = config_text(tmp_path, "json://127.0.0.1:9/")
+    return Simulation(tmp_path, text, offsets, fails or (lambda name, now: now >= fail_at))
 
-    def __init__(self, tmp_path, offsets: dict[str, float], fail_at: float) -> None:
-        self.now = 0.0
-        self.config = parse_config(config_text(tmp_path, "json://127.0.0.1:9/"),
-                                   str(tmp_path / "checks.yaml"))
-        self.engine = Engine(self.config, ProbeContext(), clock=lambda: self.now)
-        self.store = Store(tmp_path / "state")
-        metrics = Metrics(CollectorRegistry(), self.engine, "local")
-        self.engine.on_result.append(metrics.on_result)
-        self.demanded: list[str] = []
-        self.pager = Pager(store=self.store, engine=self.engine, config=self.config,
-                           signer=AckSigner(b"k" * 32), metrics=metrics,
-                           clock=lambda: self.now, probe_now=self.demanded.append)
-        self.engine.on_result.append(self.pager.note_result)
-        self.engine.on_transition.append(self.pager.on_transition)
-        self.fail_at = fail_at
-        self.slots = [(offset, name) for name, offset in offsets.items()]
-        heapq.heapify(self.slots)
-        self.on_demand = 0
 
-    def probe(self, name: str) -> None:
-        ok = self.now < self.fail_at
-        result = ProbeResult(ok, "ok" if ok else "connect: connection refused",
-                             started_at=self.now)
-        self.engine.record(self.engine.checks[name], result)
-
-    async def run(self, until: float) -> None:
-        while self.slots[0][0] < until:
-            at, name = heapq.heappop(self.slots)
-            self.now = at
-            self.probe(name)
-            heapq.heappush(self.slots, (at + self.engine.checks[name].interval, name))
-            await self.pager.step()
-            while self.demanded:  # on-demand probes answer within milliseconds here
-                self.now += 0.005
-                batch, self.demanded[:] = list(self.demanded), []
-                for wanted in batch:
-                    self.on_demand += 1
-                    self.probe(wanted)
-                await self.pager.step()
-
-    def pages(self) -> list[tuple[str, str]]:
-        rows = self.store.call(lambda conn: conn.execute(
-            "SELECT kind, title FROM outbox ORDER BY id").fetchall())
-        return [(kind, title) for kind, title in rows if kind == "page"]
+def pages(sim: Simulation) -> list[tuple[str, str]]:
+    return [(kind, title) for kind, _, title, _ in sim.messages("page", "mass")]
 
 
 async def scenario(tmp_path, offsets: dict[str, float]) -> Simulation:
     interval = 30.0
-    sim = Simulation(tmp_path, offsets, fail_at=interval + 7.0)
-    await sim.run(until=sim.fail_at + 6 * interval)
+    sim = simulation(tmp_path, offsets, fail_at=interval + 7.0)
+    await sim.run(until=interval + 7.0 + 6 * interval)
     return sim
 
 
 def assert_one_page_for_the_uplink(sim: Simulation) -> None:
-    pages = sim.pages()
-    assert len(pages) == 1, pages
-    assert pages[0][1].endswith("uplink")
+    paged = pages(sim)
+    assert len(paged) == 1, paged
+    assert paged[0][1].endswith("uplink")
+    assert sim.messages("digest") == []  # the first page listed every dependent
     (incident,) = sim.store.call(list_incidents)
     assert incident.check == "uplink"
     assert set(incident.affected) == set(CHILDREN)
@@ -117,7 +73,7 @@ async def test_an_uplink_and_20_dependents_page_once_whatever_the_phase(tmp_path
     offsets = {"uplink": parent, **{c: child for c in CHILDREN}}
     sim = await scenario(tmp_path, offsets)
     assert_one_page_for_the_uplink(sim)
-    sim.store.close()
+    sim.close()
 
 
 async def test_an_uplink_and_20_dependents_page_once_over_random_phases(tmp_path):
@@ -128,28 +84,22 @@ async def test_an_uplink_and_20_dependents_page_once_over_random_phases(tmp_path
         sim = await scenario(tmp_path / f"trial-{trial}", offsets)
         assert_one_page_for_the_uplink(sim)
         on_demand += sim.on_demand
-        sim.store.close()
+        sim.close()
     assert on_demand > 0  # some trials needed the uplink probed at once to decide
 
 
 async def test_a_dependent_is_paged_when_its_parent_answers_up(tmp_path):
-    sim = Simulation(tmp_path, {"uplink": 1.0, **{c: 2.0 for c in CHILDREN}}, fail_at=37.0)
-    sim.fail_at = 37.0
-    original = sim.probe
-
-    def only_children_fail(name: str) -> None:
-        if name == "uplink":
-            sim.engine.record(sim.engine.checks[name],
-                              ProbeResult(True, "ok", started_at=sim.now))
-        else:
-            original(name)
-
-    sim.probe = only_children_fail  # type: ignore[method-assign]
+    offsets = {"uplink": 1.0, **{c: 2.0 for c in CHILDREN}}
+    sim = simulation(tmp_path, offsets, 37.0,
+                     fails=lambda name, now: name != "uplink" and now >= 37.0)
     await sim.run(until=200.0)
-    pages = sim.pages()
-    assert len(pages) == len(CHILDREN)  # no grouping configured: one page per real outage
-    assert all(not title.endswith("uplink") for _, title in pages)
-    sim.store.close()
+    paged = pages(sim)
+    # The 20 share one group: the first is paged, the rest join its incident and are told
+    # in one digest a group window later.
+    assert len(paged) == 1 and not paged[0][1].endswith("uplink")
+    (digest,) = sim.messages("digest")
+    assert "+19" in digest[2]
+    sim.close()
 
 
 @pytest.mark.slow

@@ -107,9 +107,15 @@ def test_checks_of_one_group_going_down_within_the_window_join_one_incident():
     assert set(actions) == {Attach(1, "s1", "grouped"), Attach(1, "s2", "grouped")}
 
 
-def test_grouping_stops_after_the_window():
+def test_a_check_of_the_group_joins_its_open_incident_whatever_its_age():
     vs = views(v("s0", DOWN), v("s1", DOWN))
-    actions = reconcile(vs, [inc(1, "s0", opened_at=0)], 100, Grouping(window=30))
+    actions = reconcile(vs, [inc(1, "s0", opened_at=0)], 10_000, Grouping(window=30))
+    assert actions == [Attach(1, "s1", "grouped")]
+
+
+def test_with_group_window_zero_each_check_is_its_own_incident():
+    vs = views(v("s0", DOWN), v("s1", DOWN))
+    actions = reconcile(vs, [inc(1, "s0", opened_at=95)], 100, Grouping(window=0))
     assert actions == [Open(vs["s1"], Kind.DOWN, "")]
 
 
@@ -172,7 +178,8 @@ def test_an_unknown_state_after_a_restart_does_not_resolve_an_incident():
 def test_a_childs_own_incident_joins_the_parents_when_the_parent_goes_down_later():
     vs = views(v("uplink", DOWN), v("a", DOWN, depends_on=("uplink",)))
     actions = reconcile(vs, [inc(1, "a"), inc(2, "uplink", opened_at=50)], 100, Grouping())
-    assert actions == [Resolve(1, "caused by uplink (incident 2)"), Attach(2, "a", "dependency")]
+    assert actions == [Resolve(1, "caused by uplink (incident 2)", quiet=True),
+                       Attach(2, "a", "dependency")]
 
 
 def test_when_every_reference_is_failing_new_incidents_open_silently():

@@ -7,20 +7,21 @@ import datetime as dt
 from typing import TYPE_CHECKING, Any
 
 from monitor.alerting import templates
-from monitor.incidents import Incident
+from monitor.incidents import Incident, Kind
 from monitor.oncall.roster import on_duty
 
 if TYPE_CHECKING:
     from monitor.alerting.pager import Pager
 
 ACK_LINK_TTL = 24 * 3600.0
-ACKABLE = ("page", "reminder", "flapping", "blind", "self")
+ACKABLE = ("page", "reminder", "flapping", "blind", "self", "mass")
 
 
 def outbox_row(pager: Pager, inc: Incident, kind: str, officer: str, step_key: str,
-               now: float) -> dict[str, Any]:
+               now: float, joined: tuple[str, ...] = ()) -> dict[str, Any]:
+    """One officer's message; `joined`: for a digest, the checks it tells of."""
     lang = language(pager, officer)
-    ctx = context(pager, inc, kind, officer, now)
+    ctx = context(pager, inc, kind, officer, now, lang, joined)
     title, body = templates.render(ctx, lang)
     sms_title, sms_body = templates.render(ctx, lang, sms=True)
     return {"key": f"inc-{inc.id}/{step_key}/{officer}", "incident_id": inc.id,
@@ -33,18 +34,31 @@ def language(pager: Pager, officer: str) -> str:
     return person.language if person and person.language else pager.config.settings.language
 
 
-def context(pager: Pager, inc: Incident, kind: str, officer: str | None,
-            now: float) -> templates.PageContext:
+def context(pager: Pager, inc: Incident, kind: str, officer: str | None, now: float,
+            lang: str = "id", joined: tuple[str, ...] = ()) -> templates.PageContext:
     base = pager.config.settings.base_url
     ack_url = None
     if kind in ACKABLE and officer:
         ack_url = f"{base}/ack/{pager.signer.sign(inc.id, officer, now + ACK_LINK_TTL)}"
     duty = on_duty(pager.oncall, now, pager.tz).officer if pager.oncall else None
+    heading, group, reason = inc.title, inc.group, inc.reason
+    affected = [title(pager, c) for c in sorted(inc.affected)]
+    if kind == "digest":
+        where = inc.group if inc.kind is not Kind.MASS else templates.text(
+            lang, "alert.digest.everywhere")
+        heading = templates.text(lang, "alert.digest.title", count=len(joined), group=where)
+        group, affected = "", [title(pager, c) for c in joined]
+    elif inc.kind is Kind.MASS:
+        members = [c for c in inc.covers if c != inc.check]
+        groups = {pager.engine.checks[c].group for c in members if c in pager.engine.checks}
+        heading = templates.text(lang, "alert.mass.title", count=len(members),
+                                 groups=len(groups))
+        group, reason = "", ""
     return templates.PageContext(
-        kind=kind, incident_id=inc.id, check_title=inc.title, group=inc.group,
-        reason=inc.reason, since=dt.datetime.fromtimestamp(inc.opened_at, pager.tz),
+        kind=kind, incident_id=inc.id, check_title=heading, group=group,
+        reason=reason, since=dt.datetime.fromtimestamp(inc.opened_at, pager.tz),
         on_duty=officer_name(pager, duty), ack_url=ack_url, status_url=f"{base}/status",
-        affected=[title(pager, c) for c in sorted(inc.affected)], acked_by=inc.acked_by,
+        affected=affected, acked_by=inc.acked_by,
         duration=(inc.resolved_at - inc.opened_at) if inc.resolved_at else None,
         note=inc.resolve_note or inc.ack_note)
 

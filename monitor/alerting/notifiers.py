@@ -39,7 +39,8 @@ with warnings.catch_warnings():
 # The notifier's own kinds, plus the template kinds (monitor.alerting.templates.KINDS) that
 # callers may pass straight through; both map onto apprise's four notification types.
 KINDS = frozenset({"page", "reminder", "resolved", "blind", "ack", "info",
-                   "acknowledged", "flapping", "stable", "blind_over", "self", "self_over"})
+                   "acknowledged", "flapping", "stable", "blind_over", "self", "self_over",
+                   "mass", "digest", "capped"})
 DEFAULT_TIMEOUT = 15.0
 # Apprise's deadline is cooperative (a worker thread cannot be interrupted); ours is the
 # hard stop for the awaiting task, a little later so apprise can report TIMEOUT itself.
@@ -55,6 +56,9 @@ _NOTIFY_TYPE = {
     "blind": apprise.NotifyType.WARNING,
     "self": apprise.NotifyType.WARNING,
     "self_over": apprise.NotifyType.SUCCESS,
+    "mass": apprise.NotifyType.FAILURE,
+    "digest": apprise.NotifyType.FAILURE,
+    "capped": apprise.NotifyType.INFO,
     "resolved": apprise.NotifyType.SUCCESS,
     "ack": apprise.NotifyType.INFO,
     "info": apprise.NotifyType.INFO,

@@ -16,7 +16,9 @@ import logging
 import random
 import time
 from collections.abc import Callable
+from dataclasses import replace
 
+from monitor.alerting import caps
 from monitor.alerting.notifiers import Message, Notifier, channel_of
 from monitor.alerting.templates import is_sms_url
 from monitor.errors import NotifyError
@@ -31,6 +33,9 @@ BACKOFF_BASE, BACKOFF_MAX = 1.0, 60.0
 PARALLEL = 16
 
 Channels = Callable[[str], tuple[str, ...]]  # recipient → apprise URLs, preferred first
+Limit = Callable[[str], int]  # channel URL → messages an hour (monitor.alerting.caps)
+# (recipient, held count, limit, first held at) → (title, body) of the capped digest
+CappedText = Callable[[str, int, int, float], tuple[str, str]]
 
 
 JITTER = 0.2
@@ -45,8 +50,11 @@ def backoff(attempts: int, rng: Callable[[], float] = random.random) -> float:
 class Outbox:
     def __init__(self, store: Store, notifier: Notifier, channels: Channels, metrics: Metrics,
                  *, clock: Callable[[], float] = time.time,
-                 on_exhausted: Callable[[OutboxRow], None] = lambda row: None) -> None:
+                 on_exhausted: Callable[[OutboxRow], None] = lambda row: None,
+                 limit: Limit | None = None,
+                 capped_text: CappedText | None = None) -> None:
         self.store, self.notifier, self.channels = store, notifier, channels
+        self.limit, self.capped_text = limit, capped_text
         self.metrics, self.clock, self.on_exhausted = metrics, clock, on_exhausted
         self._wake = asyncio.Event()
         self._busy: set[int] = set()
@@ -97,7 +105,17 @@ class Outbox:
             await self._exhausted(row, "no channel configured")
             return
         url = urls[row.channel_index]
-        channel = channel_of(url)
+        channel, key = channel_of(url), caps.channel_key(url)
+        if self.limit is not None and row.kind not in caps.EXEMPT:
+            limit = self.limit(url)
+            sent = await self.store.run(caps.sent_last_hour, row.recipient, key, self.clock())
+            if sent >= limit:
+                await self.store.run(caps.hold, row, key, self.clock())
+                self.metrics.suppressed.labels("rate_limit").inc()
+                event(log, "rate_limited", key=row.key, channel=channel, limit=limit)
+                return
+        if row.kind == "capped":
+            row = await self._capped(row, url, key)
         sms = is_sms_url(url) and row.sms_body is not None
         message = Message(title=row.sms_title or "" if sms else row.title,
                           body=row.sms_body or "" if sms else row.body, kind=row.kind,
@@ -108,9 +126,20 @@ class Outbox:
             self.metrics.notifications.labels(channel, "failed").inc()
             await self._failed(row, urls, str(exc), exc.permanent)
             return
-        await self.store.run(mark_sent, row.id, self.clock())
+        await self.store.run(mark_sent, row.id, self.clock(), key)
         self.metrics.notifications.labels(channel, "sent").inc()
         event(log, "sent", key=row.key, channel=channel, attempts=row.attempts + 1)
+
+    async def _capped(self, row: OutboxRow, url: str, key: str) -> OutboxRow:
+        """Fill in the capped digest: how many messages were held since when."""
+        if row.title:  # filled on an earlier try
+            return row
+        held = await self.store.run(caps.take_held, row.recipient, key)
+        limit = self.limit(url) if self.limit else 0
+        title, body = (self.capped_text(row.recipient, held.count, limit, held.first_at)
+                       if self.capped_text else (f"{held.count} more updates", ""))
+        await self.store.run(caps.fill, row.id, title, body)
+        return replace(row, title=title, body=body)
 
     async def _failed(self, row: OutboxRow, urls: tuple[str, ...], error: str,
                       permanent: bool) -> None:

@@ -17,7 +17,7 @@ from collections.abc import Callable, Hashable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from monitor.alerting import messages
+from monitor.alerting import digests, messages
 from monitor.alerting.acktoken import AckSigner
 from monitor.alerting.plans import Planner
 from monitor.config.model import Check, Config
@@ -90,6 +90,7 @@ class Pending:
     outbox: list[dict[str, Any]] = field(default_factory=list)
     steps: list[tuple[int, str]] = field(default_factory=list)
     events: list[tuple[int, float, str, str | None, str | None]] = field(default_factory=list)
+    incidents: list[Incident] = field(default_factory=list)  # announced members changed
 
 
 class Pager:
@@ -185,6 +186,7 @@ class Pager:
         if actions:
             await self._apply(actions, now)
         pending = self._escalate(now)
+        self._digests(now, pending)
         if pending.outbox or pending.steps or pending.events:
             await self.store.run(self._write, pending)
             for incident_id, key in pending.steps:
@@ -255,6 +257,7 @@ class Pager:
     async def _apply(self, actions: list[Action], now: float) -> None:
         changed: list[Incident] = []
         new: list[Incident] = []
+        quiet = {a.incident_id for a in actions if isinstance(a, Resolve) and a.quiet}
         for action in actions:
             if isinstance(action, Open):
                 new.append(self._new_incident(action, now))
@@ -267,7 +270,7 @@ class Pager:
                     changed.append(inc)
         resolved = Pending()
         for inc in changed:
-            if inc.status is Status.RESOLVED:
+            if inc.status is Status.RESOLVED and inc.id not in quiet:
                 self._resolved_rows(inc, now, resolved)
         await self.store.run(self._write_incidents, new, changed, now, resolved)
         if resolved.outbox:
@@ -287,8 +290,13 @@ class Pager:
         reason = action.reason or (rt.state.reason if rt else "") or view.state.value
         if action.suppressed:
             self._count_suppressed(view.name, action.suppressed)
+        for name in action.dependents:
+            self._count_suppressed(name, "dependency")
         return Incident(0, view.name, view.group, view.title, Status.OPEN, reason,
-                        now, action.kind, {}, view.policy, suppressed=action.suppressed,
+                        now, action.kind, {**dict.fromkeys(action.members, "mass"),
+                                           **dict.fromkeys(action.dependents, "dependency")},
+                        view.policy,
+                        suppressed=action.suppressed,
                         paging_from=None if action.suppressed else now)
 
     def _change(self, inc: Incident, action: Action, now: float) -> None:
@@ -336,6 +344,8 @@ class Pager:
 
     def _write_pending(self, conn: sqlite3.Connection, pending: Pending) -> None:
         enqueue(conn, pending.outbox)
+        for inc in pending.incidents:
+            save_incident(conn, inc)
         for incident_id, key in pending.steps:
             mark_step(conn, incident_id, key, self.clock())
         for args in pending.events:
@@ -418,6 +428,23 @@ class Pager:
             pending.outbox.append(self._message(inc, kind, officer, step_key, now))
         pending.steps += [(inc.id, key) for key in due.keys]
         pending.events.append((inc.id, now, kind, "siaga", ", ".join(due.recipients)))
+        digests.announce(inc, now)  # the message lists every member it has now
+        pending.incidents.append(inc)
+
+    def _digests(self, now: float, pending: Pending) -> None:
+        """One follow-up per window for checks that joined after the officers were paged."""
+        if self.oncall is None or self.grouping.alertmanager:
+            return
+        for digest in digests.due(list(self.incidents.values()), self.done, self.plan,
+                                  self.grouping.window, now):
+            inc = digest.incident
+            key = f"digest@{now:.3f}"
+            for officer in digest.recipients:
+                pending.outbox.append(messages.outbox_row(self, inc, "digest", officer, key,
+                                                          now, digest.joined))
+            pending.events.append((inc.id, now, "digest", "siaga", ", ".join(digest.joined)))
+            digests.announce(inc, now)
+            pending.incidents.append(inc)
 
     def _resolved_rows(self, inc: Incident, now: float, pending: Pending) -> None:
         """One "resolved" (or "stable again") message to everyone who was paged."""

@@ -3,12 +3,13 @@ their inputs stay the same."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from monitor.incidents import SELF_KINDS, Incident, Kind
 from monitor.oncall import escalation
 from monitor.oncall.model import EscalationStep, Policy
-from monitor.oncall.roster import admins
+from monitor.oncall.roster import admins, dedupe
 
 if TYPE_CHECKING:
     from monitor.alerting.pager import Pager
@@ -42,9 +43,11 @@ class Planner:
         oncall = self.pager.oncall
         resolver = (escalation.roster_resolver(oncall, self.pager.tz) if oncall
                     else lambda targets, at: ())
-        start = (inc.paging_from or inc.opened_at) + self._group_wait(inc)
-        return escalation.plan(policy, start, resolver)
-
-    def _group_wait(self, inc: Incident) -> float:
-        return self.pager.grouping.window if inc.kind is Kind.DOWN else 0.0
+        plan = escalation.plan(policy, inc.paging_from or inc.opened_at, resolver)
+        if inc.kind is Kind.MASS and oncall is not None and plan.steps:
+            # The admins hear of a mass outage with the officer on duty, at the first step.
+            first = plan.steps[0]
+            first = replace(first, recipients=dedupe((*first.recipients, *admins(oncall))))
+            plan = replace(plan, steps=(first, *plan.steps[1:]))
+        return plan
 

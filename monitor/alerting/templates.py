@@ -28,20 +28,33 @@ SMS_SCHEMES = frozenset({
     "sns", "telesign", "telnyx", "twilio", "voipms",
 })
 KINDS = ("page", "reminder", "resolved", "blind", "blind_over", "flapping", "stable",
-         "acknowledged", "self", "self_over")
+         "acknowledged", "self", "self_over", "digest", "mass")
 _MESSAGE_KIND = {"page": "page", "reminder": "reminder", "resolved": "resolved",
+                 "mass": "page", "digest": "page",
                  "blind": "blind", "self": "blind", "acknowledged": "ack"}  # the rest are "info"
 _MONTHS = {
     "id": ("Jan", "Feb", "Mar", "Apr", "Mei", "Jun", "Jul", "Agu", "Sep", "Okt", "Nov", "Des"),
     "en": ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"),
 }
-_WITH_REASON = ("page", "reminder", "blind", "flapping", "self")  # "what is wrong" helps
+_WITH_REASON = ("page", "reminder", "blind", "flapping", "self", "mass")  # "what is wrong" helps
 _AFFECTED_LISTED = 50  # beyond this a page lists names then "and N more"
 
 register("id", {
     "alert.tag.page": "GANGGUAN", "alert.tag.reminder": "PENGINGAT", "alert.tag.resolved": "PULIH",
     "alert.tag.blind": "PEMANTAUAN TERGANGGU", "alert.tag.blind_over": "PEMANTAUAN NORMAL",
     "alert.tag.self": "PEMANTAUAN BERMASALAH", "alert.tag.self_over": "PEMANTAUAN PULIH",
+    "alert.tag.digest": "GANGGUAN", "alert.tag.mass": "GANGGUAN MASSAL",
+    "alert.digest.title": "+{count} layanan lain di {group}",
+    "alert.digest.everywhere": "beberapa grup",
+    "alert.lead.digest": "{service} juga tidak dapat diakses, dalam insiden yang sama "
+                         "(sejak {since}).",
+    "alert.lead.mass": "Sejak {since}, banyak layanan tidak dapat diakses sekaligus: "
+                       "{service}. Satu insiden untuk semuanya; pemberitahuan per grup ditahan.",
+    "alert.mass.title": "{count} layanan di {groups} grup",
+    "alert.capped.title": "SIAGA: {count} pemberitahuan lain",
+    "alert.capped.body": "{count} pemberitahuan lain untuk Anda ditahan sejak {since} karena "
+                         "batas {limit} pesan per jam di saluran ini. Semuanya tercatat; "
+                         "lihat {url}",
     "alert.lead.self": "Sejak {since}, Siaga tidak dapat memantau sebagian layanan. Selama "
                        "itu gangguan pada layanan tersebut tidak akan terdeteksi.",
     "alert.lead.self_over": "Siaga kembali memantau semua layanan (bermasalah sejak {since}).",
@@ -78,6 +91,17 @@ register("en", {
     "alert.tag.page": "DOWN", "alert.tag.reminder": "REMINDER", "alert.tag.resolved": "RESOLVED",
     "alert.tag.blind": "MONITORING BLIND", "alert.tag.blind_over": "MONITORING RESTORED",
     "alert.tag.self": "MONITORING PROBLEM", "alert.tag.self_over": "MONITORING RESTORED",
+    "alert.tag.digest": "DOWN", "alert.tag.mass": "MASS OUTAGE",
+    "alert.digest.title": "+{count} more services in {group}",
+    "alert.digest.everywhere": "several groups",
+    "alert.lead.digest": "{service} are also unreachable, in the same incident "
+                         "(since {since}).",
+    "alert.lead.mass": "Since {since}, many services have been unreachable at once: "
+                       "{service}. One incident for all of them; per-group pages are held.",
+    "alert.mass.title": "{count} services in {groups} groups",
+    "alert.capped.title": "SIAGA: {count} more updates",
+    "alert.capped.body": "{count} more updates for you were held since {since}: this channel "
+                         "allows {limit} messages an hour. All are recorded; see {url}",
     "alert.lead.self": "Since {since}, Siaga cannot watch some services: an outage of those "
                        "would go unnoticed.",
     "alert.lead.self_over": "Siaga watches every service again (problem since {since}).",
@@ -136,6 +160,13 @@ class PageContext:
             raise ValueError(f"unknown page kind {self.kind!r}; expected one of {KINDS}")
         if self.since.tzinfo is None:
             raise ValueError("PageContext.since must be timezone-aware (the configured zone)")
+
+
+def capped(lang: str, count: int, limit: int, since: datetime, url: str) -> tuple[str, str]:
+    """The one message that stands for updates held by the per-channel rate cap."""
+    when = format_time(since, lang, year=False)
+    return (text(lang, "alert.capped.title", count=count),
+            text(lang, "alert.capped.body", count=count, limit=limit, since=when, url=url))
 
 
 def is_sms_url(url: str, override: bool | None = None) -> bool:
@@ -215,7 +246,7 @@ def _render_full(ctx: PageContext, lang: str) -> tuple[str, str]:
 
     if ctx.kind in _WITH_REASON:
         add("alert.reason", ctx.reason)
-    if ctx.kind in ("page", "reminder", "blind"):
+    if ctx.kind in ("page", "reminder", "blind", "mass"):
         add("alert.on_duty", ctx.on_duty)
     if ctx.kind == "reminder":
         add("alert.acked_by", ctx.acked_by)
