@@ -3,8 +3,11 @@
 A heartbeat check is not probed. Its spec says when pings are expected (`every: 24h` or a cron
 `schedule:` in the configured time zone) and how long to wait past that (`grace`). Only the
 pings are stored (table `heartbeats`); lateness is derived from them by the pure `status()`
-(healthchecks' habit: derive, don't store). A heartbeat goes DOWN at once when it is late or a
-failure ping arrives (fail_after 1) and UP at the next success ping.
+(healthchecks' habit: derive, don't store). A heartbeat goes DOWN at once when it is late, a
+failure ping arrives (fail_after 1), or a run that pinged `/start` has reported neither success
+nor failure within `max_runtime`; it comes back UP at the next success ping. The one moment
+that is not a ping, when Siaga began waiting for a check's first ping (`expected_since`), is
+stored with them, so a restart does not move a never-pinged heartbeat's deadline.
 
 The token in each push URL comes from the file (`token: ${VAR}`) or is generated once per
 check, long and random, in `state_dir/heartbeat-tokens/NAME` (mode 0600, created with O_EXCL
@@ -22,7 +25,7 @@ import secrets
 import sqlite3
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -38,7 +41,7 @@ from monitor.errors import StoreError
 from monitor.logs import event
 from monitor.probes.base import ProbeResult
 from monitor.state import State
-from monitor.store import Store
+from monitor.store import Store, transaction
 
 log = logging.getLogger("siaga.heartbeat")
 KIND = "heartbeat"
@@ -53,11 +56,14 @@ class HeartbeatSpec:
     grace: float
     every: float | None = None
     schedule: str | None = None
+    max_runtime: float | None = None
     token: str | None = field(default=None, repr=False)  # from ${VAR}; else generated
 
     def describe(self) -> str:
         when = f"every {format_duration(self.every)}" if self.every else f"at {self.schedule!r}"
-        return f"{when}, grace {format_duration(self.grace)}"
+        limit = (f", max_runtime {format_duration(self.max_runtime)}" if self.max_runtime
+                 else "")
+        return f"{when}, grace {format_duration(self.grace)}{limit}"
 
 
 def _build(values: dict[str, Any], node: Node, path: str, ctx: Ctx) -> Any:
@@ -72,6 +78,8 @@ SCHEMA = Obj(
         "schedule": Cron("Cron expression (five fields) in the configured time zone"),
         "grace": Duration("How late a ping may be before the check is DOWN", default=3600.0,
                           min=0.5),
+        "max_runtime": Duration("A run that pinged /start and reported neither success nor "
+                                "failure within this is DOWN (default: no limit)", min=1.0),
         "token": Str("Token in the push URL; use ${VAR} (default: generated and kept in "
                      "the state directory)", pattern=r"[A-Za-z0-9._~-]{16,200}",
                      hint="16-200 URL-safe characters"),
@@ -100,11 +108,17 @@ def status(spec: HeartbeatSpec, last_ping: float | None, last_start: float | Non
            since: float | None = None) -> tuple[bool, str]:
     """(ok, reason) of a heartbeat at `now`. `since`: when Siaga began waiting for a first ping.
 
-    A failure ping newer than the last success is a failure; otherwise the check is late once
-    `now` passes the next expected ping plus grace.
+    A failure ping newer than the last success is a failure; so is a run started longer than
+    `max_runtime` ago that has not finished; otherwise the check is late once `now` passes the
+    next expected ping plus grace.
     """
     if last_fail is not None and (last_ping is None or last_fail >= last_ping):
         return False, f"job reported failure at {_when(last_fail, now, tz)}"
+    started = overran(spec, last_ping, last_start, now)
+    if started is not None:
+        took = format_duration(max(60.0, now - started) // 60 * 60)  # whole minutes
+        return False, (f"started at {_when(started, now, tz)}, no finish after {took} "
+                       f"(max_runtime {format_duration(spec.max_runtime or 0)})")
     ref = last_ping if last_ping is not None else since
     if ref is None:
         return True, "waiting for the first ping"
@@ -119,6 +133,15 @@ def status(spec: HeartbeatSpec, last_ping: float | None, last_start: float | Non
     if last_ping is None:
         return False, f"no ping yet ({why})"
     return False, f"no ping since {_when(last_ping, now, tz)} ({why})"
+
+
+def overran(spec: HeartbeatSpec, last_ping: float | None, last_start: float | None,
+            now: float) -> float | None:
+    """When the run started, if it pinged /start, has not reported success since (a failure
+    ping is judged before) and has run longer than `max_runtime`; else None."""
+    if spec.max_runtime is None or last_start is None or last_start <= (last_ping or 0):
+        return None
+    return last_start if now > last_start + spec.max_runtime else None
 
 
 # -- tokens -----------------------------------------------------------------------------------
@@ -163,6 +186,7 @@ class Pings:
     last_fail_message: str | None = None
     last_exit_code: int | None = None
     last_duration: float | None = None
+    expected_since: float | None = None  # when Siaga began waiting for the first ping
 
 
 COLUMNS = [f.name for f in fields(Pings)]
@@ -188,7 +212,7 @@ class Heartbeats:
         self.engine, self.store, self.tokens, self.tz = engine, store, tokens, tz
         self.clock = clock
         self.pings: dict[str, Pings] = {}
-        self.since: dict[str, float] = {}
+        self._unsaved: set[str] = set()  # began waiting for a first ping; not stored yet
         self._cached: list[tuple[str, Check]] = []
         self._cached_for: object = None
 
@@ -248,10 +272,12 @@ class Heartbeats:
                 faults.clear("heartbeat", name)
 
     def _judge(self, name: str, check: Check, rt: Runtime, now: float) -> None:
-        p = self.pings.get(name) or Pings()
-        since = self.since.setdefault(name, now)
+        p = self.pings.get(name) or self.pings.setdefault(name, Pings())
+        if p.last_ping is None and p.expected_since is None:
+            p.expected_since = now  # stored by tick(): a restart must not move the deadline
+            self._unsaved.add(name)
         ok, reason = status(check.spec, p.last_ping, p.last_start, p.last_fail, now,
-                            self.tz, since)
+                            self.tz, p.expected_since)
         health = rt.state.health
         if not ok and health is not State.DOWN:
             self._record(check, False, reason)
@@ -267,13 +293,32 @@ class Heartbeats:
             self._cached_for = checks
         return self._cached
 
+    async def tick(self) -> None:
+        """Judge every heartbeat, then store the waits for a first ping that began now."""
+        self.evaluate()
+        if not self._unsaved:
+            return
+        names, self._unsaved = self._unsaved, set()
+        rows = [(n, replace(self.pings[n])) for n in sorted(names) if n in self.pings]
+        try:
+            await self.store.run(_save_rows, rows)
+        except StoreError as exc:  # tried again at the next tick
+            self._unsaved |= names
+            event(log, "heartbeat_not_saved", logging.ERROR, checks=len(names), error=str(exc))
+
     async def run(self, every: float = EVALUATE_EVERY) -> None:
         while True:
             try:
-                self.evaluate()
+                await self.tick()
             except Exception:  # keep judging the other heartbeats
                 log.exception("event=heartbeat_evaluate_failed")
             await asyncio.sleep(every)
+
+
+def _save_rows(conn: sqlite3.Connection, rows: list[tuple[str, Pings]]) -> None:
+    with transaction(conn):
+        for name, p in rows:
+            save_pings(conn, name, p)
 
 
 def _failure(message: str | None, exit_code: int | None) -> str:

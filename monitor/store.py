@@ -85,6 +85,11 @@ MIGRATIONS: list[str] = [
     ALTER TABLE outbox ADD COLUMN channel TEXT;
     CREATE INDEX outbox_channel_sent ON outbox (recipient, channel, sent_at);
     """,
+    # 3 → 4: when Siaga began waiting for a heartbeat's first ping (monitor.heartbeat), so a
+    # restart does not move its deadline
+    """
+    ALTER TABLE heartbeats ADD COLUMN expected_since REAL;
+    """,
 ]
 
 
