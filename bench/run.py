@@ -41,6 +41,7 @@ import yaml
 from aiohttp import web
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import am_latency
 import procstat
 import promtext
 
@@ -49,6 +50,7 @@ HOST = "127.0.0.1"
 NGINX = "/usr/sbin/nginx"
 BLACKBOX = "/usr/bin/prometheus-blackbox-exporter"
 FLIP = "bench-flip"
+AM_OUTAGES = 3  # outages measured in Alertmanager mode (each ~3 s: group_wait 1s)
 DNS_NAME = "bench.siaga.test."
 SIZES: dict[str, dict[str, Any]] = {
     "smoke": {"checks": 50, "interval": 2.0, "duration": 10.0, "outages": 2},
@@ -599,6 +601,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="then drive prometheus-blackbox-exporter over the same HTTP targets")
     p.add_argument("--no-nginx", action="store_true", help="use the aiohttp target even if "
                    "nginx is installed")
+    p.add_argument("--no-alertmanager", action="store_true", help="skip the page latency "
+                   "through a real Alertmanager (measured when prometheus-alertmanager is "
+                   "installed)")
     p.add_argument("--no-pin", action="store_true", help="do not pin processes to cores")
     p.add_argument("--keep", action="store_true", help="keep the temporary directory")
     args = p.parse_args(argv)
@@ -640,6 +645,10 @@ async def amain(args: argparse.Namespace) -> dict[str, Any]:
                                                 receiver_port, dns_port)
         result.update(siaga)
         result["problems"] = problems
+        if args.outages and not args.no_alertmanager:  # the same figure in Alertmanager mode
+            result.update(await am_latency.measure(
+                tmp, min(args.outages, AM_OUTAGES), lambda v: setattr(harness, "failing", v),
+                flip_port, free_port, ROOT))
         if args.vs_blackbox:
             if not os.access(BLACKBOX, os.X_OK):
                 note = f"prometheus-blackbox-exporter not installed ({BLACKBOX}); skipped"
