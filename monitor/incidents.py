@@ -155,6 +155,15 @@ class Resolve:
 
 
 @dataclass(frozen=True, slots=True)
+class Turn:
+    """A DOWN incident whose check began flapping becomes that flapping incident (one
+    notice to the officer on duty) instead of escalating an outage that is not steady."""
+
+    incident_id: int
+    kind: Kind
+
+
+@dataclass(frozen=True, slots=True)
 class Suppress:
     check: str
     reason: str  # maintenance | silence | dependency | connectivity
@@ -168,7 +177,7 @@ class Confirm:
     ancestors: tuple[str, ...]
 
 
-Action = Open | Attach | Resolve | Suppress | Unsuppress | Hold | Confirm
+Action = Open | Attach | Resolve | Suppress | Unsuppress | Hold | Confirm | Turn
 
 
 @dataclass(frozen=True, slots=True)
@@ -384,6 +393,11 @@ def _resolutions(views: dict[str, View], incs: list[Incident], blind: bool) -> l
             if not blind:
                 out.append(Resolve(inc.id, "connectivity restored"))
             continue
+        if inc.kind is Kind.DOWN and inc.status is Status.OPEN:
+            view = views.get(inc.check)
+            if view is not None and view.state is State.FLAPPING:
+                out.append(Turn(inc.id, Kind.FLAPPING))
+                continue
         if inc.kind is Kind.FLAPPING:
             view = views.get(inc.check)
             if view is None or view.state is not State.FLAPPING:

@@ -70,10 +70,11 @@ def insert_incident(conn: sqlite3.Connection, inc: Incident) -> int:
 
 def save_incident(conn: sqlite3.Connection, inc: Incident) -> None:
     conn.execute(
-        "UPDATE incidents SET status=?, reason=?, affected=?, acked_at=?, acked_by=?, "
+        "UPDATE incidents SET status=?, kind=?, reason=?, affected=?, acked_at=?, acked_by=?, "
         "ack_note=?, resolved_at=?, resolved_by=?, resolve_note=?, suppressed=?, "
         "paging_from=?, announced=?, announced_at=? WHERE id=?",
-        (inc.status.value, inc.reason, json.dumps(inc.affected), inc.acked_at, inc.acked_by,
+        (inc.status.value, inc.kind.value, inc.reason, json.dumps(inc.affected),
+         inc.acked_at, inc.acked_by,
          inc.ack_note, inc.resolved_at, inc.resolved_by, inc.resolve_note, inc.suppressed,
          inc.paging_from, json.dumps(list(inc.announced)), inc.announced_at, inc.id))
 
@@ -162,9 +163,22 @@ def outbox_rows(conn: sqlite3.Connection, incident_id: int | None = None) -> lis
     return [dict(r) for r in rows]
 
 
-def steps_done(conn: sqlite3.Connection, incident_id: int) -> set[str]:
-    rows = conn.execute("SELECT step_key FROM escalation_done WHERE incident_id=?",
+def steps_done(conn: sqlite3.Connection, incident_id: int) -> dict[str, float]:
+    """The escalation steps sent for an incident, each with when it went out."""
+    rows = conn.execute("SELECT step_key, at FROM escalation_done WHERE incident_id=?",
                         (incident_id,))
+    return {r[0]: float(r[1]) for r in rows}
+
+
+PAGED_KINDS = ("page", "reminder", "mass", "flapping", "blind", "self", "digest",
+               "still_down")
+
+
+def paged_recipients(conn: sqlite3.Connection, incident_id: int) -> set[str]:
+    """Who has heard of an incident so far (derived from its outbox rows)."""
+    marks = ",".join("?" for _ in PAGED_KINDS)
+    rows = conn.execute(f"SELECT DISTINCT recipient FROM outbox WHERE incident_id=? "
+                        f"AND kind IN ({marks})", (incident_id, *PAGED_KINDS))
     return {r[0] for r in rows}
 
 

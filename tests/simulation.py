@@ -26,7 +26,8 @@ class Simulation:
     offsets, `run(until)` and message times count from the start too."""
 
     def __init__(self, tmp_path, text: str, offsets: dict[str, float],
-                 fails: Callable[[str, float], bool]) -> None:
+                 fails: Callable[[str, float], bool],
+                 held: Callable[[str, float], str | None] | None = None) -> None:
         self.now = T0
         self.config = parse_config(text, str(tmp_path / "checks.yaml"))
         self.engine = Engine(self.config, ProbeContext(), clock=lambda: self.now)
@@ -36,7 +37,11 @@ class Simulation:
         self.demanded: list[str] = []
         self.pager = Pager(store=self.store, engine=self.engine, config=self.config,
                            signer=AckSigner(b"k" * 32), metrics=metrics,
-                           clock=lambda: self.now, probe_now=self.demanded.append)
+                           clock=lambda: self.now, probe_now=self.demanded.append,
+                           suppression=(lambda check, now: held(check.name, now - T0))
+                           if held else None,
+                           suppression_key=(lambda now: int(now)) if held else
+                           (lambda now: None))
         self.engine.on_result.append(self.pager.note_result)
         self.engine.on_transition.append(self.pager.on_transition)
         self.fails = fails
@@ -70,6 +75,11 @@ class Simulation:
                     self.on_demand += 1
                     self.probe(wanted)
                 await self.pager.step()
+
+    def body(self, kind: str) -> list[str]:
+        rows = self.store.call(lambda conn: conn.execute(
+            "SELECT body FROM outbox WHERE kind=? ORDER BY id", (kind,)).fetchall())
+        return [r[0] for r in rows]
 
     def messages(self, *kinds: str) -> list[tuple[str, str, str, float]]:
         """(kind, recipient, title, created_at) of every outbox row, oldest first."""

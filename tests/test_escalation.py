@@ -154,11 +154,25 @@ def test_reminders_go_to_whom_the_pager_names_and_stop_when_resolved():
                resolved=True).steps == ()
 
 
-def test_after_a_restart_overdue_steps_come_at_once_one_message_a_person():
-    result = due(incident_plan(), {"page:0:0"}, OPENED + 35 * MINUTE)
-    assert result.keys == ("page:0:1", "page:0:2")
-    assert result.recipients == ("andi", "kasi", "kabid")
-    assert result.next_at == OPENED + 50 * MINUTE
+def test_after_a_restart_the_first_overdue_step_comes_at_once_and_the_rest_keep_spacing():
+    back = OPENED + 35 * MINUTE  # down from minute 1 to 35: steps at 10 and 30 overdue
+    result = due(incident_plan(), {"page:0:0": OPENED}, back)
+    assert result.keys == ("page:0:1",)
+    assert result.recipients == ("andi",)
+    assert result.next_at == back + 20 * MINUTE  # the 10 → 30 minute spacing, from now
+    done = {"page:0:0": OPENED, "page:0:1": back}
+    assert due(incident_plan(), done, back + 19 * MINUTE).steps == ()
+    assert due(incident_plan(), done, back + 20 * MINUTE).keys == ("page:0:2",)
+
+
+def test_a_held_step_goes_to_whoever_is_on_duty_when_it_is_sent():
+    steps = incident_plan()
+    handoff = OPENED + 23 * 3600  # the next day's 08:00: andi's shift after sari's
+    resolver = roster_resolver(oncall(), JAKARTA)
+    result = due(steps, {"page:0:0": OPENED}, handoff + 60, resolve=resolver)
+    assert result.keys == ("page:0:1",)
+    assert result.recipients == resolver(("next",), handoff + 60)
+    assert result.recipients != steps.steps[1].recipients
 
 
 def test_skipping_to_the_next_step_pages_it_now_and_not_again_later():

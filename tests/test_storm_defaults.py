@@ -17,8 +17,6 @@ from monitor.alerting import digests
 from monitor.config.loader import parse_config
 from monitor.daemon import Daemon
 from monitor.incidents import Incident, Kind, Status
-from monitor.oncall import escalation
-from monitor.oncall.model import EscalationStep, Policy
 from monitor.state import State
 from tests.simulation import Simulation
 
@@ -179,13 +177,12 @@ checks:
 
 
 def test_an_acknowledged_group_incident_sends_no_digest():
-    policy = Policy("default", (EscalationStep(0.0, ("budi",)),), 1, 0.0)
-    plan = escalation.plan(policy, 0.0, lambda targets, at: targets)
     inc = Incident(1, "a", "g", "A", Status.OPEN, "status 503", 0.0, Kind.DOWN,
                    {"b": "grouped"}, announced=("a",), announced_at=0.0)
-    done = {1: {"page:0:0"}}
-    assert [d.joined for d in digests.due([inc], done, lambda i: plan, 30, 31)] == [("b",)]
-    assert digests.due([inc], done, lambda i: plan, 30, 29) == []  # not before the window
+    paged = {1: {"budi"}}
+    assert [(d.joined, d.recipients) for d in digests.due([inc], paged, 30, 31)] == [
+        (("b",), ("budi",))]
+    assert digests.due([inc], paged, 30, 29) == []  # not before the window
     inc.status = Status.ACKNOWLEDGED
-    assert digests.due([inc], done, lambda i: plan, 30, 31) == []
-    assert digests.due([inc], done, lambda i: plan, 0, 31) == []  # group_window: 0
+    assert digests.due([inc], paged, 30, 31) == []
+    assert digests.due([inc], paged, 0, 31) == []  # group_window: 0

@@ -10,11 +10,10 @@ everything), and a digest is no escalation step: it goes to whoever was paged so
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 from monitor.incidents import Incident, Kind, Status
-from monitor.oncall import escalation
 
 DIGESTED = (Kind.DOWN, Kind.MASS)
 
@@ -32,9 +31,9 @@ def announce(inc: Incident, now: float) -> None:
     inc.announced_at = now
 
 
-def due(incidents: Collection[Incident], done: Mapping[int, Collection[str]],
-        plan_of: Callable[[Incident], escalation.Plan], window: float,
-        now: float) -> list[Digest]:
+def due(incidents: Collection[Incident], paged: Mapping[int, Collection[str]],
+        window: float, now: float) -> list[Digest]:
+    """`paged`: who has heard of each incident so far (they get its digest)."""
     if window <= 0:
         return []
     out = []
@@ -47,7 +46,7 @@ def due(incidents: Collection[Incident], done: Mapping[int, Collection[str]],
         joined = tuple(sorted(c for c in inc.covers if c not in told and c != inc.check))
         if not joined:
             continue
-        recipients = escalation.everyone_paged(plan_of(inc), done.get(inc.id, ()))
+        recipients = tuple(sorted(paged.get(inc.id, ())))
         if recipients:
             out.append(Digest(inc, joined, recipients))
     return out

@@ -4,6 +4,7 @@ outbox row that carries the rendered message (full and SMS variants)."""
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from monitor.alerting import templates
@@ -14,14 +15,18 @@ if TYPE_CHECKING:
     from monitor.alerting.pager import Pager
 
 ACK_LINK_TTL = 24 * 3600.0
-ACKABLE = ("page", "reminder", "flapping", "blind", "self", "mass")
+ACKABLE = ("page", "reminder", "flapping", "blind", "self", "mass", "still_down")
 
 
 def outbox_row(pager: Pager, inc: Incident, kind: str, officer: str, step_key: str,
-               now: float, joined: tuple[str, ...] = ()) -> dict[str, Any]:
-    """One officer's message; `joined`: for a digest, the checks it tells of."""
+               now: float, joined: tuple[str, ...] = (), note: str | None = None
+               ) -> dict[str, Any]:
+    """One officer's message; `joined`: for a digest, the checks it tells of; `note`: what
+    held a "still_down" message (maintenance, silence)."""
     lang = language(pager, officer)
     ctx = context(pager, inc, kind, officer, now, lang, joined)
+    if note is not None:
+        ctx = replace(ctx, note=note)
     title, body = templates.render(ctx, lang)
     sms_title, sms_body = templates.render(ctx, lang, sms=True)
     return {"key": f"inc-{inc.id}/{step_key}/{officer}", "incident_id": inc.id,

@@ -40,7 +40,7 @@ with warnings.catch_warnings():
 # callers may pass straight through; both map onto apprise's four notification types.
 KINDS = frozenset({"page", "reminder", "resolved", "blind", "ack", "info",
                    "acknowledged", "flapping", "stable", "blind_over", "self", "self_over",
-                   "mass", "digest", "capped"})
+                   "mass", "digest", "capped", "still_down"})
 DEFAULT_TIMEOUT = 15.0
 # Apprise's deadline is cooperative (a worker thread cannot be interrupted); ours is the
 # hard stop for the awaiting task, a little later so apprise can report TIMEOUT itself.
@@ -59,6 +59,7 @@ _NOTIFY_TYPE = {
     "mass": apprise.NotifyType.FAILURE,
     "digest": apprise.NotifyType.FAILURE,
     "capped": apprise.NotifyType.INFO,
+    "still_down": apprise.NotifyType.WARNING,
     "resolved": apprise.NotifyType.SUCCESS,
     "ack": apprise.NotifyType.INFO,
     "info": apprise.NotifyType.INFO,

@@ -36,6 +36,7 @@ from monitor.incidents import (
     Resolve,
     Status,
     Suppress,
+    Turn,
     Unsuppress,
     View,
     reconcile,
@@ -44,6 +45,7 @@ from monitor.logs import event
 from monitor.metrics import Metrics
 from monitor.oncall import escalation
 from monitor.oncall.model import OnCall
+from monitor.oncall.roster import admins, dedupe, on_duty
 from monitor.probes.base import ProbeResult
 from monitor.records import (
     add_event,
@@ -52,6 +54,7 @@ from monitor.records import (
     insert_incident,
     mark_step,
     open_incidents,
+    paged_recipients,
     save_incident,
     steps_done,
 )
@@ -114,7 +117,9 @@ class Pager:
         self._holding: dict[str, float] = {}  # dependent → since when its page waits
         self._confirming: set[str] = set()  # ancestors being probed on demand
         self.incidents: dict[int, Incident] = {}
-        self.done: dict[int, set[str]] = {}
+        self.done: dict[int, dict[str, float]] = {}  # escalation keys sent, and when
+        self.paged: dict[int, set[str]] = {}  # who has heard of each open incident
+        self._held: dict[int, str] = {}  # incidents a window or silence holds right now
         self._transitions: list[Transition] = []
         self._wake = asyncio.Event()
         self._counted: set[tuple[str, str]] = set()  # (check, reason) suppressions counted
@@ -149,13 +154,15 @@ class Pager:
 
     async def load(self) -> None:
         """Resume open incidents and their escalation progress from the store."""
-        def read(conn: sqlite3.Connection) -> tuple[list[Incident], dict[int, set[str]]]:
+        def read(conn: sqlite3.Connection) -> tuple[list[Incident], dict[int, dict[str, float]],
+                                                    dict[int, set[str]]]:
             incs = open_incidents(conn)
-            return incs, {i.id: steps_done(conn, i.id) for i in incs}
+            return (incs, {i.id: steps_done(conn, i.id) for i in incs},
+                    {i.id: paged_recipients(conn, i.id) for i in incs})
 
-        incs, done = await self.store.run(read)
+        incs, done, paged = await self.store.run(read)
         self.incidents = {i.id: i for i in incs}
-        self.done = done
+        self.done, self.paged = done, paged
         self._update_gauge()
 
     async def run(self) -> None:
@@ -190,7 +197,7 @@ class Pager:
         if pending.outbox or pending.steps or pending.events:
             await self.store.run(self._write, pending)
             for incident_id, key in pending.steps:
-                self.done.setdefault(incident_id, set()).add(key)
+                self.done.setdefault(incident_id, {})[key] = now
             if pending.outbox:
                 self.wake_outbox()
 
@@ -311,6 +318,8 @@ class Pager:
         elif isinstance(action, Resolve):
             inc.status, inc.resolved_at, inc.resolved_by = Status.RESOLVED, now, "siaga"
             inc.resolve_note = action.reason
+        elif isinstance(action, Turn):
+            inc.kind, inc.reason = action.kind, "flapping"
 
     def _count_suppressed(self, check: str, reason: str) -> None:
         if (check, reason) not in self._counted:
@@ -368,13 +377,18 @@ class Pager:
         if self.oncall is None or self.grouping.alertmanager:
             return pending
         for inc in list(self.incidents.values()):
-            if (inc.suppressed is None and not self._root_silenced(inc, now)
-                    and self._guard_agrees(inc, now)):
+            held = inc.suppressed or self._root_silenced(inc, now)
+            if held:
+                self._held[inc.id] = held
+                continue
+            if inc.id in self._held:
+                self._after_hold(inc, self._held.pop(inc.id), now, pending)
+            if self._guard_agrees(inc, now):
                 self._due_pages(inc, now, pending)
         for incident_id in self._skip:
             skipped = self.incidents.get(incident_id)
             if skipped is not None and skipped.status is Status.OPEN:
-                done = self.done.get(skipped.id, set())
+                done = self.done.get(skipped.id, {})
                 due = escalation.skip_to_next(self.plan(skipped), done, now)
                 self._queue(skipped, due, "page", now, pending)
         self._skip.clear()
@@ -397,21 +411,48 @@ class Pager:
                 return False
         return True
 
-    def _root_silenced(self, inc: Incident, now: float) -> bool:
+    def _root_silenced(self, inc: Incident, now: float) -> str | None:
         check = self.engine.checks.get(inc.check)
-        return check is not None and self.suppression(check, now) is not None
+        return self.suppression(check, now) if check is not None else None
+
+    def _after_hold(self, inc: Incident, held: str, now: float, pending: Pending) -> None:
+        """A window or silence ended on an incident that had been paged and is still open:
+        the officer on duty hears once that it is still down (issue 19's decision)."""
+        if held not in ("maintenance", "silence") or not self.paged.get(inc.id):
+            return
+        if self.oncall is None or inc.kind not in (Kind.DOWN, Kind.MASS):
+            return
+        officer = on_duty(self.oncall, now, self.tz).officer
+        to = (officer,) if officer else admins(self.oncall)
+        key = f"after-{held}@{now:.3f}"
+        for name in to:
+            pending.outbox.append(self._message(inc, "still_down", name, key, now, held))
+        self.paged.setdefault(inc.id, set()).update(to)
+        pending.events.append((inc.id, now, "still_down", "siaga", ", ".join(to)))
 
     def _due_pages(self, inc: Incident, now: float, pending: Pending) -> None:
         plan = self.plan(inc)
-        done = self.done.get(inc.id, set())
+        done = self.done.get(inc.id, {})
         acked = inc.acked_at if inc.status is Status.ACKNOWLEDGED else None
-        due = escalation.due(plan, done, now, acked_at=acked)
+        remind_to = self._remind_to(inc, now) if acked is not None else ()
+        resolve = (escalation.roster_resolver(self.oncall, self.tz)
+                   if self.oncall is not None else None)
+        due = escalation.due(plan, done, now, acked_at=acked, remind_to=remind_to,
+                             resolve=resolve)
         if not due.steps:
             return
         kind = "reminder" if due.steps[0].reminder else "page"
         if inc.kind is not Kind.DOWN and kind == "page":
             kind = inc.kind.value
         self._queue(inc, due, kind, now, pending)
+
+    def _remind_to(self, inc: Incident, now: float) -> tuple[str, ...]:
+        """Reminders go to the officer on duty now and whoever acknowledged."""
+        assert self.oncall is not None
+        names = [on_duty(self.oncall, now, self.tz).officer]
+        if inc.acked_by in self.oncall.officers:
+            names.append(inc.acked_by)
+        return dedupe(names) or admins(self.oncall)
 
     def escalate_now(self, incident_id: int | None) -> None:
         """An officer had no working channel: take the next escalation step at once."""
@@ -428,6 +469,7 @@ class Pager:
             pending.outbox.append(self._message(inc, kind, officer, step_key, now))
         pending.steps += [(inc.id, key) for key in due.keys]
         pending.events.append((inc.id, now, kind, "siaga", ", ".join(due.recipients)))
+        self.paged.setdefault(inc.id, set()).update(due.recipients)
         digests.announce(inc, now)  # the message lists every member it has now
         pending.incidents.append(inc)
 
@@ -435,7 +477,7 @@ class Pager:
         """One follow-up per window for checks that joined after the officers were paged."""
         if self.oncall is None or self.grouping.alertmanager:
             return
-        for digest in digests.due(list(self.incidents.values()), self.done, self.plan,
+        for digest in digests.due(list(self.incidents.values()), self.paged,
                                   self.grouping.window, now):
             inc = digest.incident
             key = f"digest@{now:.3f}"
@@ -452,13 +494,12 @@ class Pager:
             hook(inc)
         if self.oncall is None or self.grouping.alertmanager:
             return
-        plan = self.plan(inc)
-        done = self.done.get(inc.id, set())
         kind = {Kind.FLAPPING: "stable", Kind.SELF: "self_over"}.get(inc.kind, "resolved")
-        for officer in escalation.everyone_paged(plan, done):
+        for officer in sorted(self.paged.pop(inc.id, ())):
             pending.outbox.append(self._message(inc, kind, officer, "resolved", now))
         pending.steps.append((inc.id, "resolved"))
+        self.done.pop(inc.id, None)
 
     def _message(self, inc: Incident, kind: str, officer: str, step_key: str,
-                 now: float) -> dict[str, Any]:
-        return messages.outbox_row(self, inc, kind, officer, step_key, now)
+                 now: float, note: str | None = None) -> dict[str, Any]:
+        return messages.outbox_row(self, inc, kind, officer, step_key, now, note=note)

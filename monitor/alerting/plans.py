@@ -8,11 +8,14 @@ from typing import TYPE_CHECKING, Any
 
 from monitor.incidents import SELF_KINDS, Incident, Kind
 from monitor.oncall import escalation
-from monitor.oncall.model import EscalationStep, Policy
+from monitor.oncall.model import ON_DUTY, EscalationStep, Policy
 from monitor.oncall.roster import admins, dedupe
 
 if TYPE_CHECKING:
     from monitor.alerting.pager import Pager
+
+
+FLAPPING = Policy("flapping", (EscalationStep(0.0, (ON_DUTY,)),), 1, 0.0)
 
 
 class Planner:
@@ -39,15 +42,23 @@ class Planner:
             blind = Policy("blind", (EscalationStep(0.0, everyone),), 1, 0.0)
             return escalation.plan(blind, inc.paging_from or inc.opened_at,
                                    lambda targets, at: targets)
+        if inc.kind is Kind.FLAPPING:
+            # Flapping is no outage: one notice to the officer on duty, no chain.
+            return escalation.plan(FLAPPING, inc.paging_from or inc.opened_at,
+                                   self._resolver(), prefix="flap")
         policy = escalation.policy_for(self.pager.oncall, inc.policy)
         oncall = self.pager.oncall
-        resolver = (escalation.roster_resolver(oncall, self.pager.tz) if oncall
-                    else lambda targets, at: ())
-        plan = escalation.plan(policy, inc.paging_from or inc.opened_at, resolver)
+        plan = escalation.plan(policy, inc.paging_from or inc.opened_at, self._resolver())
         if inc.kind is Kind.MASS and oncall is not None and plan.steps:
             # The admins hear of a mass outage with the officer on duty, at the first step.
-            first = plan.steps[0]
-            first = replace(first, recipients=dedupe((*first.recipients, *admins(oncall))))
+            first, everyone = plan.steps[0], admins(oncall)
+            first = replace(first, recipients=dedupe((*first.recipients, *everyone)),
+                            targets=(*first.targets, *everyone))
             plan = replace(plan, steps=(first, *plan.steps[1:]))
         return plan
 
+    def _resolver(self) -> escalation.Resolver:
+        oncall = self.pager.oncall
+        if oncall is None:
+            return lambda targets, at: ()
+        return escalation.roster_resolver(oncall, self.pager.tz)

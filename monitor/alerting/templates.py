@@ -28,15 +28,16 @@ SMS_SCHEMES = frozenset({
     "sns", "telesign", "telnyx", "twilio", "voipms",
 })
 KINDS = ("page", "reminder", "resolved", "blind", "blind_over", "flapping", "stable",
-         "acknowledged", "self", "self_over", "digest", "mass")
+         "acknowledged", "self", "self_over", "digest", "mass", "still_down")
 _MESSAGE_KIND = {"page": "page", "reminder": "reminder", "resolved": "resolved",
-                 "mass": "page", "digest": "page",
+                 "mass": "page", "digest": "page", "still_down": "reminder",
                  "blind": "blind", "self": "blind", "acknowledged": "ack"}  # the rest are "info"
 _MONTHS = {
     "id": ("Jan", "Feb", "Mar", "Apr", "Mei", "Jun", "Jul", "Agu", "Sep", "Okt", "Nov", "Des"),
     "en": ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"),
 }
-_WITH_REASON = ("page", "reminder", "blind", "flapping", "self", "mass")  # "what is wrong" helps
+# kinds where "what is wrong" helps
+_WITH_REASON = ("page", "reminder", "blind", "flapping", "self", "mass", "still_down")
 _AFFECTED_LISTED = 50  # beyond this a page lists names then "and N more"
 
 register("id", {
@@ -44,6 +45,10 @@ register("id", {
     "alert.tag.blind": "PEMANTAUAN TERGANGGU", "alert.tag.blind_over": "PEMANTAUAN NORMAL",
     "alert.tag.self": "PEMANTAUAN BERMASALAH", "alert.tag.self_over": "PEMANTAUAN PULIH",
     "alert.tag.digest": "GANGGUAN", "alert.tag.mass": "GANGGUAN MASSAL",
+    "alert.tag.still_down": "MASIH GANGGUAN",
+    "alert.lead.still_down": "{service} masih tidak dapat diakses setelah {held} berakhir. "
+                             "Gangguan sejak {since}.",
+    "alert.held.maintenance": "jendela pemeliharaan", "alert.held.silence": "masa senyap",
     "alert.digest.title": "+{count} layanan lain di {group}",
     "alert.digest.everywhere": "beberapa grup",
     "alert.lead.digest": "{service} juga tidak dapat diakses, dalam insiden yang sama "
@@ -92,6 +97,10 @@ register("en", {
     "alert.tag.blind": "MONITORING BLIND", "alert.tag.blind_over": "MONITORING RESTORED",
     "alert.tag.self": "MONITORING PROBLEM", "alert.tag.self_over": "MONITORING RESTORED",
     "alert.tag.digest": "DOWN", "alert.tag.mass": "MASS OUTAGE",
+    "alert.tag.still_down": "STILL DOWN",
+    "alert.lead.still_down": "{service} is still unreachable now that the {held} has ended. "
+                             "Down since {since}.",
+    "alert.held.maintenance": "maintenance window", "alert.held.silence": "silence",
     "alert.digest.title": "+{count} more services in {group}",
     "alert.digest.everywhere": "several groups",
     "alert.lead.digest": "{service} are also unreachable, in the same incident "
@@ -235,9 +244,10 @@ def _affected(names: Sequence[str], lang: str) -> str:
 def _render_full(ctx: PageContext, lang: str) -> tuple[str, str]:
     """The full message: a lead sentence, then one labelled line per known fact."""
     title = f"{text(lang, f'alert.tag.{ctx.kind}')}: {ctx.check_title}"
+    held = text(lang, f"alert.held.{ctx.note}") if ctx.kind == "still_down" else ""
     lead = text(lang, f"alert.lead.{ctx.kind}", service=_service(ctx),
                 since=format_time(ctx.since, lang), duration=_duration(ctx, lang),
-                acked_by=ctx.acked_by or text(lang, "alert.unknown"))
+                acked_by=ctx.acked_by or text(lang, "alert.unknown"), held=held)
     lines = [lead, ""]
 
     def add(key: str, value: object) -> None:
@@ -246,12 +256,12 @@ def _render_full(ctx: PageContext, lang: str) -> tuple[str, str]:
 
     if ctx.kind in _WITH_REASON:
         add("alert.reason", ctx.reason)
-    if ctx.kind in ("page", "reminder", "blind", "mass"):
+    if ctx.kind in ("page", "reminder", "blind", "mass", "still_down"):
         add("alert.on_duty", ctx.on_duty)
     if ctx.kind == "reminder":
         add("alert.acked_by", ctx.acked_by)
     add("alert.affected", _affected(ctx.affected, lang) if ctx.affected else "")
-    add("alert.note", ctx.note)
+    add("alert.note", ctx.note if ctx.kind != "still_down" else "")
     if ctx.kind == "page" and ctx.step > 0:
         lines.append(text(lang, "alert.escalation", step=ctx.step + 1))
     if ctx.kind == "page" and ctx.round > 0:

@@ -10,12 +10,18 @@ Paging stops once the incident is acknowledged or resolved; while it stays ackno
 down, `due()` yields a reminder every `remind_every` (keys "remind:1", "remind:2", …).
 A step whose targets resolve to nobody (no one on duty, no `next`) goes to the admins, so
 a page never goes nowhere.
+
+Time is held, not lost: when a step is sent late (paging was held by a silence, a
+maintenance window or a restart), the rest of the chain keeps its spacing from that moment
+(`done` maps each sent key to when it went out), and overdue steps go one at a time, never
+in a bunch. Recipients are resolved when a step is sent, so a step held across a handoff
+goes to whoever is on duty then.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import tzinfo
 
@@ -39,13 +45,17 @@ class Step:
     at: float
     round: int
     index: int  # the step in the policy; for a reminder, its number (1, 2, …)
-    recipients: tuple[str, ...]
+    recipients: tuple[str, ...]  # resolved at `at` (what the plan expects)
     reminder: bool = False
+    targets: tuple[str, ...] = ()  # as configured: resolved again when the step is sent
+    prefix: str = "page"  # "flap" for a flapping incident's one notice
 
     @property
     def key(self) -> str:
         """Stable identity to persist once sent: "page:ROUND:INDEX" or "remind:N"."""
-        return f"remind:{self.index}" if self.reminder else f"page:{self.round}:{self.index}"
+        if self.reminder:
+            return f"remind:{self.index}"
+        return f"{self.prefix}:{self.round}:{self.index}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,14 +124,15 @@ def roster_resolver(oncall: OnCall, tz: tzinfo) -> Resolver:
     return lambda targets, at: recipients(oncall, targets, at, tz)
 
 
-def plan(policy: Policy, opened_at: float, resolve: Resolver) -> Plan:
+def plan(policy: Policy, opened_at: float, resolve: Resolver, prefix: str = "page") -> Plan:
     """Every step of every round, recipients resolved at each step's own time."""
     steps = []
     for round_ in range(policy.repeat):
         begins = opened_at + round_ * policy.repeat_after
         for index, step in enumerate(policy.steps):
             at = begins + step.after
-            steps.append(Step(at, round_, index, resolve(step.notify, at)))
+            steps.append(Step(at, round_, index, resolve(step.notify, at), False,
+                              step.notify, prefix))
     steps.sort(key=lambda s: (s.at, s.round, s.index))
     return Plan(policy, opened_at, tuple(steps))
 
@@ -134,21 +145,47 @@ def due(
     acked_at: float | None = None,
     resolved: bool = False,
     remind_to: Iterable[str] = (),
+    resolve: Resolver | None = None,
 ) -> Due:
-    """What is due at `now`, given the keys already sent (`done`).
+    """What is due at `now`, given the keys already sent (`done`; a mapping key → sent at
+    lets a late step shift the rest of the chain, see the module docstring).
 
-    Unacknowledged: every planned step due and not yet sent (after a restart, all the
-    overdue ones at once). Acknowledged and not resolved: the current reminder, to
-    `remind_to` (default: everyone paged so far). Resolved: nothing.
+    Unacknowledged: the earliest unsent step once its (shifted) time has come, with any
+    planned for the same moment; recipients resolved now when `resolve` is given.
+    Acknowledged and not resolved: the current reminder, to `remind_to` (default: everyone
+    paged so far). Resolved: nothing.
     """
     if resolved:
         return Due()
     if acked_at is not None:
         return _reminder(plan, done, now, acked_at, tuple(remind_to))
     pending = [step for step in plan.steps if step.key not in done]
-    ready = tuple(step for step in pending if step.at <= now)
-    later = min((step.at for step in pending if step.at > now), default=None)
-    return Due(ready, dedupe(r for step in ready for r in step.recipients), later)
+    if not pending:
+        return Due()
+    shift = _shift(plan, done)
+    first = pending[0].at
+    if first + shift > now:
+        return Due(next_at=first + shift)
+    ready = tuple(step for step in pending if step.at == first)
+    # Sent now, these set the shift the later steps keep: spacing counts from this moment.
+    later = min((step.at - first + now for step in pending if step.at > first), default=None)
+    if resolve is None:
+        to = dedupe(r for step in ready for r in step.recipients)
+    else:
+        to = dedupe(r for step in ready for r in resolve(step.targets, now))
+    return Due(ready, to, later)
+
+
+def _shift(plan: Plan, done: Collection[str]) -> float:
+    """How late the chain runs: the last step sent, against its planned time."""
+    if not isinstance(done, Mapping):
+        return 0.0
+    sent = [(step.at, done[step.key]) for step in plan.steps
+            if not step.reminder and step.key in done]
+    if not sent:
+        return 0.0
+    planned, at = max(sent)
+    return max(0.0, at - planned)
 
 
 def skip_to_next(plan: Plan, done: Collection[str], now: float) -> Due:

@@ -1,0 +1,128 @@
+"""The right person, once, on time (issue 19, cases 1-4 and 6): flapping, shift changes,
+held steps and the end of a window, walked with the injected clock so minutes cost
+milliseconds. The config is what an operator writes: a rotation, a policy, one service."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from monitor.alerting.actions import Actions
+from monitor.oncall.roster import on_duty
+from tests.simulation import T0, Simulation
+
+WIB = dt.timezone(dt.timedelta(hours=7))
+
+
+def config(tmp_path, policy: str, rotation: str = "every: 1d", check: str = "") -> str:
+    return f"""
+siaga: {{state_dir: "{tmp_path / 'state'}"}}
+checks:
+  - {{name: portal, title: Portal Layanan, interval: 1s, timeout: 1s,
+     http: {{url: "http://127.0.0.1:9/"}}{check}}}
+oncall:
+  officers:
+    budi: {{notify: ["json://127.0.0.1:9/budi"]}}
+    sari: {{notify: ["json://127.0.0.1:9/sari"]}}
+    kasi: {{notify: ["json://127.0.0.1:9/kasi"]}}
+  groups: {{atasan: [kasi]}}
+  rotations: [{{name: piket, {rotation}, officers: [budi, sari]}}]
+  escalation:
+    default: {policy}
+"""
+
+
+CHAIN = ("{steps: [{notify: on_duty}, {after: 5s, notify: next}, {after: 10s, notify: [atasan]}],"
+         " repeat: 2}")
+
+
+def alternating(start: float, end: float):
+    """200/500 on every probe (1 s apart) between `start` and `end`, healthy otherwise."""
+    return lambda name, t: start <= t < end and int(t) % 2 == 0
+
+
+@pytest.mark.parametrize("fail_after", [3, 1])
+async def test_a_flapping_target_is_one_flapping_notice_and_one_stable_again(tmp_path,
+                                                                             fail_after):
+    text = config(tmp_path, CHAIN, check=f", fail_after: {fail_after}")
+    sim = Simulation(tmp_path, text, {"portal": 0.5}, alternating(10, 130))
+    await sim.run(until=400)
+    kinds = [m[0] for m in sim.messages()]
+    assert kinds.count("flapping") == 1, kinds
+    assert kinds.count("stable") == 1, kinds
+    # fail_after 1 makes it DOWN before flapping shows: that one page, then no chain.
+    assert kinds.count("page") == (1 if fail_after == 1 else 0), kinds
+    assert kinds.count("resolved") == 0
+    sim.close()
+
+
+def silence(start: float, end: float, reason: str = "silence"):
+    return lambda name, t: reason if start <= t < end else None
+
+
+async def test_a_held_step_goes_to_whoever_is_on_duty_when_it_is_sent(tmp_path):
+    text = config(tmp_path, "{steps: [{notify: on_duty}, {after: 30s, notify: on_duty},"
+                            " {after: 100s, notify: on_duty}]}", rotation="every: 1m")
+    sim = Simulation(tmp_path, text, {"portal": 0.5}, lambda name, t: t >= 5,
+                     held=silence(20, 75))
+    await sim.run(until=90)
+    oncall = sim.config.sections["oncall"]
+    pages = sim.messages("page")
+    assert len(pages) == 2, pages
+    (_, first_to, _, first_at), (_, second_to, _, second_at) = pages
+    planned = first_at + 30
+    assert first_to == on_duty(oncall, T0 + first_at, WIB).officer
+    assert second_at >= 75  # held by the silence
+    sent_duty = on_duty(oncall, T0 + second_at, WIB).officer
+    assert second_to == sent_duty
+    assert on_duty(oncall, T0 + planned, WIB).officer != sent_duty  # a handoff happened
+    sari_or_budi = {"budi": "budi", "sari": "sari"}[sent_duty]
+    assert f"Petugas piket: {sari_or_budi}" in sim.body("page")[1]
+    sim.close()
+
+
+async def test_after_a_hold_the_chain_resumes_at_the_first_unsent_step_and_keeps_spacing(
+        tmp_path):
+    text = config(tmp_path, "{steps: [{notify: on_duty}, {after: 30s, notify: next},"
+                            " {after: 100s, notify: [atasan]}]}")
+    sim = Simulation(tmp_path, text, {"portal": 0.5}, lambda name, t: t >= 5,
+                     held=silence(10, 200))
+    await sim.run(until=400)
+    times = [round(m[3]) for m in sim.messages("page")]
+    assert len(times) == 3
+    first, second, third = times
+    assert first < 10  # paged before the silence began
+    assert 200 <= second <= 202  # the 30 s step, as soon as the silence ended
+    assert third - second == pytest.approx(70, abs=2)  # 100 s - 30 s: spacing kept
+    sim.close()
+
+
+async def test_a_service_still_down_when_its_maintenance_window_ends_is_told_once(tmp_path):
+    text = config(tmp_path, "{steps: [{notify: on_duty}]}")
+    sim = Simulation(tmp_path, text, {"portal": 0.5}, lambda name, t: t >= 5,
+                     held=silence(50, 150, "maintenance"))
+    await sim.run(until=300)
+    kinds = [m[0] for m in sim.messages()]
+    assert kinds == ["page", "still_down"], kinds
+    (_, to, title, at), = sim.messages("still_down")
+    assert 150 <= at <= 152 and title == "MASIH GANGGUAN: Portal Layanan"
+    assert to == on_duty(sim.config.sections["oncall"], T0 + at, WIB).officer
+    assert "setelah jendela pemeliharaan berakhir" in sim.body("still_down")[0]
+    sim.close()
+
+
+async def test_reminders_go_to_the_officer_on_duty_and_whoever_acknowledged(tmp_path):
+    text = config(tmp_path, "{steps: [{notify: on_duty}, {after: 5s, notify: next}],"
+                            " remind_every: 1m}", rotation="every: 2m")
+    sim = Simulation(tmp_path, text, {"portal": 0.5}, lambda name, t: t >= 5)
+    await sim.run(until=20)
+    (inc,) = sim.pager.incidents.values()
+    await Actions(sim.pager).acknowledge(inc.id, "budi")
+    await sim.run(until=400)
+    oncall = sim.config.sections["oncall"]
+    reminders = sim.messages("reminder")
+    assert reminders
+    for _, to, _, at in reminders:
+        assert to in {"budi", on_duty(oncall, T0 + at, WIB).officer}
+    sim.close()
