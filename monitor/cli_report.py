@@ -15,6 +15,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from monitor import liveness
 from monitor import report as reports
 from monitor.client import Client
 from monitor.config.model import Config
@@ -47,7 +48,8 @@ def cmd_report(args: argparse.Namespace, config: Config, out: Console, err: Cons
         return EXIT_USAGE
     conn = reports.open_readonly(config.settings.state_dir)
     try:
-        rep = reports.build(conn, config.checks, start, end, time.time(),
+        now = liveness.watched_until(config.settings.state_dir, time.time())
+        rep = reports.build(conn, config.checks, start, end, now,
                             config.settings.timezone, maintenance_of(config),
                             exclude_maintenance=not args.count_maintenance)
     finally:

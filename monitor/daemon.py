@@ -20,7 +20,7 @@ from pathlib import Path
 from prometheus_client import CollectorRegistry
 from rich.console import Console
 
-from monitor import logs
+from monitor import liveness, logs
 from monitor import silences as silence_records
 from monitor.alerting import messages, templates
 from monitor.alerting.acktoken import AckSigner, load_or_create_key
@@ -242,6 +242,7 @@ class Daemon:
         if self.serve:
             self.server = Server(build_app(self), s.listen_host, s.listen_port)
             await self.server.start()
+        await self._close_gap()
         await self.pager.load()
         await self.refresh_silences()
         await self.heartbeats.load()
@@ -250,7 +251,8 @@ class Daemon:
         self._tasks += [asyncio.create_task(self.reloader.watch(), name="config-watcher"),
                         asyncio.create_task(self.heartbeats.run(), name="heartbeats"),
                         asyncio.create_task(deadman_run(self), name="deadman"),
-                        asyncio.create_task(self.watchdog.run(), name="watchdog")]
+                        asyncio.create_task(self.watchdog.run(), name="watchdog"),
+                        asyncio.create_task(liveness.keep_marking(s.state_dir), name="mark")]
         self._tasks.append(asyncio.create_task(rollup_run(self.store, lambda: self.config),
                                                name="rollups"))  # uptime rollups + pruning
         alerting = self.pager.grouping
@@ -263,6 +265,14 @@ class Daemon:
         self.scheduler.set_checks(self.probed(self.config), initial=True)
         event(log, "started", checks=len(self.config.checks), location=s.location,
               listen=f"{s.listen_host}:{self.server.port}" if self.server else "-")
+
+    async def _close_gap(self, at: float | None = None) -> None:
+        """Time Siaga was not watching is "no data" (monitor.liveness): at start, from the
+        mark a crashed run left; at stop, from now."""
+        state_dir = self.config.settings.state_dir
+        at = liveness.read_mark(state_dir) if at is None else at
+        if at is not None:
+            await self.store.run(liveness.close_watch, list(self.config.by_name), at)
 
     def reload(self, loaded: Config | ConfigError | None = None) -> bool:
         """Load the file again; keep running on the old config if the new one is invalid.
@@ -344,5 +354,7 @@ class Daemon:
             await self.outbox.stop()
         if self.server is not None:
             await self.server.stop()
+        await self._close_gap(time.time())
+        liveness.clear_mark(self.config.settings.state_dir)
         self.store.close()
         event(log, "stopped")

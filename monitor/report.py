@@ -13,6 +13,7 @@ import datetime as dt
 import html
 import io
 import json
+import re
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -78,7 +79,11 @@ def open_readonly(state_dir: str | Path) -> sqlite3.Connection:
 
 def month_window(month: str, tz: dt.tzinfo) -> tuple[float, float]:
     """'2026-11' → [first local midnight of the month, first of the next)."""
-    first = dt.datetime.strptime(month, "%Y-%m").date()
+    found = re.fullmatch(r"(\d{4})-(\d{2})", month.strip())
+    if not found or not 1 <= int(found[2]) <= 12:
+        raise ValueError(f"--month {month}: expected YYYY-MM with a month 01–12, "
+                         "e.g. 2026-11")
+    first = dt.date(int(found[1]), int(found[2]), 1)
     nxt = (first + dt.timedelta(days=32)).replace(day=1)
     bounds = day_bounds(first, (nxt - first).days, tz)
     return bounds[0], bounds[-1]
@@ -86,12 +91,20 @@ def month_window(month: str, tz: dt.tzinfo) -> tuple[float, float]:
 
 def days_window(start: str, end: str, tz: dt.tzinfo) -> tuple[float, float]:
     """Local dates, both included: '2026-11-01', '2026-11-15'."""
-    a = dt.date.fromisoformat(start)
-    b = dt.date.fromisoformat(end)
+    a, b = _date("--from", start), _date("--to", end)
     if b < a:
         raise ValueError(f"--to {end} is before --from {start}")
     bounds = day_bounds(a, (b - a).days + 1, tz)
     return bounds[0], bounds[-1]
+
+
+def _date(option: str, value: str) -> dt.date:
+    try:
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value.strip()):
+            return dt.date.fromisoformat(value.strip())
+    except ValueError:
+        pass
+    raise ValueError(f"{option} {value}: expected a date YYYY-MM-DD, e.g. 2026-11-01")
 
 
 def build(conn: sqlite3.Connection, checks: Sequence[Check], start: float, end: float,
