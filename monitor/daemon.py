@@ -150,7 +150,8 @@ class Daemon:
         self.notifier = notifier or AppriseNotifier()
         self.outbox = Outbox(self.store, self.notifier, self.channels, self.metrics,
                              on_exhausted=lambda row: self.pager.escalate_now(row.incident_id),
-                             limit=self.rate_limit, capped_text=self.capped_text)
+                             limit=self.rate_limit, capped_text=self.capped_text,
+                             is_open=lambda incident_id: incident_id in self.pager.incidents)
         self.pager = Pager(store=self.store, engine=self.engine, config=config,
                            signer=self.signer, metrics=self.metrics,
                            suppression=self.suppression, suppression_key=self.suppression_key,

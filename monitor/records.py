@@ -148,6 +148,26 @@ def mark_retry(conn: sqlite3.Connection, row_id: int, due_at: float, error: str,
                      "channel_index=? WHERE id=?", (due_at, attempts, error, channel_index, row_id))
 
 
+def mark_obsolete(conn: sqlite3.Connection, row_id: int) -> None:
+    """An urgent message whose incident resolved before it could go out."""
+    with transaction(conn):
+        conn.execute("UPDATE outbox SET status='obsolete' WHERE id=?", (row_id,))
+
+
+def fork_to_next_channel(conn: sqlite3.Connection, row: OutboxRow, now: float,
+                         retry_at: float, error: str, suffix: str) -> None:
+    """Send `row` on the next channel now; a copy keeps trying this one from `retry_at`."""
+    with transaction(conn):
+        conn.execute(
+            "INSERT OR IGNORE INTO outbox (key, incident_id, kind, recipient, channel_index, "
+            "title, body, sms_title, sms_body, created_at, due_at, attempts, last_error) "
+            "SELECT key || ?, incident_id, kind, recipient, channel_index, title, body, "
+            "sms_title, sms_body, created_at, ?, 1, ? FROM outbox WHERE id=?",
+            (suffix, retry_at, error, row.id))
+        conn.execute("UPDATE outbox SET channel_index=?, attempts=0, due_at=?, last_error=? "
+                     "WHERE id=?", (row.channel_index + 1, now, error, row.id))
+
+
 def mark_failed(conn: sqlite3.Connection, row_id: int, error: str) -> None:
     with transaction(conn):
         conn.execute("UPDATE outbox SET status='failed', attempts=attempts+1, last_error=? "

@@ -126,3 +126,87 @@ async def test_reminders_go_to_the_officer_on_duty_and_whoever_acknowledged(tmp_
     for _, to, _, at in reminders:
         assert to in {"budi", on_duty(oncall, T0 + at, WIB).officer}
     sim.close()
+
+
+# -- case 5: a refused first channel ------------------------------------------------------------
+
+async def test_a_refused_first_channel_does_not_delay_the_page(tmp_path, farm, targets,
+                                                                json_receiver):
+    import asyncio
+    import time
+
+    from prometheus_client import CollectorRegistry
+
+    from monitor.config.loader import parse_config
+    from monitor.daemon import Daemon
+    from monitor.state import State
+
+    refused = f"json://127.0.0.1:{farm.refused_port}/"
+    text = f"""
+siaga: {{listen: "127.0.0.1:0", state_dir: "{tmp_path / 'state'}"}}
+checks:
+  - {{name: portal, interval: 1s, timeout: 1s, http: {{url: "{targets.url('portal')}"}}}}
+oncall:
+  officers:
+    budi: {{notify: ["{refused}", "{json_receiver.url('/budi')}"]}}
+  rotations: [{{name: piket, every: 1d, officers: [budi]}}]
+"""
+    path = tmp_path / "checks.yaml"
+    path.write_text(text)
+    daemon = Daemon(parse_config(text, str(path)), registry=CollectorRegistry())
+    await daemon.start()
+    try:
+        await asyncio.sleep(1.5)
+        targets.status["portal"] = 503
+        while daemon.engine.runtime["portal"].state.state is not State.DOWN:
+            await asyncio.sleep(0.05)
+        down = time.monotonic()
+        (page,) = await json_receiver.wait_for(1, 5)
+        assert time.monotonic() - down < 5  # seconds, not the 6 minutes of backoff
+        assert page.json["title"] == "GANGGUAN: portal"
+        # The first channel keeps being tried in the background.
+        def states(conn):
+            return {tuple(r) for r in conn.execute(
+                "SELECT channel_index, status FROM outbox WHERE kind='page'")}
+
+        for _ in range(40):  # the receiver answered; the row is marked sent just after
+            if (1, "sent") in await daemon.store.run(states):
+                break
+            await asyncio.sleep(0.05)
+        assert await daemon.store.run(states) == {(0, "pending"), (1, "sent")}
+    finally:
+        await daemon.stop()
+
+
+async def test_a_page_whose_incident_resolved_before_it_went_out_is_not_delivered(tmp_path):
+    from prometheus_client import CollectorRegistry
+
+    from monitor.alerting.outbox import Outbox
+    from monitor.config.loader import parse_config
+    from monitor.engine import Engine
+    from monitor.metrics import Metrics
+    from monitor.probes.base import ProbeContext
+    from monitor.records import due_messages, enqueue
+    from monitor.store import Store
+
+    sent = []
+
+    class Notifier:
+        async def send(self, url, message):
+            sent.append(message.kind)
+
+    config = parse_config(f'siaga: {{state_dir: "{tmp_path}"}}\n'
+                          "checks: [{name: a, tcp: {host: 127.0.0.1, port: 9}}]\n", "x.yaml")
+    store = Store(tmp_path)
+    metrics = Metrics(CollectorRegistry(), Engine(config, ProbeContext()), "local")
+    outbox = Outbox(store, Notifier(), lambda officer: ("json://127.0.0.1:9/",), metrics,
+                    is_open=lambda incident_id: incident_id != 7)
+    rows = [{"key": f"inc-{i}/{kind}/budi", "incident_id": i, "kind": kind, "recipient": "budi",
+             "title": "t", "body": "b", "sms_title": None, "sms_body": None,
+             "created_at": 0.0, "due_at": 0.0}
+            for i, kind in ((7, "page"), (7, "resolved"), (8, "page"))]
+    store.call(enqueue, rows)
+    for row in store.call(due_messages, 1e12):
+        await outbox._deliver(row)
+    assert sent == ["resolved", "page"]  # incident 7's DOWN page is not sent after the fact
+    store.close()

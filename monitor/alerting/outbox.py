@@ -4,9 +4,15 @@ A row is marked sent only after the channel accepted it. A failed send is retrie
 jittered backoff (1, 2, 4 … 60 s, ±20 %, so many rows failing together do not retry in step);
 a permanent failure, or a channel still failing after MAX_ATTEMPTS tries on it, moves the row
 to the officer's next channel, which gets MAX_ATTEMPTS tries of its own; when an officer
-has no working channel left, the pager is told so it can escalate at once. A crash between
-the channel accepting a message and the row being marked sent (milliseconds) can repeat that
-one message after a restart: paging twice is better than not at all.
+has no working channel left, the pager is told so it can escalate at once.
+
+An urgent message (a page, reminder, digest…) does not wait for a failing channel: after its
+first failure it moves on to the officer's next channel at once, while a copy keeps trying
+the first one in the background ("knows within a minute"). An urgent message whose incident
+was resolved meanwhile is not delivered after the fact (the resolved message says it all).
+
+A crash between the channel accepting a message and the row being marked sent (milliseconds)
+can repeat that one message after a restart: paging twice is better than not at all.
 """
 
 from __future__ import annotations
@@ -24,13 +30,24 @@ from monitor.alerting.templates import is_sms_url
 from monitor.errors import NotifyError
 from monitor.logs import event
 from monitor.metrics import Metrics
-from monitor.records import OutboxRow, due_messages, mark_failed, mark_retry, mark_sent, next_due
+from monitor.records import (
+    OutboxRow,
+    due_messages,
+    fork_to_next_channel,
+    mark_failed,
+    mark_obsolete,
+    mark_retry,
+    mark_sent,
+    next_due,
+)
 from monitor.store import Store
 
 log = logging.getLogger("siaga.outbox")
 MAX_ATTEMPTS = 12  # per channel, over about ten minutes of backoff
 BACKOFF_BASE, BACKOFF_MAX = 1.0, 60.0
 PARALLEL = 16
+URGENT = ("page", "reminder", "mass", "digest", "flapping", "blind", "self", "still_down")
+BACKGROUND = "/background"  # key suffix of the copy that keeps trying a failing channel
 
 Channels = Callable[[str], tuple[str, ...]]  # recipient → apprise URLs, preferred first
 Limit = Callable[[str], int]  # channel URL → messages an hour (monitor.alerting.caps)
@@ -52,8 +69,10 @@ class Outbox:
                  *, clock: Callable[[], float] = time.time,
                  on_exhausted: Callable[[OutboxRow], None] = lambda row: None,
                  limit: Limit | None = None,
-                 capped_text: CappedText | None = None) -> None:
+                 capped_text: CappedText | None = None,
+                 is_open: Callable[[int], bool] = lambda incident_id: True) -> None:
         self.store, self.notifier, self.channels = store, notifier, channels
+        self.is_open = is_open
         self.limit, self.capped_text = limit, capped_text
         self.metrics, self.clock, self.on_exhausted = metrics, clock, on_exhausted
         self._wake = asyncio.Event()
@@ -100,6 +119,11 @@ class Outbox:
             self.wake()
 
     async def _send(self, row: OutboxRow) -> None:
+        if (row.kind in URGENT and row.incident_id is not None
+                and not self.is_open(row.incident_id)):
+            await self.store.run(mark_obsolete, row.id)
+            event(log, "obsolete", key=row.key)
+            return
         urls = self.channels(row.recipient)
         if row.channel_index >= len(urls):
             await self._exhausted(row, "no channel configured")
@@ -146,6 +170,17 @@ class Outbox:
         attempts = row.attempts + 1  # tries on this channel
         event(log, "send_failed", logging.WARNING, key=row.key, error=error,
               permanent=permanent, attempts=attempts)
+        background = row.key.endswith(BACKGROUND)
+        more = row.channel_index + 1 < len(urls)
+        if (not permanent and attempts == 1 and more and row.kind in URGENT
+                and not background):
+            retry_at = self.clock() + backoff(attempts)
+            await self.store.run(fork_to_next_channel, row, self.clock(), retry_at, error,
+                                 BACKGROUND)
+            return
+        if background and (permanent or attempts >= MAX_ATTEMPTS):
+            await self.store.run(mark_failed, row.id, error)  # the copy on the next channel
+            return  # carries the message
         if not permanent and attempts < MAX_ATTEMPTS:
             due = self.clock() + backoff(attempts)
             await self.store.run(mark_retry, row.id, due, error, row.channel_index, attempts)
