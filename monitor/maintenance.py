@@ -130,7 +130,7 @@ def _cron_gap(expr: str) -> float:
     """The shortest time between the next few fire times (the schema checked they exist)."""
     it = croniter(expr, dt.datetime.now(dt.UTC))
     times = [it.get_next(float) for _ in range(5)]
-    return min(b - a for a, b in itertools.pairwise(times))
+    return float(min(b - a for a, b in itertools.pairwise(times)))
 
 
 class Day(Str):

@@ -8,6 +8,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from monitor.alerting import templates
+from monitor.i18n import text
 from monitor.incidents import Incident, Kind
 from monitor.oncall.roster import on_duty
 
@@ -49,14 +50,14 @@ def context(pager: Pager, inc: Incident, kind: str, officer: str | None, now: fl
     heading, group, reason = inc.title, inc.group, inc.reason
     affected = [title(pager, c) for c in sorted(inc.affected)]
     if kind == "digest":
-        where = inc.group if inc.kind is not Kind.MASS else templates.text(
+        where = inc.group if inc.kind is not Kind.MASS else text(
             lang, "alert.digest.everywhere")
-        heading = templates.text(lang, "alert.digest.title", count=len(joined), group=where)
+        heading = text(lang, "alert.digest.title", count=len(joined), group=where)
         group, affected = "", [title(pager, c) for c in joined]
     elif inc.kind is Kind.MASS:
         members = [c for c in inc.covers if c != inc.check]
         groups = {pager.engine.checks[c].group for c in members if c in pager.engine.checks}
-        heading = templates.text(lang, "alert.mass.title", count=len(members),
+        heading = text(lang, "alert.mass.title", count=len(members),
                                  groups=len(groups))
         group, reason = "", ""
     return templates.PageContext(

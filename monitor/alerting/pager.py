@@ -270,7 +270,7 @@ class Pager:
                 new.append(self._new_incident(action, now))
             elif isinstance(action, Suppress):
                 self._count_suppressed(action.check, action.reason)
-            else:
+            elif not isinstance(action, Confirm):
                 inc = self.incidents.get(action.incident_id)
                 if inc is not None:
                     self._change(inc, action, now)

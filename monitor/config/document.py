@@ -40,12 +40,12 @@ def compose(text: str, file: str) -> Node | Problem | None:
     if deep is not None:
         return deep
     try:
-        root = yaml.compose(text, Loader=_LOADER)
+        root: Node | Problem | None = yaml.compose(text, Loader=_LOADER)
     except yaml.YAMLError:
         root = _compose_for_message(text, file)
         if isinstance(root, Problem) or root is None:
             return root
-    if root is not None and _ANCHOR_OR_TAG.search(text):
+    if isinstance(root, Node) and _ANCHOR_OR_TAG.search(text):
         return _shape_problem(root, file)
     return root
 
@@ -86,7 +86,8 @@ def _too_deep(text: str, file: str) -> Problem | None:
                 depth += 1
                 if depth > MAX_DEPTH:
                     mark = event.start_mark
-                    return Problem(file, mark.line + 1, mark.column + 1, "",
+                    line, column = (mark.line, mark.column) if mark is not None else (0, 0)
+                    return Problem(file, line + 1, column + 1, "",
                                    f"nested more than {MAX_DEPTH} levels deep")
             elif isinstance(event, CollectionEndEvent):
                 depth -= 1

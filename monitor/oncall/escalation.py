@@ -185,7 +185,7 @@ def _shift(plan: Plan, done: Collection[str]) -> float:
     if not sent:
         return 0.0
     planned, at = max(sent)
-    return max(0.0, at - planned)
+    return max(0.0, float(at) - planned)
 
 
 def skip_to_next(plan: Plan, done: Collection[str], now: float) -> Due:
