@@ -178,6 +178,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Console, Console], int]] = {
     "ack": with_config(cli_people.cmd_act),
     "report": with_config(cli_report.cmd_report),
     "status": with_config(cli_report.cmd_status),
+    "status-export": with_config(cli_report.cmd_status_export),
     "resolve": with_config(cli_people.cmd_act),
     "reload": with_config(cli_ops.cmd_reload),
     "heartbeat-url": with_config(cli_ops.cmd_heartbeat_url),

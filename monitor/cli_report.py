@@ -66,6 +66,40 @@ def cmd_report(args: argparse.Namespace, config: Config, out: Console, err: Cons
     return EXIT_OK
 
 
+def cmd_status_export(args: argparse.Namespace, config: Config, out: Console,
+                      err: Console) -> int:
+    """Write the public status page, its JSON and Atom feed as static files, from the store
+    (states as last recorded; unknown when no daemon is watching)."""
+    from monitor.i18n import LANGUAGES
+    from monitor.web import status, status_export
+
+    settings = config.settings
+    now = time.time()
+    watching = liveness.watched_until(settings.state_dir, now) == now
+    public = status.public_checks(config.by_name)
+    planned = maintenance_of(config)
+    conn = reports.open_readonly(settings.state_dir)
+    try:
+        states = status_export.stored_states(conn, list(public), planned, now, watching)
+        data = status.collect(conn, public, states, planned, now, settings.tz,
+                              settings.language)
+    finally:
+        conn.close()
+    data["timezone"] = settings.timezone
+    pages = {lang: status.localized(data, lang) for lang in LANGUAGES}
+    files = status_export.render_files(pages, settings.tz, settings.base_url,
+                                       settings.language)
+    try:
+        written = status_export.write(args.directory, files)
+    except OSError as exc:
+        err.print(f"siaga status-export: cannot write {args.directory}: {exc.strerror or exc}",
+                  markup=False)
+        return EXIT_FAIL
+    out.print(f"wrote {len(written)} files to {args.directory}: "
+              + ", ".join(p.name for p in written), markup=False)
+    return EXIT_OK
+
+
 def _since(iso: str | None, tz: dt.tzinfo, now: float) -> str:
     if not iso:
         return ""
@@ -125,5 +159,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
     rep.add_argument("--lang", choices=["id", "en"], help="language (default: siaga.language)")
     rep.add_argument("--count-maintenance", action="store_true",
                      help="count maintenance windows instead of leaving them out")
+    exp = sub.add_parser("status-export", help="write the public status page, its JSON and "
+                         "Atom feed as static files (for nginx or a CDN)")
+    exp.add_argument("directory", help="where to write index.html, status.json, feed.atom …")
     st = sub.add_parser("status", help="every check's state from the running daemon")
     st.add_argument("--watch", action="store_true", help="refresh every 2 s until Ctrl-C")

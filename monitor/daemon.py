@@ -52,6 +52,7 @@ from monitor.store import Store
 from monitor.watchdog import Watchdog
 from monitor.web.app import Server, build_app
 from monitor.web.push import RateLimit
+from monitor.web.status import status_cache
 
 log = logging.getLogger("siaga.daemon")
 LATENESS_WINDOW = 2000  # recent probe starts /healthz judges lateness over
@@ -134,6 +135,7 @@ class Daemon:
         self.store = Store(config.settings.state_dir)
         self._build_paging(config, notifier)
         self._build_operations(config)
+        self.status_pages = status_cache(self)  # the public page, rebuilt on changes
         if console is not None:
             # Every new check answering is worth a line for a few checks, noise for thousands.
             channel = ConsoleChannel(console, config.settings.language, config.settings.tz,
@@ -256,6 +258,8 @@ class Daemon:
                         asyncio.create_task(liveness.keep_marking(s.state_dir), name="mark")]
         self._tasks.append(asyncio.create_task(rollup_run(self.store, lambda: self.config),
                                                name="rollups"))  # uptime rollups + pruning
+        if self.serve or s.status_export:
+            self._tasks.append(asyncio.create_task(self.status_pages.run(), name="status-page"))
         alerting = self.pager.grouping
         if alerting.alertmanager:  # changing these URLs takes a restart
             route = AlertmanagerRoute(alerting.alertmanager, s.location, s.base_url,

@@ -79,6 +79,8 @@ SETTINGS = Obj(
                            "(e.g. https://hc-ping.com/${UUID})", default=None),
         "deadman_every": Duration("How often the dead-man's switch URL is called", default=60.0,
                                   min=0.05),
+        "status_export": Str("Directory the status page (HTML, JSON, Atom) is written to on "
+                             "every change (relative to this file)", default=None),
     },
     "Settings of this Siaga instance",
     build=_settings,

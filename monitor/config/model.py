@@ -72,6 +72,7 @@ class Settings:
     rollup_retention: float = 400 * 86400.0  # hourly/daily uptime rollups kept
     deadman_url: str | None = None  # GET every deadman_every while healthy (monitor.deadman)
     deadman_every: float = 60.0
+    status_export: str | None = None  # directory the status page is written to on each change
 
     @property
     def tz(self) -> ZoneInfo:

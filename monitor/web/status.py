@@ -5,30 +5,40 @@ Only checks marked `public: true` appear, under their `title`, with their state 
 words. Nothing else leaves: no check names, hosts, URLs or probe reasons — an incident whose
 root is an internal check shows only the public services it affects. Bahasa Indonesia by
 default; English with `?lang=en` or `Accept-Language: en`.
+
+Requests are answered from prepared bytes (monitor.web.status_cache): `status_cache()` wires
+the rebuild to the daemon's changes; a surge of citizens costs no store reads or rendering.
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import json
+import logging
 import sqlite3
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from monitor.config.model import Check
+from monitor.config.model import Check, Config, Settings
 from monitor.i18n import LANGUAGES, state_word
 from monitor.incidents import Incident
+from monitor.logs import event
 from monitor.records import list_incidents
 from monitor.rollup import Maintenance, daily_uptime, maintenance_of
 from monitor.uptime import Interval, Uptime, local_day
-from monitor.web.app import DAEMON, json_response
-from monitor.web.status_render import render_atom, render_html
+from monitor.web import status_export, status_render
+from monitor.web.app import DAEMON
+from monitor.web.status_cache import Bodies, Body, StatusCache, respond
 
 if TYPE_CHECKING:
     from monitor.daemon import Daemon
 
+log = logging.getLogger("siaga.status")
 BAR_DAYS = 90
 HISTORY_DAYS = 90
 ANNOUNCE_AHEAD = 14 * 86400.0  # maintenance shown two weeks before it starts
@@ -129,36 +139,98 @@ def collect(conn: sqlite3.Connection, public: dict[str, Public], states: dict[st
     }
 
 
-async def _data(request: web.Request) -> tuple[dict[str, Any], Daemon, str]:
+def localized(data: dict[str, Any], lang: str) -> dict[str, Any]:
+    """The page data in `lang` (collect once, show in every language)."""
+    def word(item: dict[str, Any]) -> dict[str, Any]:
+        return {**item, "state_text": state_word(lang, item["state"])}
+
+    return {**data, "language": lang,
+            "groups": [{**g, "services": [word(s) for s in g["services"]]}
+                       for g in data["groups"]],
+            "open_incidents": [word(i) for i in data["open_incidents"]],
+            "history": [word(i) for i in data["history"]]}
+
+
+def bodies_of(data: dict[str, Any], tz: dt.tzinfo, base_url: str) -> Bodies:
+    """Page, JSON and feed in every language; CPU work, run in a worker thread."""
+    out: Bodies = {}
+    for lang in LANGUAGES:
+        page = localized(data, lang)
+        out["html", lang] = Body.of("html", status_render.render_html(page, lang, tz))
+        out["json", lang] = Body.of("json", json.dumps(page, ensure_ascii=False, default=str))
+        out["atom", lang] = Body.of("atom", status_render.render_atom(page, lang, base_url))
+    return out
+
+
+def export_files(data: dict[str, Any], settings: Settings) -> dict[str, str]:
+    pages = {lang: localized(data, lang) for lang in LANGUAGES}
+    return status_export.render_files(pages, settings.tz, settings.base_url, settings.language)
+
+
+def status_cache(daemon: Daemon) -> StatusCache:
+    """The daemon's status page: rebuilt when a public check changes state, an incident
+    changes or the config is reloaded; exported to `siaga.status_export` on each build."""
+
+    async def build() -> Bodies:
+        settings = daemon.config.settings
+        engine = daemon.engine
+        public = public_checks(engine.checks)
+        states = {n: engine.runtime[n].shown_state.value for n in public
+                  if n in engine.runtime}
+        data = await daemon.store.run(collect, public, states, maintenance_of(daemon.config),
+                                      time.time(), settings.tz, settings.language)
+        data["timezone"] = settings.timezone
+        bodies = await asyncio.to_thread(bodies_of, data, settings.tz, settings.base_url)
+        if settings.status_export:
+            await _export(export_dir(daemon.config), settings, data)
+        return bodies
+
+    cache = StatusCache(build)
+
+    def on_transition(check: Check, *_: object) -> None:
+        if check.public:
+            cache.changed()
+
+    daemon.engine.on_transition.append(on_transition)
+    daemon.pager.on_change.append(cache.changed)
+    daemon.on_reload.append(cache.changed)
+    return cache
+
+
+def export_dir(config: Config) -> Path:
+    """`siaga.status_export`, relative to the config file."""
+    return Path(config.path).resolve().parent / (config.settings.status_export or ".")
+
+
+async def _export(directory: Path, settings: Settings, data: dict[str, Any]) -> None:
+    def work() -> None:
+        status_export.write(directory, export_files(data, settings))
+
+    try:
+        await asyncio.to_thread(work)
+    except OSError as exc:  # a full or missing export directory fails only the export
+        event(log, "status_export_failed", logging.WARNING, error=str(exc))
+
+
+async def _serve(request: web.Request, kind: str) -> web.Response:
     daemon = request.app[DAEMON]
-    settings = daemon.config.settings
-    lang = choose_language(request, settings.language)
-    engine = daemon.engine
-    public = public_checks(engine.checks)
-    states = {n: engine.runtime[n].shown_state.value for n in public if n in engine.runtime}
-    data = await daemon.store.run(collect, public, states, maintenance_of(daemon.config),
-                                  time.time(), settings.tz, lang)
-    data["timezone"] = settings.timezone
-    return data, daemon, lang
+    lang = choose_language(request, daemon.config.settings.language)
+    body = await daemon.status_pages.get(kind, lang)
+    if body is None:
+        raise web.HTTPServiceUnavailable(text="status page not ready yet")
+    return respond(request, body, lang)
 
 
 async def status_html(request: web.Request) -> web.Response:
-    data, daemon, lang = await _data(request)
-    body = render_html(data, lang, daemon.config.settings.tz)
-    return web.Response(text=body, content_type="text/html", charset="utf-8",
-                        headers={"Cache-Control": "public, max-age=30",
-                                 "Content-Language": lang, "Vary": "Accept-Language"})
+    return await _serve(request, "html")
 
 
 async def status_json(request: web.Request) -> web.Response:
-    data, _, _ = await _data(request)
-    return json_response(data)
+    return await _serve(request, "json")
 
 
 async def status_feed(request: web.Request) -> web.Response:
-    data, daemon, lang = await _data(request)
-    body = render_atom(data, lang, daemon.config.settings.base_url)
-    return web.Response(text=body, content_type="application/atom+xml", charset="utf-8")
+    return await _serve(request, "atom")
 
 
 async def root(request: web.Request) -> web.Response:
