@@ -18,6 +18,7 @@ from monitor.state import State
 HEAD = """
 siaga: {{listen: "127.0.0.1:0", state_dir: "{state}"}}
 defaults: {{interval: 200ms, timeout: 150ms, fail_after: 1, recover_after: 1}}
+alerting: {{group_window: 0}}  # one incident per check: each removal is seen on its own
 checks:
 """
 BEFORE = """\
