@@ -121,7 +121,7 @@ async def test_the_page_reads_in_bahasa_indonesia_in_a_browser(daemon, tmp_path)
     bars = re.findall(r'<svg class="bar"[^>]*role="img"><title>([^<]*)</title>', dom)
     assert len(bars) == 2  # one small picture per service, named for screen readers
     outage = dt.datetime.fromtimestamp(time.time() - 5 * D, dt.timezone(dt.timedelta(hours=7)))
-    assert f"1 hari di bawah 99,9%: {outage:%Y-%m-%d}: 91,67%" in bars[1]  # SIPD, after Pajak Online
+    assert f"1 hari di bawah 99,9%: {outage:%Y-%m-%d}: 91,67%" in bars[1]  # SIPD
 
 
 @needs_chromium
