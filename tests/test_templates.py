@@ -47,9 +47,9 @@ def test_indonesian_page_says_what_since_when_who_and_how_to_ack() -> None:
     title, body = render(ctx(), "id")
     assert title == "GANGGUAN: SIPD"
     assert "SIPD (Keuangan Daerah) tidak dapat diakses sejak 28 Nov 2026 03:12 WIB." in body
-    assert "Penyebab: status 503" in body
+    assert "Gejala: status 503" in body
     assert "Petugas piket: Budi Santoso" in body
-    assert f"Akui insiden ini: {ACK}" in body
+    assert f"Konfirmasi, saya tangani: {ACK}" in body
     assert f"Halaman status: {STATUS}" in body
     assert "Layanan lain yang terdampak: e-Budgeting, SIPD Mobile" in body
 
@@ -85,8 +85,8 @@ def test_resolved_message_says_pulih_with_the_duration() -> None:
 
 def test_acknowledged_message_tells_the_others_who_took_it() -> None:
     title, body = render(ctx("acknowledged", acked_by="Sari"), "id")
-    assert title == "DIAKUI: SIPD"
-    assert "sudah diakui oleh Sari" in body
+    assert title == "DITANGANI: SIPD"
+    assert "sedang ditangani oleh Sari" in body
     assert ACK not in body
 
 
@@ -127,7 +127,7 @@ def test_short_sms_keeps_reason_time_and_officer() -> None:
     title, body = render(ctx(ack_url="https://s.example/ack/x"), "id", sms=True)
     assert title == "GANGGUAN: SIPD"
     assert body == ("status 503. Sejak 28 Nov 03:12 WIB. Piket: Budi Santoso. "
-                    "+2 layanan lain. Akui: https://s.example/ack/x")
+                    "+2 layanan lain. Tangani: https://s.example/ack/x")
 
 
 def test_sms_resolved_has_the_duration() -> None:
@@ -166,3 +166,45 @@ def test_message_carries_the_notifier_kind_and_key() -> None:
     message = to_message(ctx("acknowledged", acked_by="Sari"), "en", key="inc-12/ack/sari")
     assert (message.kind, message.key) == ("ack", "inc-12/ack/sari")
     assert message.title == "ACKNOWLEDGED: SIPD"
+
+
+HEARTBEAT_REASON = "no ping since 03:10 WIB (expected every 1d, grace 2h)"
+ENGLISH_WORDS = ("recovered", "expected", "grace", "every", "since", "timeout", "status page",
+                 "acknowledge", "down", "ping")
+
+
+def test_probe_reasons_are_said_in_indonesian() -> None:
+    _, body = render(ctx(reason="status 503, expected 200"), "id")
+    assert "Gejala: status 503, diharapkan 200" in body
+
+
+def test_a_missed_heartbeat_says_the_job_did_not_report_with_the_reason_in_indonesian() -> None:
+    _, body = render(ctx(check_title="Backup harian", group="Infrastruktur", heartbeat=True,
+                         reason=HEARTBEAT_REASON, affected=[]), "id")
+    assert body.startswith("Tugas terjadwal Backup harian (Infrastruktur) tidak melapor sejak")
+    assert ("tidak ada kabar sejak 03:10 WIB (diharapkan tiap 1 hari, toleransi 2 jam)"
+            in body)
+    assert "tidak dapat diakses" not in body
+
+
+@pytest.mark.parametrize("kind", ["page", "reminder", "resolved", "acknowledged", "flapping"])
+def test_indonesian_messages_have_no_english_words_and_no_doubled_brackets(kind: str) -> None:
+    for heartbeat in (False, True):
+        title, body = render(ctx(kind, heartbeat=heartbeat, reason=HEARTBEAT_REASON,
+                                 acked_by="Sari"), "id")
+        words = (title + " " + body.split("https://")[0]).lower()
+        assert not [w for w in ENGLISH_WORDS if w in words.replace("status 5", "")], words
+        assert "((" not in body and "))" not in body
+
+
+def test_the_officer_is_asked_to_handle_not_to_confess() -> None:
+    _, body = render(ctx(), "id")
+    _, sms = render(ctx(), "id", sms=True)
+    assert "Akui" not in body + sms and "Penyebab" not in body
+    assert "Konfirmasi, saya tangani:" in body and "Tangani: " in sms
+
+
+def test_heartbeat_sms_in_indonesian_fits_160_characters() -> None:
+    title, body = render(ctx(heartbeat=True, reason=HEARTBEAT_REASON), "id", sms=True)
+    assert len(title) + 2 + len(body) <= SMS_LIMIT
+    assert "tidak ada kabar sejak 03:10 WIB" in body

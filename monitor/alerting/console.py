@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from monitor.config.model import Check
-from monitor.i18n import state_word, text
+from monitor.i18n import reason, state_word, text
 from monitor.probes.base import ProbeResult
 from monitor.state import State, Transition
 
@@ -43,7 +43,7 @@ class ConsoleChannel:
             title=check.display_name,
             old=state_word(self.language, t.old),
             new=state_word(self.language, t.new),
-            reason=t.reason,
+            reason=reason(self.language, t.reason),
         )
         self.console.print(f"[dim]{when}[/dim] [{STYLE[t.new]}]{escape(line)}[/]", highlight=False,
                            markup=True, soft_wrap=True)

@@ -66,7 +66,13 @@ def context(pager: Pager, inc: Incident, kind: str, officer: str | None, now: fl
         on_duty=officer_name(pager, duty), ack_url=ack_url, status_url=f"{base}/status",
         affected=affected, acked_by=inc.acked_by,
         duration=(inc.resolved_at - inc.opened_at) if inc.resolved_at else None,
+        heartbeat=_is_heartbeat(pager, inc.check) and inc.kind is Kind.DOWN,
         note=inc.resolve_note or inc.ack_note)
+
+
+def _is_heartbeat(pager: Pager, name: str) -> bool:
+    check = pager.engine.checks.get(name)
+    return check is not None and check.kind == "heartbeat"
 
 
 def officer_name(pager: Pager, officer: str | None) -> str | None:

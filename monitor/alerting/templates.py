@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from monitor.alerting.notifiers import Message, channel_of
+from monitor.i18n import reason as reason_in
 from monitor.i18n import register, text
 
 SMS_LIMIT = 160
@@ -64,7 +65,7 @@ register("id", {
                        "itu gangguan pada layanan tersebut tidak akan terdeteksi.",
     "alert.lead.self_over": "Siaga kembali memantau semua layanan (bermasalah sejak {since}).",
     "alert.tag.flapping": "TIDAK STABIL", "alert.tag.stable": "STABIL",
-    "alert.tag.acknowledged": "DIAKUI",
+    "alert.tag.acknowledged": "DITANGANI",
     "alert.lead.page": "{service} tidak dapat diakses sejak {since}.",
     "alert.lead.reminder": "{service} masih belum dapat diakses. Gangguan sejak {since}.",
     "alert.lead.resolved": "{service} sudah normal kembali. Gangguan sejak {since}, "
@@ -76,18 +77,24 @@ register("id", {
     "alert.lead.flapping": "{service} berganti-ganti antara normal dan gangguan sejak {since}. "
                            "Notifikasi ditahan sampai kondisinya stabil.",
     "alert.lead.stable": "{service} sudah stabil kembali (tidak stabil sejak {since}).",
-    "alert.lead.acknowledged": "Gangguan pada {service} sejak {since} sudah diakui oleh "
-                               "{acked_by} dan sedang ditangani.",
-    "alert.reason": "Penyebab: {value}", "alert.on_duty": "Petugas piket: {value}",
+    "alert.lead.acknowledged": "Gangguan pada {service} sejak {since} sudah dikonfirmasi "
+                               "dan sedang ditangani oleh {acked_by}.",
+    "alert.lead.page.heartbeat": "Tugas terjadwal {service} tidak melapor sejak {since}.",
+    "alert.lead.reminder.heartbeat": "Tugas terjadwal {service} masih belum melapor. "
+                                     "Ditunggu sejak {since}.",
+    "alert.lead.resolved.heartbeat": "Tugas terjadwal {service} sudah melapor lagi. "
+                                     "Tidak melapor sejak {since}, lamanya {duration}.",
+    "alert.reason": "Gejala: {value}", "alert.on_duty": "Petugas piket: {value}",
     "alert.acked_by": "Ditangani oleh: {value}", "alert.note": "Catatan: {value}",
     "alert.affected": "Layanan lain yang terdampak: {value}",
     "alert.more": "{names}, dan {count} lainnya",
-    "alert.escalation": "Eskalasi tahap {step}: belum ada yang mengakui insiden ini.",
+    "alert.escalation": "Eskalasi tahap {step}: belum ada yang menangani insiden ini.",
     "alert.round": "Putaran eskalasi ke-{round}.",
-    "alert.ack_link": "Akui insiden ini: {value}", "alert.status_link": "Halaman status: {value}",
+    "alert.ack_link": "Konfirmasi, saya tangani: {value}",
+    "alert.status_link": "Halaman status: {value}",
     "alert.incident": "Insiden #{value}", "alert.unknown": "tidak diketahui",
     "alert.sms.since": "Sejak {value}.", "alert.sms.on_duty": "Piket: {value}.",
-    "alert.sms.affected": "+{value} layanan lain.", "alert.sms.ack": "Akui: {value}",
+    "alert.sms.affected": "+{value} layanan lain.", "alert.sms.ack": "Tangani: {value}",
     "alert.sms.duration": "Lama {value}.", "alert.sms.acked_by": "Oleh {value}.",
     "duration.day": "{n} hari", "duration.hour": "{n} jam", "duration.minute": "{n} menit",
     "duration.short": "{d}h {h}j {m}m", "duration.under_minute": "kurang dari 1 menit",
@@ -127,6 +134,11 @@ register("en", {
     "alert.lead.stable": "{service} has settled (flapping since {since}).",
     "alert.lead.acknowledged": "{acked_by} has acknowledged the outage of {service}, "
                                "down since {since}, and is handling it.",
+    "alert.lead.page.heartbeat": "The scheduled job {service} has not reported since {since}.",
+    "alert.lead.reminder.heartbeat": "The scheduled job {service} has still not reported. "
+                                     "Waiting since {since}.",
+    "alert.lead.resolved.heartbeat": "The scheduled job {service} reports again. "
+                                     "Silent since {since}, for {duration}.",
     "alert.reason": "Reason: {value}", "alert.on_duty": "On duty: {value}",
     "alert.acked_by": "Handled by: {value}", "alert.note": "Note: {value}",
     "alert.affected": "Also affected: {value}", "alert.more": "{names} and {count} more",
@@ -161,6 +173,7 @@ class PageContext:
     acked_by: str | None = None
     duration: str | float | None = None
     note: str | None = None
+    heartbeat: bool = False  # a job that pushes: silence means it did not report
     step: int = 0
     round: int = 0
 
@@ -241,11 +254,19 @@ def _affected(names: Sequence[str], lang: str) -> str:
     return text(lang, "alert.more", names=listed, count=len(names) - _AFFECTED_LISTED)
 
 
+def _lead_key(ctx: PageContext) -> str:
+    """A job that stopped pushing "did not report"; a service that stopped answering is
+    "unreachable"."""
+    if ctx.heartbeat and ctx.kind in ("page", "reminder", "resolved"):
+        return f"alert.lead.{ctx.kind}.heartbeat"
+    return f"alert.lead.{ctx.kind}"
+
+
 def _render_full(ctx: PageContext, lang: str) -> tuple[str, str]:
     """The full message: a lead sentence, then one labelled line per known fact."""
     title = f"{text(lang, f'alert.tag.{ctx.kind}')}: {ctx.check_title}"
     held = text(lang, f"alert.held.{ctx.note}") if ctx.kind == "still_down" else ""
-    lead = text(lang, f"alert.lead.{ctx.kind}", service=_service(ctx),
+    lead = text(lang, _lead_key(ctx), service=_service(ctx),
                 since=format_time(ctx.since, lang), duration=_duration(ctx, lang),
                 acked_by=ctx.acked_by or text(lang, "alert.unknown"), held=held)
     lines = [lead, ""]
@@ -255,7 +276,7 @@ def _render_full(ctx: PageContext, lang: str) -> tuple[str, str]:
             lines.append(text(lang, key, value=value))
 
     if ctx.kind in _WITH_REASON:
-        add("alert.reason", ctx.reason)
+        add("alert.reason", reason_in(lang, ctx.reason))
     if ctx.kind in ("page", "reminder", "blind", "mass", "still_down"):
         add("alert.on_duty", ctx.on_duty)
     if ctx.kind == "reminder":
@@ -345,7 +366,7 @@ def _sms_fields(ctx: PageContext, lang: str) -> _Sms:
     elif ctx.kind == "acknowledged":
         fact = text(lang, "alert.sms.acked_by", value=ctx.acked_by or "?")
     elif ctx.kind in _WITH_REASON and ctx.reason:
-        fact = ctx.reason.rstrip(".") + "."
+        fact = reason_in(lang, ctx.reason).rstrip(".") + "."
     else:
         fact = ""
     return _Sms(
