@@ -180,6 +180,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Console, Console], int]] = {
     "status": with_config(cli_report.cmd_status),
     "status-export": with_config(cli_report.cmd_status_export),
     "resolve": with_config(cli_people.cmd_act),
+    "update": with_config(cli_people.cmd_update),
     "reload": with_config(cli_ops.cmd_reload),
     "heartbeat-url": with_config(cli_ops.cmd_heartbeat_url),
     "validate": cmd_validate,

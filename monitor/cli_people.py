@@ -93,6 +93,29 @@ def cmd_act(args: argparse.Namespace, config: Config, out: Console, err: Console
     return EXIT_OK
 
 
+UPDATE_WORDS = {"investigating": "sedang diperiksa / investigating",
+                "identified": "penyebab ditemukan / identified",
+                "monitoring": "dipantau / monitoring", "resolved": "selesai / resolved"}
+
+
+def cmd_update(args: argparse.Namespace, config: Config, out: Console, err: Console) -> int:
+    """Post an update about an incident to the status page and its feed."""
+    messages = {lang: text for lang, text in (("id", args.message_id), ("en", args.message_en))
+                if text}
+    if args.message:
+        messages.setdefault(config.settings.language, args.message)
+    if not messages:
+        err.print("siaga update: give --message (or --message-id / --message-en)",
+                  markup=False)
+        return EXIT_USAGE
+    who = args.by or login_name()
+    Client(config).post(f"/api/v1/incidents/{args.id}/updates",
+                        {"status": args.status, "message": messages, "by": who})
+    out.print(f"incident {args.id}: update '{UPDATE_WORDS[args.status]}' published "
+              f"({', '.join(sorted(messages))}) by {who}", highlight=False, markup=False)
+    return EXIT_OK
+
+
 def login_name() -> str:
     import getpass
 
@@ -113,3 +136,11 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
         p.add_argument("id", type=int)
         p.add_argument("--note")
         p.add_argument("--by", help="your name (default: the login name)")
+    up = sub.add_parser("update", help="publish an update about an incident on the status "
+                        "page and its feed")
+    up.add_argument("id", type=int)
+    up.add_argument("--status", required=True, choices=list(UPDATE_WORDS))
+    up.add_argument("--message", help="the update in siaga.language")
+    up.add_argument("--message-id", help="the update in Bahasa Indonesia")
+    up.add_argument("--message-en", help="the update in English")
+    up.add_argument("--by", help="your name (default: the login name)")

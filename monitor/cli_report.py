@@ -71,7 +71,7 @@ def cmd_status_export(args: argparse.Namespace, config: Config, out: Console,
     """Write the public status page, its JSON and Atom feed as static files, from the store
     (states as last recorded; unknown when no daemon is watching)."""
     from monitor.i18n import LANGUAGES
-    from monitor.web import status, status_export
+    from monitor.web import status, status_export, status_render
 
     settings = config.settings
     now = time.time()
@@ -86,9 +86,10 @@ def cmd_status_export(args: argparse.Namespace, config: Config, out: Console,
     finally:
         conn.close()
     data["timezone"] = settings.timezone
+    data = status.branded(data, settings)
     pages = {lang: status.localized(data, lang) for lang in LANGUAGES}
     files = status_export.render_files(pages, settings.tz, settings.base_url,
-                                       settings.language)
+                                       settings.language, status_render.logo_uri(settings.logo))
     try:
         written = status_export.write(args.directory, files)
     except OSError as exc:

@@ -213,3 +213,32 @@ def use_token(conn: sqlite3.Connection, token_id: str, now: float) -> bool:
         cur = conn.execute("INSERT OR IGNORE INTO used_tokens (token_id, used_at) VALUES (?,?)",
                            (token_id, now))
         return cur.rowcount == 1
+
+
+UPDATE_STATUSES = ("investigating", "identified", "monitoring", "resolved")
+
+
+def add_update(conn: sqlite3.Connection, incident_id: int, at: float, status: str,
+               messages: dict[str, str], author: str | None) -> dict[str, Any]:
+    """Record an update people wrote about an incident (shown on the status page)."""
+    with transaction(conn):
+        cur = conn.execute(
+            "INSERT INTO incident_updates (incident_id, at, status, message, author) "
+            "VALUES (?,?,?,?,?)", (incident_id, at, status, json.dumps(messages), author))
+        add_event(conn, incident_id, at, f"update:{status}", author,
+                  next(iter(messages.values()), ""))
+    return {"id": cur.lastrowid, "incident_id": incident_id, "at": at, "status": status,
+            "messages": messages, "author": author}
+
+
+def incident_updates(conn: sqlite3.Connection, ids: list[int]) -> dict[int, list[dict[str, Any]]]:
+    """Updates of the given incidents, newest first, by incident id."""
+    out: dict[int, list[dict[str, Any]]] = {i: [] for i in ids}
+    for chunk in (ids[i:i + 500] for i in range(0, len(ids), 500)):
+        marks = ",".join("?" * len(chunk))
+        rows = conn.execute(
+            f"SELECT incident_id, at, status, message FROM incident_updates "
+            f"WHERE incident_id IN ({marks}) ORDER BY at DESC, id DESC", chunk)
+        for r in rows:
+            out[r[0]].append({"at": r[1], "status": r[2], "messages": json.loads(r[3])})
+    return out

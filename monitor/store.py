@@ -90,6 +90,14 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE heartbeats ADD COLUMN expected_since REAL;
     """,
+    # 4 → 5: updates people write about an incident for the status page (investigating,
+    # identified, monitoring, resolved; the text per language as JSON {"id": …, "en": …})
+    """
+    CREATE TABLE incident_updates (
+        id INTEGER PRIMARY KEY, incident_id INTEGER NOT NULL REFERENCES incidents(id),
+        at REAL NOT NULL, status TEXT NOT NULL, message TEXT NOT NULL, author TEXT);
+    CREATE INDEX incident_updates_incident ON incident_updates (incident_id, at);
+    """,
 ]
 
 

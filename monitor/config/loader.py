@@ -81,6 +81,10 @@ SETTINGS = Obj(
                                   min=0.05),
         "status_export": Str("Directory the status page (HTML, JSON, Atom) is written to on "
                              "every change (relative to this file)", default=None),
+        "agency": Str("The agency's name, shown on the status page, dashboard and reports "
+                      "(e.g. Diskominfo Kabupaten Contoh)", default=""),
+        "logo": Str("The agency's logo (PNG, JPEG, SVG or WebP file, at most 256 KB, "
+                    "relative to this file) shown on the status page", default=None),
     },
     "Settings of this Siaga instance",
     build=_settings,
@@ -291,9 +295,32 @@ def _build(values: dict[str, Any], file: str, ctx: Ctx) -> Any:
     if not state_dir.is_absolute():
         state_dir = Path(file).resolve().parent / state_dir
     settings = _replace(settings, state_dir=str(state_dir))
+    if settings.logo:
+        settings = _replace(settings, logo=_logo(settings.logo, file, ctx))
     sections = {k: values[k] for k in SECTIONS if k in values and values[k] is not INVALID}
     return Config(path=file, settings=settings, checks=tuple(c for _, c in checks),
                   sections=sections, secrets=frozenset(ctx.secrets))
+
+
+LOGO_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg",
+              ".svg": "image/svg+xml", ".webp": "image/webp"}
+LOGO_MAX_BYTES = 256 * 1024
+
+
+def _logo(given: str, file: str, ctx: Ctx) -> str:
+    """The logo's absolute path; a missing, huge or unknown file is a config error (the
+    status page embeds it, so it must be small and of a type browsers show)."""
+    path = Path(given)
+    if not path.is_absolute():
+        path = Path(file).resolve().parent / path
+    if path.suffix.lower() not in LOGO_TYPES:
+        ctx.error_at("siaga.logo", f"{given}: expected a .png, .jpg, .svg or .webp file")
+    elif not path.is_file():
+        ctx.error_at("siaga.logo", f"{given}: no such file ({path})")
+    elif path.stat().st_size > LOGO_MAX_BYTES:
+        ctx.error_at("siaga.logo", f"{given}: {path.stat().st_size:,} bytes; at most "
+                     f"{LOGO_MAX_BYTES // 1024} KB (it is embedded in every page)")
+    return str(path)
 
 
 def _check_policies(checks: list[tuple[str, Check]], oncall: Any, ctx: Ctx) -> None:

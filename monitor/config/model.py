@@ -73,6 +73,8 @@ class Settings:
     deadman_url: str | None = None  # GET every deadman_every while healthy (monitor.deadman)
     deadman_every: float = 60.0
     status_export: str | None = None  # directory the status page is written to on each change
+    agency: str = ""  # the agency's name on the status page, dashboard and reports
+    logo: str | None = None  # image file shown with it (resolved against the config file)
 
     @property
     def tz(self) -> ZoneInfo:

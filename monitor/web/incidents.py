@@ -15,7 +15,15 @@ from aiohttp import web
 from monitor.alerting.acktoken import AckTokenError
 from monitor.i18n import text
 from monitor.incidents import Incident, IncidentError
-from monitor.records import get_incident, incident_events, list_incidents, use_token
+from monitor.records import (
+    UPDATE_STATUSES,
+    add_update,
+    get_incident,
+    incident_events,
+    incident_updates,
+    list_incidents,
+    use_token,
+)
 from monitor.web.app import (
     DAEMON,
     authorized,
@@ -110,7 +118,47 @@ async def api_get(request: web.Request) -> web.Response:
         return json_error(f"no incident {incident_id}", 404)
     data = incident_json(inc)
     data["events"] = await daemon.store.run(incident_events, incident_id)
+    data["updates"] = (await daemon.store.run(incident_updates, [incident_id]))[incident_id]
     return json_response(data)
+
+
+async def api_update(request: web.Request) -> web.Response:
+    """An update people write for the status page: {"status": "identified", "message":
+    "text in siaga.language" or {"id": "…", "en": "…"}, "by": "sari"}."""
+    if not authorized(request):
+        return json_error("missing or wrong API token", 401)
+    daemon = request.app[DAEMON]
+    body = await json_object(request)
+    if body is None:
+        return json_error("body must be a JSON object", 400)
+    status = body.get("status")
+    if status not in UPDATE_STATUSES:
+        return json_error(f"status must be one of {', '.join(UPDATE_STATUSES)}", 400)
+    messages = update_messages(body.get("message"), daemon.config.settings.language)
+    if not messages:
+        return json_error('message must be text, or {"id": text, "en": text} '
+                          "(at most 2,000 characters each)", 400)
+    incident_id = _id(request)
+    if await daemon.store.run(get_incident, incident_id) is None:
+        return json_error(f"no incident {incident_id}", 404)
+    who = str(body.get("by") or "api")[:64]
+    update = await daemon.store.run(add_update, incident_id, daemon.pager.clock(), status,
+                                    messages, who)
+    daemon.status_pages.changed()  # the page and the feed show it within a second
+    return json_response(update, 201)
+
+
+def update_messages(given: Any, default_lang: str) -> dict[str, str]:
+    """The update's text by language, or {} when it is missing or malformed."""
+    if isinstance(given, str):
+        given = {default_lang: given}
+    if not isinstance(given, dict):
+        return {}
+    out = {lang: given[lang].strip() for lang in ("id", "en")
+           if isinstance(given.get(lang), str) and given[lang].strip()}
+    if set(given) - {"id", "en"} or any(len(t) > 2000 for t in out.values()):
+        return {}
+    return out
 
 
 async def api_act(request: web.Request) -> web.Response:
@@ -144,3 +192,4 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/api/v1/incidents", api_list)
     app.router.add_get("/api/v1/incidents/{id}", api_get)
     app.router.add_post("/api/v1/incidents/{id}/{action:ack|resolve}", api_act)
+    app.router.add_post("/api/v1/incidents/{id}/updates", api_update)

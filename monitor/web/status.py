@@ -28,7 +28,7 @@ from monitor.config.model import Check, Config, Settings
 from monitor.i18n import LANGUAGES, state_word
 from monitor.incidents import Incident
 from monitor.logs import event
-from monitor.records import list_incidents
+from monitor.records import incident_updates, list_incidents
 from monitor.rollup import Maintenance, daily_uptime, maintenance_of
 from monitor.uptime import Interval, Uptime, local_day
 from monitor.web import status_export, status_render
@@ -88,8 +88,12 @@ def _service(conn: sqlite3.Connection, p: Public, state: str, lang: str, now: fl
         quarter += u
         if i >= BAR_DAYS - 30:
             month += u
+    # A check added this morning has one day of data: say since when, so its figure is
+    # not read as 90 days of history (and grey days before it as an outage).
+    counted = [d for d, u in days if u.percent is not None]
+    since = counted[0].isoformat() if counted and counted[0] > first else None
     return {"title": p.title, "state": state, "state_text": state_word(lang, state),
-            "uptime_30d": _pct(month), "uptime_90d": _pct(quarter),
+            "uptime_30d": _pct(month), "uptime_90d": _pct(quarter), "data_since": since,
             "days": [{"date": d.isoformat(), "uptime": _pct(u)} for d, u in days]}
 
 
@@ -130,6 +134,9 @@ def collect(conn: sqlite3.Connection, public: dict[str, Public], states: dict[st
         groups.setdefault(p.group, []).append(service)
     incidents = [i for i in (_incident(inc, public, states, lang)
                              for inc in list_incidents(conn, since=since, limit=200)) if i]
+    updates = incident_updates(conn, [i["id"] for i in incidents])
+    for inc in incidents:
+        inc["updates"] = updates[inc["id"]]
     return {
         "generated_at": now, "language": lang,
         "groups": [{"name": g, "services": s} for g, s in groups.items()],
@@ -144,19 +151,33 @@ def localized(data: dict[str, Any], lang: str) -> dict[str, Any]:
     def word(item: dict[str, Any]) -> dict[str, Any]:
         return {**item, "state_text": state_word(lang, item["state"])}
 
+    def told(item: dict[str, Any]) -> dict[str, Any]:
+        return {**word(item), "updates": [
+            {**u, "status_text": status_render.update_word(lang, u["status"]),
+             "message": u["messages"].get(lang) or next(iter(u["messages"].values()), "")}
+            for u in item.get("updates", [])]}
+
     return {**data, "language": lang,
             "groups": [{**g, "services": [word(s) for s in g["services"]]}
                        for g in data["groups"]],
-            "open_incidents": [word(i) for i in data["open_incidents"]],
-            "history": [word(i) for i in data["history"]]}
+            "open_incidents": [told(i) for i in data["open_incidents"]],
+            "history": [told(i) for i in data["history"]]}
 
 
-def bodies_of(data: dict[str, Any], tz: dt.tzinfo, base_url: str) -> Bodies:
+def branded(data: dict[str, Any], settings: Settings) -> dict[str, Any]:
+    """The agency's name (public, in the JSON too); the logo goes to the page only."""
+    return {**data, "agency": settings.agency}
+
+
+def bodies_of(data: dict[str, Any], tz: dt.tzinfo, base_url: str,
+              logo: str | None = None) -> Bodies:
     """Page, JSON and feed in every language; CPU work, run in a worker thread."""
     out: Bodies = {}
+    picture = status_render.logo_uri(logo)
     for lang in LANGUAGES:
         page = localized(data, lang)
-        out["html", lang] = Body.of("html", status_render.render_html(page, lang, tz))
+        out["html", lang] = Body.of("html", status_render.render_html(page, lang, tz,
+                                                                      logo=picture))
         out["json", lang] = Body.of("json", json.dumps(page, ensure_ascii=False, default=str))
         out["atom", lang] = Body.of("atom", status_render.render_atom(page, lang, base_url))
     return out
@@ -164,12 +185,14 @@ def bodies_of(data: dict[str, Any], tz: dt.tzinfo, base_url: str) -> Bodies:
 
 def export_files(data: dict[str, Any], settings: Settings) -> dict[str, str]:
     pages = {lang: localized(data, lang) for lang in LANGUAGES}
-    return status_export.render_files(pages, settings.tz, settings.base_url, settings.language)
+    return status_export.render_files(pages, settings.tz, settings.base_url, settings.language,
+                                      status_render.logo_uri(settings.logo))
 
 
 def status_cache(daemon: Daemon) -> StatusCache:
     """The daemon's status page: rebuilt when a public check changes state, an incident
-    changes or the config is reloaded; exported to `siaga.status_export` on each build."""
+    changes (people's updates included) or the config is reloaded; exported to
+    `siaga.status_export` on each build."""
 
     async def build() -> Bodies:
         settings = daemon.config.settings
@@ -180,7 +203,9 @@ def status_cache(daemon: Daemon) -> StatusCache:
         data = await daemon.store.run(collect, public, states, maintenance_of(daemon.config),
                                       time.time(), settings.tz, settings.language)
         data["timezone"] = settings.timezone
-        bodies = await asyncio.to_thread(bodies_of, data, settings.tz, settings.base_url)
+        data = branded(data, settings)
+        bodies = await asyncio.to_thread(bodies_of, data, settings.tz, settings.base_url,
+                                         settings.logo)
         if settings.status_export:
             await _export(export_dir(daemon.config), settings, data)
         return bodies

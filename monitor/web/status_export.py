@@ -34,12 +34,13 @@ def links(lang: str, default: str) -> status_render.Links:
 
 
 def render_files(pages: dict[str, dict[str, Any]], tz: dt.tzinfo, base_url: str,
-                 default: str) -> dict[str, str]:
-    """File name → text, from the page data of each language."""
+                 default: str, logo: str | None = None) -> dict[str, str]:
+    """File name → text, from the page data of each language (`logo`: a data: URI)."""
     files = {}
     for lang, data in pages.items():
         names = file_names(lang, default)
-        files[names["html"]] = status_render.render_html(data, lang, tz, links(lang, default))
+        files[names["html"]] = status_render.render_html(data, lang, tz, links(lang, default),
+                                                         logo=logo)
         files[names["json"]] = json.dumps(data, ensure_ascii=False, default=str)
         files[names["atom"]] = status_render.render_atom(data, lang, base_url)
     return files

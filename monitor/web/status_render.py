@@ -9,11 +9,14 @@ tooltip and what a screen reader reads) names the days below 99.9 %; each day's 
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import logging
 import re
 from functools import lru_cache
 from html import escape
 from importlib import resources
+from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape as xml_escape
 
@@ -28,6 +31,29 @@ _INVALID = re.compile("[^\t\n\r\x20-\x7e\xa0-\ud7ff\ue000-\ufffd\U00010000-\U001
 def valid_text(page: str) -> str:
     """`page` without the characters XML and HTML refuse."""
     return _INVALID.sub("", page)
+
+
+log = logging.getLogger("siaga.status")
+LOGO_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg",
+              ".svg": "image/svg+xml", ".webp": "image/webp"}
+
+
+def logo_uri(path: str | None) -> str | None:
+    """The agency's logo as a data: URI (the page loads nothing from elsewhere), or None
+    when there is none or it cannot be read now (validate checked it; it may have moved)."""
+    if not path:
+        return None
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as exc:
+        log.warning("event=logo_unreadable path=%s error=%s", path, exc.strerror or exc)
+        return None
+    kind = LOGO_TYPES.get(Path(path).suffix.lower(), "image/png")
+    return f"data:{kind};base64,{base64.b64encode(raw).decode('ascii')}"
+
+
+def update_word(lang: str, status: str) -> str:
+    return text(lang, f"status.update.{status}")
 
 
 @lru_cache(maxsize=1)
@@ -90,14 +116,41 @@ def _bar_title(days: list[dict[str, Any]], lang: str) -> str:
     return f"{text(lang, 'status.bar_last', n=len(days))}: " + " · ".join(parts)
 
 
+def _figures(s: dict[str, Any], lang: str) -> str:
+    """30- and 90-day uptime; for a check younger than that, the figure since its first
+    day of data, saying so (a new check's 100 % of one morning is not 90 days of it)."""
+    since = s.get("data_since")
+    month = f'{text(lang, "status.uptime_30")}: {_pct(s["uptime_30d"], lang)}'
+    if since is None:
+        return f'{month} · {text(lang, "status.uptime_90")}: {_pct(s["uptime_90d"], lang)}'
+    young = f'{text(lang, "status.data_since", date=since)}: {_pct(s["uptime_90d"], lang)}'
+    thirty_ago = dt.date.fromisoformat(s["days"][-1]["date"]) - dt.timedelta(days=29)
+    return young if dt.date.fromisoformat(since) > thirty_ago else f"{month} · {young}"
+
+
 def _service(s: dict[str, Any], lang: str) -> str:
     return (f'<div class="svc"><div class="svc-head"><span class="svc-title">'
             f'{escape(s["title"])}</span><span class="state {escape(s["state"])}">'
             f'{escape(s["state_text"])}</span></div>{_bar(s["days"], lang)}'
             f'<div class="figs"><span>{text(lang, "status.days_ago", n=90)}</span><span>'
-            f'{text(lang, "status.uptime_30")}: {_pct(s["uptime_30d"], lang)} · '
-            f'{text(lang, "status.uptime_90")}: {_pct(s["uptime_90d"], lang)}</span>'
+            f'{escape(_figures(s, lang))}</span>'
             f'<span>{text(lang, "status.today")}</span></div></div>')
+
+
+def _legend(lang: str) -> str:
+    items = "".join(f'<li><svg viewBox="0 0 1 1" class="key"><rect class="{cls}" width="1" '
+                    f'height="1"/></svg>{text(lang, f"status.legend.{cls}")}</li>'
+                    for cls in ("u100", "u99", "u95", "ulow", "none"))
+    return f'<ul class="legend" aria-label="{text(lang, "status.legend")}">{items}</ul>'
+
+
+def _updates(inc: dict[str, Any], tz: dt.tzinfo) -> str:
+    """What people wrote about the incident, newest first."""
+    items = "".join(
+        f'<li><b>{escape(u["status_text"])}</b> — {escape(u["message"])}'
+        f'<div class="when">{escape(_time(u["at"], tz))}</div></li>'
+        for u in inc.get("updates", []))
+    return f'<ul class="updates">{items}</ul>' if items else ""
 
 
 def _banner(data: dict[str, Any], lang: str) -> str:
@@ -114,12 +167,15 @@ def _incident(inc: dict[str, Any], lang: str, tz: dt.tzinfo) -> str:
     if inc["resolved_at"] is not None:
         when = (f'{_time(inc["opened_at"], tz)} → {_time(inc["resolved_at"], tz)} · '
                 f'{text(lang, "status.lasted")} {duration(inc["duration"], lang)}')
-        return f'<li><b>{names}</b><div class="when">{escape(when)}</div></li>'
+        return (f'<li><b>{names}</b><div class="when">{escape(when)}</div>'
+                f'{_updates(inc, tz)}</li>')
     handled = text(lang, "status.handled" if inc["acked_at"] else "status.investigating")
+    if inc.get("updates"):
+        handled = escape(inc["updates"][0]["status_text"])
     return (f'<li><b>{names}</b>: <span class="state {escape(inc["state"])}">'
             f'{escape(inc["state_text"])}</span><div class="when">'
             f'{text(lang, "status.since")} {escape(_time(inc["opened_at"], tz))} · '
-            f'{handled}</div></li>')
+            f'{handled}</div>{_updates(inc, tz)}</li>')
 
 
 def _maintenance(m: dict[str, Any], lang: str, tz: dt.tzinfo) -> str:
@@ -145,11 +201,23 @@ def served_links(lang: str) -> Links:
 
 
 def render_html(data: dict[str, Any], lang: str, tz: dt.tzinfo,
-                links: Links | None = None) -> str:
-    return valid_text(_html(data, lang, tz, links or served_links(lang)))
+                links: Links | None = None, *, logo: str | None = None) -> str:
+    return valid_text(_html(data, lang, tz, links or served_links(lang), logo))
 
 
-def _html(data: dict[str, Any], lang: str, tz: dt.tzinfo, links: Links) -> str:
+def _heading(data: dict[str, Any], lang: str, logo: str | None) -> tuple[str, str]:
+    """The page's <title> and its heading: the agency's name and logo when configured."""
+    title = text(lang, "status.title")
+    agency = data.get("agency") or ""
+    picture = f'<img class="logo" src="{logo}" alt="">' if logo else ""
+    if not agency:
+        return title, f"{picture}<h1>{title}</h1>"
+    return (f"{title} · {escape(agency)}",
+            f'{picture}<div><p class="agency">{escape(agency)}</p><h1>{title}</h1></div>')
+
+
+def _html(data: dict[str, Any], lang: str, tz: dt.tzinfo, links: Links,
+          logo: str | None = None) -> str:
     now = _list([_incident(i, lang, tz) for i in data["open_incidents"]], lang, "status.none_open")
     planned = _list([_maintenance(m, lang, tz) for m in data["maintenance"]], lang,
                     "status.none_maint")
@@ -159,22 +227,23 @@ def _html(data: dict[str, Any], lang: str, tz: dt.tzinfo, links: Links) -> str:
         f'{"".join(_service(s, lang) for s in g["services"])}</section>'
         for g in data["groups"])
     other = "en" if lang == "id" else "id"
+    title, heading = _heading(data, lang, logo)
     nav = (f'<nav><a href="{links["id"]}"{" aria-current=page" if lang == "id" else ""}>'
            f'Bahasa Indonesia</a><a href="{links["en"]}"'
            f'{" aria-current=page" if lang == "en" else ""}>English</a></nav>')
     return (
         f'<!doctype html><html lang="{lang}"><head><meta charset="utf-8">'
         f'<meta name="viewport" content="width=device-width,initial-scale=1">'
-        f'<title>{text(lang, "status.title")}</title>'
+        f"<title>{title}</title>"
         f'<link rel="alternate" type="application/atom+xml" href="{links["atom"]}">'
         f'<link rel="alternate" hreflang="{other}" href="{links[other]}">'
         f"<style>{stylesheet()}</style></head><body><main>"
-        f'<header><h1>{text(lang, "status.title")}</h1>{nav}</header>{_banner(data, lang)}'
+        f'<header><div class="brand">{heading}</div>{nav}</header>{_banner(data, lang)}'
         f'<h2>{text(lang, "status.open")}</h2>'
         f"{now}"
         f'<h2>{text(lang, "status.maintenance")}</h2>'
         f"{planned}"
-        f"{groups}"
+        f"{groups}{_legend(lang)}"
         f'<h2>{text(lang, "status.history")}</h2>'
         f"{past}"
         f'<footer>{text(lang, "status.updated")} {escape(_time(data["generated_at"], tz))} · '
@@ -184,6 +253,17 @@ def _html(data: dict[str, Any], lang: str, tz: dt.tzinfo, links: Links) -> str:
 
 def _iso(ts: float) -> str:
     return dt.datetime.fromtimestamp(ts, dt.UTC).isoformat().replace("+00:00", "Z")
+
+
+def _update_entry(inc: dict[str, Any], update: dict[str, Any], names: str,
+                  base_url: str) -> str:
+    """One entry per update people wrote, so feed readers announce each of them."""
+    at, title = _iso(update["at"]), f"{names}: {update['status_text']}"
+    return (f"<entry><id>{xml_escape(base_url)}/status#incident-{inc['id']}-{at}</id>"
+            f"<title>{xml_escape(title)}</title>"
+            f"<updated>{at}</updated><published>{at}</published>"
+            f'<link href="{xml_escape(base_url)}/status"/>'
+            f"<summary>{xml_escape(update['message'])}</summary></entry>")
 
 
 def render_atom(data: dict[str, Any], lang: str, base_url: str) -> str:
@@ -206,8 +286,10 @@ def _atom(data: dict[str, Any], lang: str, base_url: str) -> str:
             f"<published>{_iso(inc['opened_at'])}</published>"
             f'<link href="{xml_escape(base_url)}/status"/>'
             f"<summary>{xml_escape(summary)}</summary></entry>")
+        entries += [_update_entry(inc, u, names, base_url) for u in inc.get("updates", [])]
     updated = _iso(max([data["generated_at"] if not incidents else 0] +
-                       [i["resolved_at"] or i["acked_at"] or i["opened_at"] for i in incidents]))
+                       [i["resolved_at"] or i["acked_at"] or i["opened_at"] for i in incidents]
+                       + [u["at"] for i in incidents for u in i.get("updates", [])]))
     return ('<?xml version="1.0" encoding="utf-8"?>\n'
             f'<feed xmlns="http://www.w3.org/2005/Atom" xml:lang="{lang}">'
             f"<id>{xml_escape(base_url)}/status</id>"
@@ -235,6 +317,14 @@ register("id", {
     "status.maint_planned": "pemeliharaan terjadwal", "status.updated": "Diperbarui",
     "status.recovered": "pulih", "status.disrupted": "gangguan",
     "status.unit.d": "hari", "status.unit.h": "jam", "status.unit.m": "menit",
+    "status.data_since": "data sejak {date}", "status.legend": "Keterangan warna",
+    "status.legend.u100": "≥ 99,9% tersedia", "status.legend.u99": "99–99,9%",
+    "status.legend.u95": "95–99%", "status.legend.ulow": "di bawah 95%",
+    "status.legend.none": "abu-abu: tidak ada data (layanan belum dipantau atau pemantau "
+                          "tidak berjalan)",
+    "status.update.investigating": "Sedang diperiksa",
+    "status.update.identified": "Penyebab ditemukan",
+    "status.update.monitoring": "Perbaikan dipantau", "status.update.resolved": "Selesai",
 })
 register("en", {
     "status.title": "Service Status", "status.banner_ok": "All services are operating normally",
@@ -255,4 +345,11 @@ register("en", {
     "status.maint_planned": "planned maintenance", "status.updated": "Updated",
     "status.recovered": "recovered", "status.disrupted": "disrupted",
     "status.unit.d": "d", "status.unit.h": "h", "status.unit.m": "min",
+    "status.data_since": "data since {date}", "status.legend": "Colour key",
+    "status.legend.u100": "≥ 99.9% available", "status.legend.u99": "99–99.9%",
+    "status.legend.u95": "95–99%", "status.legend.ulow": "below 95%",
+    "status.legend.none": "grey: no data (not monitored yet, or the monitor was not running)",
+    "status.update.investigating": "Investigating",
+    "status.update.identified": "Identified", "status.update.monitoring": "Monitoring",
+    "status.update.resolved": "Resolved",
 })
