@@ -22,7 +22,7 @@ from monitor.config.isolated import load_config_isolated
 from monitor.config.loader import load_config, root_schema
 from monitor.config.model import Check, Config
 from monitor.config.schema import did_you_mean
-from monitor.errors import ConfigError, SiagaError
+from monitor.errors import ConfigError, ListenError, SiagaError
 from monitor.logs import RedactSecrets
 
 if TYPE_CHECKING:
@@ -147,7 +147,11 @@ def cmd_run(args: argparse.Namespace, out: Console, err: Console) -> int:
     async def main() -> None:
         await Daemon(config, console=out).run()
 
-    run_async(main())
+    try:
+        run_async(main())
+    except ListenError as exc:
+        err.print(f"siaga: {exc}", markup=False, highlight=False, soft_wrap=True)
+        return EXIT_USAGE
     return EXIT_OK
 
 
@@ -168,21 +172,50 @@ def with_config(
     return run
 
 
+def with_reach(
+    fn: Callable[[argparse.Namespace, Config, Console, Console], int],
+) -> Callable[[argparse.Namespace, Console, Console], int]:
+    """For commands that only talk to the daemon: a file with typos or unset `${SECRET}`s
+    still gives them the daemon's address, token and state dir (monitor.client.reach)."""
+
+    def run(args: argparse.Namespace, out: Console, err: Console) -> int:
+        try:
+            config = load_config(args.config)
+        except ConfigError as exc:
+            config = degraded_config(args.config, len(exc.problems), err)
+        return fn(args, config, out, err)
+
+    return run
+
+
+def degraded_config(path: str, problems: int, err: Console) -> Config:
+    from dataclasses import replace
+
+    from monitor.client import reach
+
+    r = reach(path)
+    why = r.degraded or (f"{problems} problem{'s' if problems != 1 else ''}; "
+                         "`siaga validate` lists them")
+    err.print(f"note: {path} is not valid ({why}). Talking to the daemon with "
+              f"{r.describe().partition(': ')[2]}", markup=False, highlight=False, soft_wrap=True)
+    return Config(path=path, settings=replace(r.settings, api_token=r.token), checks=())
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace, Console, Console], int]] = {
     "oncall": with_config(cli_people.cmd_oncall),
     "maintenance": with_config(cli_silence.cmd_maintenance),
-    "silence": with_config(cli_silence.cmd_silence),
-    "silences": with_config(cli_silence.cmd_silences),
-    "unsilence": with_config(cli_silence.cmd_unsilence),
-    "incidents": with_config(cli_people.cmd_incidents),
-    "ack": with_config(cli_people.cmd_act),
+    "silence": with_reach(cli_silence.cmd_silence),
+    "silences": with_reach(cli_silence.cmd_silences),
+    "unsilence": with_reach(cli_silence.cmd_unsilence),
+    "incidents": with_reach(cli_people.cmd_incidents),
+    "ack": with_reach(cli_people.cmd_act),
     "report": with_config(cli_report.cmd_report),
-    "status": with_config(cli_report.cmd_status),
+    "status": with_reach(cli_report.cmd_status),
     "status-export": with_config(cli_report.cmd_status_export),
-    "resolve": with_config(cli_people.cmd_act),
+    "resolve": with_reach(cli_people.cmd_act),
     "update": with_config(cli_people.cmd_update),
     "reload": with_config(cli_ops.cmd_reload),
-    "heartbeat-url": with_config(cli_ops.cmd_heartbeat_url),
+    "heartbeat-url": with_reach(cli_ops.cmd_heartbeat_url),
     "validate": cmd_validate,
     "schema": cmd_schema,
     "check": cmd_check,

@@ -28,10 +28,15 @@ def cmd_reload(args: argparse.Namespace, config: Config, out: Console, err: Cons
 
 
 def push_urls(config: Config, name: str) -> dict[str, str]:
+    """The push URLs of heartbeat `name`. With a file that does not validate (no checks
+    known), the token the daemon generated and keeps in the state directory still serves."""
     check = config.check(name)
-    if check is None or check.kind != KIND:
+    if check is not None and check.kind == KIND:
+        token = Tokens(config.settings.state_dir).token(check)
+    elif not config.checks and (Tokens(config.settings.state_dir).dir / name).is_file():
+        token = (Tokens(config.settings.state_dir).dir / name).read_text().strip()
+    else:
         raise KeyError(name)
-    token = Tokens(config.settings.state_dir).token(check)
     base = f"{config.settings.base_url}/push/{name}/{token}"
     return {"success": base, "start": f"{base}/start", "fail": f"{base}/fail"}
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import re
+import sys
 import time
 
 from rich.console import Console
@@ -12,6 +14,7 @@ from rich.text import Text
 
 from monitor.client import Client
 from monitor.config.model import Config
+from monitor.errors import ApiError
 from monitor.oncall.roster import on_duty, schedule
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
@@ -83,14 +86,60 @@ def cmd_incidents(args: argparse.Namespace, config: Config, out: Console, err: C
     return EXIT_OK
 
 
+ACT_WORDS = {
+    "id": {"missing": "insiden {id} tidak ada", "refused": "insiden {id}: {why}",
+           "acknowledged": "insiden {id} ({title}) ditangani oleh {who}",
+           "resolved": "insiden {id} ({title}) diselesaikan oleh {who}",
+           "ask": "Nama petugas Anda ({names}): "},
+    "en": {"missing": "incident {id} does not exist", "refused": "incident {id}: {why}",
+           "acknowledged": "incident {id} ({title}) acknowledged by {who}",
+           "resolved": "incident {id} ({title}) resolved by {who}",
+           "ask": "Which officer are you ({names})? "},
+}
+
+
 def cmd_act(args: argparse.Namespace, config: Config, out: Console, err: Console) -> int:
     action = "ack" if args.command == "ack" else "resolve"
-    who = args.by or login_name()
-    inc = Client(config).post(f"/api/v1/incidents/{args.id}/{action}",
-                              {"by": who, "note": args.note})
-    out.print(f"incident {inc['id']} ({inc['title']}): {inc['status']} by {who}",
+    words = ACT_WORDS.get(config.settings.language, ACT_WORDS["id"])
+    who = args.by or officer_of_user(config, words["ask"])
+    try:
+        inc = Client(config).post(f"/api/v1/incidents/{args.id}/{action}",
+                                  {"by": who, "note": args.note})
+    except ApiError as exc:
+        if exc.status is None:
+            raise
+        key = "missing" if exc.status == 404 else "refused"
+        why = refusal(config.settings.language, str(exc))
+        err.print(words[key].format(id=args.id, why=why), highlight=False, markup=False)
+        return EXIT_FAIL
+    out.print(words[inc["status"]].format(id=inc["id"], title=inc["title"], who=who),
               highlight=False, markup=False)
     return EXIT_OK
+
+
+def refusal(lang: str, message: str) -> str:
+    """The daemon's refusal ("incident 3 was already acknowledged by sari") in `lang`."""
+    m = re.search(r"already acknowledged by (.+)$", message)
+    if m:
+        return (f"sudah ditangani oleh {m[1]}" if lang == "id"
+                else f"already acknowledged by {m[1]}")
+    if "already resolved" in message:
+        return "sudah selesai" if lang == "id" else "already resolved"
+    return re.sub(r"^incident \d+ ", "", message)
+
+
+def officer_of_user(config: Config, question: str) -> str:
+    """The officer whose id or name is this login; else asked on a terminal; else the login."""
+    login = login_name()
+    officers = getattr(config.sections.get("oncall"), "officers", {})
+    for officer_id, person in officers.items():
+        if login.lower() in (officer_id.lower(), person.name.lower()):
+            return str(officer_id)
+    if officers and sys.stdin.isatty():
+        answer = input(question.format(names=", ".join(officers))).strip()
+        if answer:
+            return answer
+    return login
 
 
 UPDATE_WORDS = {"investigating": "sedang diperiksa / investigating",
@@ -135,7 +184,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
         p = sub.add_parser(name, help=f"{name} an incident through the running daemon")
         p.add_argument("id", type=int)
         p.add_argument("--note")
-        p.add_argument("--by", help="your name (default: the login name)")
+        p.add_argument("--by", help="your officer id (default: the officer whose id or name "
+                       "is your login; asked on a terminal otherwise)")
     up = sub.add_parser("update", help="publish an update about an incident on the status "
                         "page and its feed")
     up.add_argument("id", type=int)

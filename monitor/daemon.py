@@ -72,6 +72,16 @@ def load_or_create_api_token(state_dir: Path) -> str:
     return path.read_text().strip()
 
 
+def load_or_create_instance_id(state_dir: Path) -> str:
+    """This daemon's identity, kept beside its store: every HTTP answer carries it, and the
+    CLI, reading the same state directory, refuses answers from anything else on the port."""
+    path = state_dir / "instance.id"
+    if not path.exists():
+        state_dir.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_hex(8) + "\n")
+    return path.read_text().strip()
+
+
 # Settings read once at start (sockets, files, label sets, semaphores, routes); every other
 # setting, the API token and push tokens included, takes effect on reload.
 RESTART_SETTINGS = ("listen", "state_dir", "location", "max_concurrency",
@@ -147,6 +157,7 @@ class Daemon:
         state_dir = Path(config.settings.state_dir)
         self.signer = AckSigner(load_or_create_key(state_dir, os.environ))
         self.api_token = config.settings.api_token or load_or_create_api_token(state_dir)
+        self.instance_id = load_or_create_instance_id(state_dir)
         self.on_reload.append(lambda c: setattr(self, "api_token", c.settings.api_token or (
             load_or_create_api_token(Path(c.settings.state_dir)))))  # web reads it per request
         self.notifier = notifier or AppriseNotifier()

@@ -5,7 +5,9 @@
     ├── StoreError             the SQLite state store failed
     ├── NotifyError            a notification could not be sent
     │     .permanent           True when retrying cannot help (bad URL, rejected recipient)
-    └── ApiError               the daemon's HTTP API refused or could not be reached
+    ├── ApiError               the daemon's HTTP API refused or could not be reached
+    │     .status          the HTTP status of a refusal (None: no answer)
+    └── ListenError            `siaga run` cannot listen on its address (port in use)
 
 Probes never raise for a target's fault: they return a failed ProbeResult.
 Only the CLI turns these into messages and exit codes.
@@ -60,3 +62,11 @@ class NotifyError(SiagaError):
 
 class ApiError(SiagaError):
     """The daemon's HTTP API refused a request or could not be reached."""
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class ListenError(SiagaError):
+    """The HTTP server cannot bind its address; the message says what to do."""

@@ -89,11 +89,11 @@ async def test_incidents_ack_and_resolve_from_the_cli(
     assert code == 0 and "open" in out and "Portal" in out
     code, out = await cli(tmp_path, capsys, "ack", str(inc.id), "--note", "cek server",
                           "--by", "sari")
-    assert code == 0 and "acknowledged by sari" in out
+    assert code == 0 and "ditangani oleh sari" in out
     code, out = await cli(tmp_path, capsys, "ack", str(inc.id))
-    assert code == 1 and "already acknowledged by sari" in out
+    assert code == 1 and "sudah ditangani oleh sari" in out
     code, out = await cli(tmp_path, capsys, "resolve", str(inc.id), "--note", "restart")
-    assert code == 0 and "resolved" in out
+    assert code == 0 and "diselesaikan" in out
     await asyncio.sleep(1.5)  # still down, but resolved by hand: no new incident, no page
     assert not daemon.pager.incidents
     assert [p.json["title"].split(":")[0] for p in json_receiver.posts] == ["GANGGUAN", "PULIH"]

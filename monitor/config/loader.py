@@ -27,8 +27,14 @@ NAME_PATTERN = r"[a-z0-9][a-z0-9._-]{0,62}"
 NAME_HINT = "lowercase letters, digits, '.', '_' or '-' (at most 63), like 'portal-web'"
 
 
+# What Indonesians write for their three zones (Waktu Indonesia Barat/Tengah/Timur).
+ZONE_ABBREVIATIONS = {"WIB": "Asia/Jakarta", "WITA": "Asia/Makassar", "WIT": "Asia/Jayapura"}
+
+
 def _settings(values: dict[str, Any], node: Node, path: str, ctx: Ctx) -> Any:
     ok = True
+    zone = str(values["timezone"])
+    values["timezone"] = ZONE_ABBREVIATIONS.get(zone.upper(), zone)
     try:
         ZoneInfo(values["timezone"])
     except (ZoneInfoNotFoundError, ValueError):
@@ -51,7 +57,8 @@ SETTINGS = Obj(
     {
         "location": Str("Where this instance probes from (metric label)", default="local",
                         pattern=NAME_PATTERN, hint=NAME_HINT),
-        "timezone": Str("IANA time zone for schedules, rosters and reports",
+        "timezone": Str("IANA time zone for schedules, rosters and reports (WIB, WITA and "
+                        "WIT are taken for Asia/Jakarta, Asia/Makassar and Asia/Jayapura)",
                         default="Asia/Jakarta"),
         "language": Enum(["id", "en"], "Language of messages and the status page", default="id"),
         "listen": Str("Address of the HTTP server (metrics, API, status page)",

@@ -6,6 +6,7 @@ status); each has `add_routes(app)` and reaches the running daemon through `DAEM
 
 from __future__ import annotations
 
+import errno
 import hmac
 import json
 import logging
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
+from monitor.errors import ListenError
 from monitor.logs import kv
 
 if TYPE_CHECKING:
@@ -91,12 +93,18 @@ def _text(exc: web.HTTPException) -> str:
     return text.removeprefix(f"{exc.status}: ")
 
 
+async def _identify(request: web.Request, response: web.StreamResponse) -> None:
+    """Say which Siaga answers (monitor.client checks it against its state directory)."""
+    response.headers["X-Siaga-Instance"] = request.app[DAEMON].instance_id
+
+
 def build_app(daemon: Daemon) -> web.Application:
     # Handler modules import this one (DAEMON, json_response): import them here, not above.
     from monitor.web import api, incidents, operations, push, silences, status
 
     app = web.Application(middlewares=[api_errors], client_max_size=64 * 1024)
     app[DAEMON] = daemon
+    app.on_response_prepare.append(_identify)
     for module in (api, incidents, silences, operations, push, status):
         module.add_routes(app)
     return app
@@ -135,7 +143,17 @@ class Server:
     async def start(self) -> None:
         await self.runner.setup()
         site = web.TCPSite(self.runner, self.host, self.port, reuse_address=True)
-        await site.start()
+        try:
+            await site.start()
+        except OSError as exc:
+            await self.runner.cleanup()
+            if exc.errno == errno.EADDRINUSE:
+                raise ListenError(
+                    f"port {self.port} on {self.host} is already in use: stop the program "
+                    f"using it (`ss -ltnp 'sport = :{self.port}'` shows which) or set another "
+                    "siaga.listen in checks.yaml") from None
+            raise ListenError(f"cannot listen on {self.host}:{self.port}: "
+                              f"{exc.strerror or exc}") from None
         self.port = self.runner.addresses[0][1]
 
     async def stop(self) -> None:

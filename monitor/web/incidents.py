@@ -172,9 +172,12 @@ async def api_act(request: web.Request) -> web.Response:
     note = body.get("note")
     action = request.match_info["action"]
     act = daemon.actions.acknowledge if action == "ack" else daemon.actions.resolve
+    incident_id = _id(request)
     try:
-        inc = await act(_id(request), who, str(note)[:500] if note else None)
+        inc = await act(incident_id, who, str(note)[:500] if note else None)
     except IncidentError as exc:
+        if await daemon.store.run(get_incident, incident_id) is None:
+            return json_error(f"no incident {incident_id}", 404)
         return json_error(str(exc), 409)
     return json_response(incident_json(inc))
 

@@ -1,0 +1,108 @@
+"""The CLI when the officer needs it most (#15): a half-edited checks.yaml, unset secrets,
+a missing incident, a port taken by another program."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+
+import pytest
+from aiohttp import web
+
+from tests.test_silences_cli import cli, daemon  # noqa: F401  (the fixture)
+
+
+def break_the_file(tmp_path) -> None:
+    """A colleague's edit half done: a tab, a secret nobody exported on this shell."""
+    path = tmp_path / "checks.yaml"
+    text = path.read_text().replace("checks:\n", "checks:\n\t- {name: baru, http: {url: x}}\n")
+    path.write_text(text + '\nextra: {token: "${NOT_EXPORTED_HERE}"}\n')
+
+
+async def test_incidents_and_ack_work_while_the_file_is_half_edited(
+        daemon, tmp_path, targets, json_receiver, capsys):  # noqa: F811
+    targets.status["p"] = 503
+    await json_receiver.wait_for(1, timeout=5)
+    (inc,) = daemon.pager.incidents.values()
+    break_the_file(tmp_path)
+    code, out = await cli(tmp_path, capsys, "incidents")
+    assert code == 0 and "Portal" in out
+    assert "checks.yaml is not valid" in out
+    assert f"listen 127.0.0.1:{daemon.server.port}" in out and "api.token" in out
+    code, out = await cli(tmp_path, capsys, "ack", str(inc.id), "--by", "budi")
+    assert code == 0 and "ditangani oleh budi" in out
+
+
+async def test_ack_of_a_missing_incident_says_it_does_not_exist_without_http_codes(
+        daemon, tmp_path, capsys):  # noqa: F811
+    code, out = await cli(tmp_path, capsys, "ack", "99", "--by", "budi")
+    assert code == 1
+    assert out.strip() == "insiden 99 tidak ada"
+
+
+async def test_ack_without_by_names_the_officer_matching_the_login(
+        daemon, tmp_path, targets, json_receiver, capsys, monkeypatch):  # noqa: F811
+    monkeypatch.setattr("monitor.cli_people.login_name", lambda: "budi")
+    targets.status["p"] = 503
+    await json_receiver.wait_for(1, timeout=5)
+    (inc,) = daemon.pager.incidents.values()
+    code, out = await cli(tmp_path, capsys, "ack", str(inc.id))
+    assert code == 0 and "ditangani oleh budi" in out
+
+
+async def test_status_refuses_another_program_answering_on_the_port(tmp_path, capsys):
+    async def hello(request: web.Request) -> web.Response:
+        return web.json_response({"checks": []})
+
+    app = web.Application()
+    app.router.add_get("/api/v1/checks", hello)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    (tmp_path / "checks.yaml").write_text(
+        f'siaga: {{listen: "127.0.0.1:{port}", state_dir: "{tmp_path}"}}\nchecks: []\n')
+    try:
+        code, out = await cli(tmp_path, capsys, "status")
+    finally:
+        await runner.cleanup()
+    assert code == 1 and f"the program answering at http://127.0.0.1:{port} is not Siaga" in out
+
+
+async def test_status_refuses_a_siaga_with_another_state_dir(daemon, tmp_path, capsys):  # noqa: F811
+    (tmp_path / "state" / "instance.id").write_text("someone-else\n")
+    code, out = await cli(tmp_path, capsys, "status")
+    assert code == 1 and "is another instance" in out and str(tmp_path / "state") in out
+
+
+@pytest.mark.slow
+def test_run_on_a_port_in_use_says_so_in_one_line_and_exits_2(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        (tmp_path / "checks.yaml").write_text(
+            f'siaga: {{listen: "127.0.0.1:{port}", state_dir: "{tmp_path / "state"}"}}\n'
+            "checks: []\n")
+        proc = subprocess.run([sys.executable, "-m", "monitor", "-c",
+                               str(tmp_path / "checks.yaml"), "run"],
+                              capture_output=True, text=True, timeout=30)
+    assert proc.returncode == 2
+    lines = [line for line in proc.stderr.splitlines() if "siaga:" in line]
+    assert len(lines) == 1 and "Traceback" not in proc.stderr
+    assert f"port {port} on 127.0.0.1 is already in use" in lines[0]
+    assert "siaga.listen" in lines[0]
+
+
+def test_siaga_timezone_may_be_written_wib_wita_or_wit(tmp_path):
+    from monitor.config.loader import parse_config
+
+    for abbr, zone in (("WIB", "Asia/Jakarta"), ("WITA", "Asia/Makassar"),
+                       ("WIT", "Asia/Jayapura")):
+        config = parse_config(f"siaga: {{timezone: {abbr}}}\nchecks: []\n",
+                              str(tmp_path / "checks.yaml"))
+        assert config.settings.timezone == zone
+
+
