@@ -49,6 +49,7 @@ from monitor.rollup import run as rollup_run
 from monitor.scheduler import Scheduler
 from monitor.silences import Silences
 from monitor.store import Store
+from monitor.uptime_windows import UptimeWindows
 from monitor.watchdog import Watchdog
 from monitor.web.app import Server, build_app
 from monitor.web.push import RateLimit
@@ -146,6 +147,9 @@ class Daemon:
         self._build_paging(config, notifier)
         self._build_operations(config)
         self.status_pages = status_cache(self)  # the public page, rebuilt on changes
+        self.uptime = UptimeWindows(self.store, lambda: self.config)  # 7/30/90-day figures
+        self.metrics.add(self.uptime.collector())
+        self.engine.on_transition.append(lambda check, *_: self.uptime.changed(check.name))
         if console is not None:
             # Every new check answering is worth a line for a few checks, noise for thousands.
             channel = ConsoleChannel(console, config.settings.language, config.settings.tz,
@@ -269,6 +273,7 @@ class Daemon:
                         asyncio.create_task(liveness.keep_marking(s.state_dir), name="mark")]
         self._tasks.append(asyncio.create_task(rollup_run(self.store, lambda: self.config),
                                                name="rollups"))  # uptime rollups + pruning
+        self._tasks.append(asyncio.create_task(self.uptime.run(), name="uptime-windows"))
         if self.serve or s.status_export:
             self._tasks.append(asyncio.create_task(self.status_pages.run(), name="status-page"))
         alerting = self.pager.grouping

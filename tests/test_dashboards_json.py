@@ -117,3 +117,26 @@ def test_dashboard_queries_parse(tmp_path: Path) -> None:
     res = subprocess.run(["promtool", "check", "rules", str(rule_file)],
                          capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stdout + res.stderr
+
+
+def test_uptime_panels_show_the_reports_time_weighted_figure() -> None:
+    """Uptime, SLO and budget panels read siaga_uptime_ratio (the report's number), never a
+    long average of probe samples that needs months of Prometheus retention."""
+    long_average = re.compile(r"avg_over_time\(probe_success[^\]]*\[(24h|\d+d)\]")
+    for path in DASHBOARDS:
+        for expr in _exprs(_load(path)):
+            assert not long_average.search(expr), (path.name, expr)
+    overview = _exprs(_load(ROOT / "dashboards" / "siaga-overview.json"))
+    for window in ("7d", "30d", "90d"):
+        assert any(f'siaga_uptime_ratio{{group=~"$group",window="{window}"}}' in e
+                   for e in overview), window
+
+
+@pytest.mark.parametrize("path", DASHBOARDS, ids=lambda p: p.name)
+def test_titles_read_in_indonesian_and_english(path: Path) -> None:
+    dash = _load(path)
+    titles = [dash["title"], *(p["title"] for p in _panels(dash))]
+    titles += [v["label"] for v in dash["templating"]["list"] if v.get("label")]
+    for title in titles:
+        indonesian, _, english = title.partition(" · ")
+        assert indonesian and english, f"{path.name}: {title!r} is not in both languages"

@@ -54,7 +54,8 @@ checks:
 SUBST = {"group": GROUP, "__rate_interval": "1m", "__range": "1h", "__interval": "15s"}
 VAR_RE = re.compile(r"\$\{(\w+)\}|\$(\w+)")
 # Panels about one kind of check are shown for a check of that kind.
-CHECK_FOR_PANEL = {("siaga-check.json", "Certificate expires in"): TLS_CHECK}
+CHECK_FOR_PANEL = {("siaga-check.json", "Sertifikat kedaluwarsa dalam · Certificate expires in"):
+                   TLS_CHECK}
 
 # (dashboard file, panel title, refId) allowed to return no series on a fresh instance.
 # Every counter that a fresh Siaga may not export (notifications, suppressions, missed slots,
@@ -260,6 +261,15 @@ async def test_every_dashboard_query_and_recording_rule_has_data(
         ratio = {s["metric"]["check"]: float(s["value"][1]) for s in await wait_for(
             session, prometheus, "siaga:probe_error_ratio:rate5m", deadline)}
         assert ratio[UP_CHECK] == 0 and ratio["web-500"] == 1, ratio
+
+        # One truth for uptime: Prometheus holds the report's time-weighted figure, per
+        # check and window, the same number the daemon computed from its store.
+        uptime = {(u["metric"]["check"], u["metric"]["window"]): float(u["value"][1])
+                  for u in await wait_for(session, prometheus, "siaga_uptime_ratio", deadline)}
+        for window in ("7d", "30d", "90d"):
+            assert uptime[UP_CHECK, window] == 1.0 and uptime["web-500", window] == 0.0
+            mine = siaga.uptime.figures[UP_CHECK][int(window[:-1])].percent
+            assert mine == 100.0
 
         # Every rule of both files evaluates without error.
         async with session.get(f"{prometheus.url}/api/v1/rules") as r:
