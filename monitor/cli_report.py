@@ -51,16 +51,22 @@ def cmd_report(args: argparse.Namespace, config: Config, out: Console, err: Cons
         now = liveness.watched_until(config.settings.state_dir, time.time())
         rep = reports.build(conn, config.checks, start, end, now,
                             config.settings.timezone, maintenance_of(config),
-                            exclude_maintenance=not args.count_maintenance)
+                            exclude_maintenance=not args.count_maintenance,
+                            agency=config.settings.agency, generated_at=time.time())
     finally:
         conn.close()
     lang = args.lang or config.settings.language
     if args.format == "table":
         out.print(reports.to_table(rep, lang))
         return EXIT_OK
-    body = reports.to_csv(rep) if args.format == "csv" else reports.to_html(rep, lang)
+    if args.format == "csv":
+        body = reports.to_csv(rep, lang, args.locale or "en")
+    else:
+        body = reports.to_html(rep, lang)
     if args.output:
-        Path(args.output).write_text(body, encoding="utf-8")
+        # utf-8-sig: Excel reads a CSV without a byte-order mark as the local code page
+        encoding = "utf-8-sig" if args.format == "csv" else "utf-8"
+        Path(args.output).write_text(body, encoding=encoding, newline="")
     else:
         sys.stdout.write(body)
     return EXIT_OK
@@ -158,6 +164,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
     rep.add_argument("--format", choices=["table", "csv", "html"], default="table")
     rep.add_argument("--output", "-o", help="write csv/html here instead of stdout")
     rep.add_argument("--lang", choices=["id", "en"], help="language (default: siaga.language)")
+    rep.add_argument("--locale", choices=["id", "en"],
+                     help="CSV for Excel with these regional settings: id = ';' between "
+                          "fields and ',' before decimals (default: en)")
     rep.add_argument("--count-maintenance", action="store_true",
                      help="count maintenance windows instead of leaving them out")
     exp = sub.add_parser("status-export", help="write the public status page, its JSON and "

@@ -3,7 +3,9 @@ from the store file (read-only; WAL lets this run while the daemon writes).
 
 Figures: time-weighted uptime (monitor.uptime), downtime minutes, incidents the check was part
 of (as root or affected), mean time to acknowledge and to resolve, and whether the check's
-SLO was met. Output as a rich table (the CLI), CSV, or a printable self-contained HTML page.
+SLO was met, and how much of the period had data. Output as a rich table (the CLI), CSV
+(Excel-ready with `locale="id"`), or a printable self-contained HTML page; rows go by group,
+each group's total under its members; numbers in Indonesian form where the language is.
 """
 
 from __future__ import annotations
@@ -29,8 +31,8 @@ from monitor.i18n import register, text
 from monitor.rollup import Maintenance, check_uptime, no_maintenance
 from monitor.uptime import Uptime, day_bounds
 
-CSV_HEADER = ["group", "check", "title", "uptime_percent", "downtime_minutes", "incidents",
-              "mtta_minutes", "mttr_minutes", "slo_percent", "slo_met"]
+COLUMNS = ("group", "check", "title", "uptime", "downtime", "incidents", "mtta", "mttr",
+           "slo", "met", "coverage")
 
 
 @dataclass(slots=True)
@@ -46,6 +48,7 @@ class Line:
     mtta: float | None = None  # seconds
     mttr: float | None = None
     met: bool | None = None
+    coverage: float | None = None  # share of the period with data (None: nothing to cover)
 
     @property
     def percent(self) -> float | None:
@@ -63,6 +66,15 @@ class Report:
     timezone: str
     checks: list[Line]
     groups: list[Line]
+    generated_at: float = 0.0
+    agency: str = ""
+
+    def ordered(self) -> list[Line]:
+        """Each group's checks, then the group's total under them."""
+        rows = []
+        for group in self.groups:
+            rows += [ln for ln in self.checks if ln.group == group.group] + [group]
+        return rows
 
 
 def open_readonly(state_dir: str | Path) -> sqlite3.Connection:
@@ -109,8 +121,10 @@ def _date(option: str, value: str) -> dt.date:
 
 def build(conn: sqlite3.Connection, checks: Sequence[Check], start: float, end: float,
           now: float, timezone: str, maintenance: Maintenance = no_maintenance, *,
-          exclude_maintenance: bool = True) -> Report:
+          exclude_maintenance: bool = True, agency: str = "",
+          generated_at: float | None = None) -> Report:
     incidents = _incidents(conn, start, end)
+    span = max(0.0, min(end, now) - start)
     lines: list[Line] = []
     for c in checks:
         line = Line(c.group, c.name, c.display_name, c.slo)
@@ -120,8 +134,19 @@ def build(conn: sqlite3.Connection, checks: Sequence[Check], start: float, end: 
         mine = [i for i in incidents if c.name in i.covers]
         _fill(line, mine)
         line.met = None if line.percent is None else line.percent >= 100 * c.slo
+        line.coverage = _coverage(line.uptime, span)
         lines.append(line)
-    return Report(start, end, timezone, lines, _groups(lines, incidents))
+    groups = _groups(lines, incidents)
+    for g in groups:
+        members = sum(1 for ln in lines if ln.group == g.group)
+        g.coverage = _coverage(g.uptime, span * members)
+    return Report(start, end, timezone, lines, groups,
+                  now if generated_at is None else generated_at, agency)
+
+
+def _coverage(u: Uptime, span: float) -> float | None:
+    """Share of the period Siaga has data for (maintenance counts as known)."""
+    return min(1.0, (u.counted + u.maintenance) / span) if span > 0 else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,25 +191,42 @@ def _groups(lines: list[Line], incidents: list[_Inc]) -> list[Line]:
     return out
 
 
-def _num(value: float | None, digits: int) -> str:
-    return "" if value is None else f"{value:.{digits}f}"
+def number(value: float | None, digits: int, lang: str = "en", *,
+           grouping: bool = True) -> str:
+    """`value` with `digits` decimals: 1,234.5 in English, 1.234,5 in Indonesian."""
+    if value is None:
+        return ""
+    figure = f"{value:{',' if grouping else ''}.{digits}f}"
+    return figure.translate(str.maketrans(",.", ".,")) if lang == "id" else figure
 
 
-def _cells(line: Line) -> list[str]:
-    return [line.group, line.check, line.title, _num(line.percent, 3),
-            _num(line.downtime_minutes, 1), str(line.incidents),
-            _num(line.mtta / 60 if line.mtta is not None else None, 1),
-            _num(line.mttr / 60 if line.mttr is not None else None, 1),
-            _num(100 * line.slo if line.slo is not None else None, 2),
-            "" if line.met is None else ("yes" if line.met else "no")]
+def _cells(line: Line, lang: str = "en", *, grouping: bool = True) -> list[str]:
+    def num(value: float | None, digits: int) -> str:
+        return number(value, digits, lang, grouping=grouping)
+
+    yes_no = "" if line.met is None else text(lang, "report.yes" if line.met else "report.no")
+    return [line.group, line.check, line.title, num(line.percent, 3),
+            num(line.downtime_minutes, 1), str(line.incidents),
+            num(line.mtta / 60 if line.mtta is not None else None, 1),
+            num(line.mttr / 60 if line.mttr is not None else None, 1),
+            num(100 * line.slo if line.slo is not None else None, 2), yes_no,
+            num(100 * line.coverage if line.coverage is not None else None, 1)]
 
 
-def to_csv(report: Report) -> str:
+def to_csv(report: Report, lang: str = "en", locale: str = "en") -> str:
+    """Rows by group, each group's total under its members, full column names in `lang`.
+    `locale="id"`: `;` between fields and `,` before decimals, as Excel with Indonesian
+    regional settings expects (it reads a `,`-separated file as one column)."""
     buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(CSV_HEADER)
-    for line in report.checks + report.groups:
-        writer.writerow(_cells(line))
+    writer = csv.writer(buf, delimiter=";" if locale == "id" else ",", lineterminator="\r\n")
+    writer.writerow([text(lang, f"report.col.{c}") for c in COLUMNS])
+    for line in report.ordered():
+        cells = _cells(line, locale, grouping=False)
+        cells[9] = "" if line.met is None else text(lang, "report.yes" if line.met
+                                                     else "report.no")
+        if not line.check:
+            cells[2] = text(lang, "report.total", group=line.group)
+        writer.writerow(cells)
     return buf.getvalue()
 
 
@@ -195,42 +237,68 @@ def _period(report: Report) -> str:
     return f"{a.isoformat()} – {b.isoformat()} ({report.timezone})"
 
 
+def heading(report: Report, lang: str) -> list[str]:
+    """The agency, the period and when the report was made."""
+    made = dt.datetime.fromtimestamp(report.generated_at, ZoneInfo(report.timezone))
+    lines = [report.agency] if report.agency else []
+    return [*lines, f"{text(lang, 'report.period')}: {_period(report)}",
+            f"{text(lang, 'report.generated')}: {made:%Y-%m-%d %H:%M %Z}"]
+
+
+def coverage_note(report: Report, lang: str) -> str:
+    """How much of the period the figures rest on: checks added later, time Siaga was
+    not running."""
+    partial = [ln for ln in report.checks if ln.coverage is not None and ln.coverage < 0.995]
+    if not partial:
+        return text(lang, "report.coverage_full")
+    names = ", ".join(f"{ln.title} ({number(100 * (ln.coverage or 0), 1, lang)}%)"
+                      for ln in partial)
+    return text(lang, "report.coverage_partial", n=len(partial), names=names)
+
+
 def to_table(report: Report, lang: str = "en") -> Table:
-    """Each group's total in bold, its checks indented under it."""
-    table = Table(title=f"{text(lang, 'report.title')} {_period(report)}")
-    for key in ("check", "uptime", "downtime", "incidents", "mtta", "mttr", "slo"):
-        table.add_column(text(lang, f"report.{key}"), justify="left" if key == "check"
-                         else "right")
-    for group in report.groups:
-        members = [ln for ln in report.checks if ln.group == group.group]
-        for line in [group, *members]:
-            c = _cells(line)
-            met = {"yes": " [green]✓[/]", "no": " [bold red]✗[/]", "": ""}[c[9]]
-            name = f"[bold]{escape(group.group)}[/]" if line is group else f"  {escape(c[2])}"
-            table.add_row(name, c[3], c[4], c[5], c[6], c[7], f"{c[8]}{met}".strip(),
-                          end_section=line is members[-1])
+    """Each group's checks, then the group's total in bold under them."""
+    table = Table(title=f"{text(lang, 'report.title')}\n" + "\n".join(heading(report, lang)),
+                  caption=f"{coverage_note(report, lang)}\n{text(lang, 'report.note')}",
+                  caption_justify="left")
+    for key in ("title", "uptime", "downtime", "incidents", "mtta", "mttr", "slo",
+                "coverage"):
+        table.add_column(text(lang, f"report.col.{key}"),
+                         justify="left" if key == "title" else "right",
+                         no_wrap=key == "title")
+    for line in report.ordered():
+        c = _cells(line, lang)
+        met = {True: " [green]✓[/]", False: " [bold red]✗[/]", None: ""}[line.met]
+        total = text(lang, "report.total", group=line.group)
+        name = f"  {escape(c[2])}" if line.check else f"[bold]{escape(total)}[/]"
+        table.add_row(name, c[3], c[4], c[5], c[6], c[7], f"{c[8]}{met}".strip(), c[10],
+                      end_section=not line.check)
     return table
 
 
 def to_html(report: Report, lang: str = "id") -> str:
-    heads = "".join(f"<th>{html.escape(text(lang, f'report.{k}'))}</th>" for k in
-                    ("group", "check", "uptime", "downtime", "incidents", "mtta", "mttr",
-                     "slo"))
+    keys = ("group", "title", "uptime", "downtime", "incidents", "mtta", "mttr", "slo",
+            "coverage")
+    heads = "".join(f"<th>{html.escape(text(lang, f'report.col.{k}'))}</th>" for k in keys)
     rows = []
-    for line in report.checks + report.groups:
-        c = [html.escape(x) for x in _cells(line)]
-        cls = {"yes": "met", "no": "missed", "": ""}[c[9]]
-        name = f"<b>{html.escape(text(lang, 'report.all'))}</b>" if not line.check else c[2]
+    for line in report.ordered():
+        c = [html.escape(x) for x in _cells(line, lang)]
+        cls = {True: "met", False: "missed", None: ""}[line.met]
+        name = (c[2] if line.check else
+                f"<b>{html.escape(text(lang, 'report.total', group=line.group))}</b>")
         mark = {"met": " ✓", "missed": " ✗", "": ""}[cls]
         rows.append(f'<tr class="{"group" if not line.check else ""}"><td>{c[0]}</td>'
                     f"<td>{name}</td><td>{c[3]}</td><td>{c[4]}</td><td>{c[5]}</td>"
-                    f'<td>{c[6]}</td><td>{c[7]}</td><td class="{cls}">{c[8]}{mark}</td></tr>')
-    title = html.escape(f"{text(lang, 'report.title')} {_period(report)}")
+                    f'<td>{c[6]}</td><td>{c[7]}</td><td class="{cls}">{c[8]}{mark}</td>'
+                    f"<td>{c[10]}</td></tr>")
+    title = html.escape(text(lang, "report.title"))
+    head = "".join(f"<p class=meta>{html.escape(x)}</p>" for x in heading(report, lang))
     return (f'<!doctype html><html lang="{lang}"><head><meta charset="utf-8">'
             f'<meta name="viewport" content="width=device-width,initial-scale=1">'
-            f"<title>{title}</title><style>{REPORT_CSS}</style></head><body>"
-            f"<h1>{title}</h1><table><thead><tr>{heads}</tr></thead><tbody>"
+            f"<title>{title} {html.escape(_period(report))}</title><style>{REPORT_CSS}</style>"
+            f"</head><body><h1>{title}</h1>{head}<table><thead><tr>{heads}</tr></thead><tbody>"
             f"{''.join(rows)}</tbody></table><p class=note>"
+            f"{html.escape(coverage_note(report, lang))}</p><p class=note>"
             f"{html.escape(text(lang, 'report.note'))}</p></body></html>\n")
 
 
@@ -240,24 +308,44 @@ h1{font-size:1.3em}table{border-collapse:collapse;width:100%}
 th,td{border-bottom:1px solid #ccc;padding:.3em .5em;text-align:right}
 th:nth-child(-n+2),td:nth-child(-n+2){text-align:left}
 tr.group td{font-weight:600;background:#f3f3f3}.met{color:#176b2c}.missed{color:#b00020}
-.note{color:#555;font-size:.9em}
+.note,.meta{color:#555;font-size:.9em}.meta{margin:.2em 0}
 @media print{body{margin:0}tr{break-inside:avoid}}
 """
 
 register("id", {
-    "report.title": "Laporan ketersediaan", "report.group": "Kelompok",
-    "report.check": "Layanan", "report.uptime": "Tersedia %",
-    "report.downtime": "Gangguan mnt", "report.incidents": "Insiden",
-    "report.mtta": "Tanggap mnt", "report.mttr": "Pulih mnt",
-    "report.slo": "Target %", "report.all": "Seluruh kelompok",
+    "report.title": "Laporan ketersediaan layanan", "report.period": "Periode",
+    "report.generated": "Dibuat", "report.total": "Total {group}",
+    "report.yes": "ya", "report.no": "tidak",
+    "report.col.group": "Kelompok", "report.col.check": "Nama pemeriksaan",
+    "report.col.title": "Layanan", "report.col.uptime": "Ketersediaan (%)",
+    "report.col.downtime": "Lama gangguan (menit)", "report.col.incidents": "Jumlah insiden",
+    "report.col.mtta": "Rata-rata waktu tanggap (menit)",
+    "report.col.mttr": "Rata-rata waktu pemulihan (menit)",
+    "report.col.slo": "Target SLO (%)", "report.col.met": "Target tercapai",
+    "report.col.coverage": "Cakupan data (%)",
+    "report.coverage_full": "Cakupan data: semua layanan dipantau sepanjang periode.",
+    "report.coverage_partial": "Cakupan data: {n} layanan tidak dipantau sepanjang periode "
+                               "(ditambahkan belakangan atau pemantau tidak berjalan); angkanya "
+                               "hanya mencakup waktu dengan data: {names}.",
     "report.note": "Ketersediaan dihitung menurut waktu; jendela pemeliharaan tidak dihitung. "
-                   "Tanggap/Pulih: rerata menit dari gangguan dibuka sampai diakui/pulih.",
+                   "Waktu tanggap/pemulihan: rerata menit dari gangguan dibuka sampai "
+                   "ditangani/pulih.",
 })
 register("en", {
-    "report.title": "Availability report", "report.group": "Group", "report.check": "Service",
-    "report.uptime": "Uptime %", "report.downtime": "Down min",
-    "report.incidents": "Incidents", "report.mtta": "MTTA min", "report.mttr": "MTTR min",
-    "report.slo": "SLO %", "report.all": "Whole group",
+    "report.title": "Service availability report", "report.period": "Period",
+    "report.generated": "Generated", "report.total": "Total {group}",
+    "report.yes": "yes", "report.no": "no",
+    "report.col.group": "Group", "report.col.check": "Check name",
+    "report.col.title": "Service", "report.col.uptime": "Uptime (%)",
+    "report.col.downtime": "Downtime (minutes)", "report.col.incidents": "Incidents",
+    "report.col.mtta": "Mean time to acknowledge (minutes)",
+    "report.col.mttr": "Mean time to resolve (minutes)",
+    "report.col.slo": "SLO objective (%)", "report.col.met": "SLO met",
+    "report.col.coverage": "Data coverage (%)",
+    "report.coverage_full": "Coverage: every service was watched for the whole period.",
+    "report.coverage_partial": "Coverage: {n} service(s) were not watched for the whole "
+                               "period (added later, or the monitor was not running); their "
+                               "figures cover only the time with data: {names}.",
     "report.note": "Uptime is time-weighted; maintenance windows are not counted. "
                    "MTTA/MTTR: mean minutes from an incident opening to its acknowledgement "
                    "/ resolution.",

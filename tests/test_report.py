@@ -3,14 +3,24 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from zoneinfo import ZoneInfo
 
 import pytest
 
+from monitor.cli import main
 from monitor.config.model import Check
 from monitor.incidents import Incident, Kind, Status
 from monitor.records import add_transitions, insert_incident, save_incident
-from monitor.report import build, days_window, month_window, open_readonly, to_csv, to_html
+from monitor.report import (
+    build,
+    coverage_note,
+    days_window,
+    month_window,
+    open_readonly,
+    to_csv,
+    to_html,
+)
 from monitor.rollup import check_uptime, prune, roll_up
 from monitor.state import State, Transition
 from monitor.store import Store
@@ -103,15 +113,31 @@ def test_it_judges_each_slo(state_dir):
         ("sipd", True), ("bphtb", False), ("web", True)]
 
 
-def test_csv_has_exact_figures(state_dir):
+def test_csv_has_exact_figures_by_group_with_each_total_under_its_members(state_dir):
     assert to_csv(report(state_dir)) == (
-        "group,check,title,uptime_percent,downtime_minutes,incidents,mtta_minutes,"
-        "mttr_minutes,slo_percent,slo_met\n"
-        "Keuangan,sipd,SIPD,99.583,180.0,2,22.5,105.0,99.50,yes\n"
-        "Keuangan,bphtb,BPHTB Online,99.861,30.0,1,30.0,30.0,99.90,no\n"
-        "Portal,web,Portal,100.000,0.0,1,,,99.00,yes\n"
-        "Keuangan,,Keuangan,99.676,210.0,2,22.5,105.0,,no\n"
-        "Portal,,Portal,100.000,0.0,1,,,,yes\n")
+        "Group,Check name,Service,Uptime (%),Downtime (minutes),Incidents,"
+        "Mean time to acknowledge (minutes),Mean time to resolve (minutes),"
+        "SLO objective (%),SLO met,Data coverage (%)\r\n"
+        "Keuangan,sipd,SIPD,99.583,180.0,2,22.5,105.0,99.50,yes,100.0\r\n"
+        "Keuangan,bphtb,BPHTB Online,99.861,30.0,1,30.0,30.0,99.90,no,50.0\r\n"
+        "Keuangan,,Total Keuangan,99.676,210.0,2,22.5,105.0,,no,75.0\r\n"
+        "Portal,web,Portal,100.000,0.0,1,,,99.00,yes,100.0\r\n"
+        "Portal,,Total Portal,100.000,0.0,1,,,,yes,100.0\r\n")
+
+
+def test_csv_for_excel_with_indonesian_settings_uses_semicolons_and_decimal_commas(state_dir):
+    lines = to_csv(report(state_dir), "id", "id").splitlines()
+    assert lines[0].startswith("Kelompok;Nama pemeriksaan;Layanan;Ketersediaan (%);"
+                               "Lama gangguan (menit);Jumlah insiden;")
+    assert lines[1] == "Keuangan;sipd;SIPD;99,583;180,0;2;22,5;105,0;99,50;ya;100,0"
+    assert lines[3] == "Keuangan;;Total Keuangan;99,676;210,0;2;22,5;105,0;;tidak;75,0"
+
+
+def test_the_coverage_note_names_the_check_added_mid_month(state_dir):
+    assert coverage_note(report(state_dir), "id") == (
+        "Cakupan data: 1 layanan tidak dipantau sepanjang periode (ditambahkan belakangan "
+        "atau pemantau tidak berjalan); angkanya hanya mencakup waktu dengan data: "
+        "BPHTB Online (50,0%).")
 
 
 def test_html_is_a_self_contained_printable_page(state_dir):
@@ -178,3 +204,43 @@ async def test_the_periodic_task_rolls_up_and_prunes(state_dir):
     after = store.call(check_uptime, "sipd", NOV, DEC, DEC + 60 * D)
     store.close()
     assert after.down == 3 * H and after.counted == 30 * D
+
+
+MANAGER_CONFIG = """
+siaga: {{state_dir: "{state}", language: id, agency: "Diskominfo Kabupaten Contoh"}}
+checks:
+  - {{name: web, group: Portal, title: Portal, slo: 0.99, http: {{url: "http://127.0.0.1:9/"}}}}
+  - {{name: sipd, group: Keuangan, title: SIPD, slo: 0.995, http: {{url: "http://127.0.0.1:9/"}}}}
+  - {{name: bphtb, group: Keuangan, title: BPHTB Online, slo: 0.999,
+      http: {{url: "http://127.0.0.1:9/"}}}}
+"""
+
+
+def manager_config(state_dir):
+    path = state_dir / "checks.yaml"
+    path.write_text(MANAGER_CONFIG.format(state=state_dir))
+    return str(path)
+
+
+def test_the_report_names_the_agency_period_and_time_with_group_totals_under_members(
+        state_dir, capsys):
+    code = main(["-c", manager_config(state_dir), "report", "--month", "2026-11"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "Laporan ketersediaan layanan" in out and "Diskominfo Kabupaten Contoh" in out
+    assert "Periode: 2026-11-01 – 2026-11-30 (Asia/Jakarta)" in out
+    assert re.search(r"Dibuat: \d{4}-\d\d-\d\d \d\d:\d\d WIB", out)
+    order = [out.index(x) for x in ("SIPD", "BPHTB Online", "Total Keuangan", "Portal",
+                                    "Total Portal")]
+    assert order == sorted(order)
+    assert "99,583" in out and "99,676" in out  # Indonesian decimal commas
+    assert "BPHTB Online (50,0%)" in out  # the coverage note
+
+
+def test_report_csv_with_locale_id_opens_in_indonesian_excel(state_dir, capsys):
+    code = main(["-c", manager_config(state_dir), "report", "--month", "2026-11",
+                 "--format", "csv", "--locale", "id", "-o", str(state_dir / "r.csv")])
+    assert code == 0 and capsys.readouterr().out == ""
+    raw = (state_dir / "r.csv").read_bytes()
+    assert raw.startswith("\ufeffKelompok;Nama pemeriksaan;".encode())  # BOM: Excel reads UTF-8
+    assert "Keuangan;;Total Keuangan;99,676;210,0;" in raw.decode("utf-8-sig")
