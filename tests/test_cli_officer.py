@@ -106,3 +106,44 @@ def test_siaga_timezone_may_be_written_wib_wita_or_wit(tmp_path):
         assert config.settings.timezone == zone
 
 
+
+
+def validate(tmp_path, capsys, text: str) -> tuple[int, str]:
+    from monitor.cli import main
+
+    path = tmp_path / "checks.yaml"
+    path.write_text(text)
+    code = main(["-c", str(path), "validate"])
+    captured = capsys.readouterr()
+    return code, captured.out + captured.err
+
+
+def test_an_indentation_mistake_is_said_in_plain_words_with_the_line_and_a_caret(
+        tmp_path, capsys):
+    code, out = validate(tmp_path, capsys, "checks:\n  - name: a\n    tcp: {host: h, port: 1}\n"
+                                           "   - name: b\n")
+    assert code == 2
+    assert ("line 4: this line is indented differently from the ones above it — use 2 or 4 "
+            "spaces, no tabs") in out
+    assert "\n       - name: b\n       ^\n" in out
+    assert "expected <block end>" not in out
+
+
+def test_a_tab_is_named_as_such(tmp_path, capsys):
+    code, out = validate(tmp_path, capsys, "checks:\n  - name: a\n\ttcp: {host: h, port: 1}\n")
+    assert code == 2 and "line 3: a tab character" in out and "cannot start any token" not in out
+
+
+def test_expect_one_level_too_shallow_says_where_it_belongs(tmp_path, capsys):
+    code, out = validate(tmp_path, capsys, "checks:\n  - name: sipd\n    http:\n"
+                                           "      url: https://sipd.example.go.id/\n"
+                                           "    expect: {status: 200}\n")
+    assert code == 2
+    assert "checks[sipd].expect: `expect` belongs under `http:` (line 3)" in out
+    assert "unknown key" not in out
+
+
+def test_paths_name_the_check(tmp_path, capsys):
+    code, out = validate(tmp_path, capsys, "checks:\n  - name: portal\n    tcp: {host: h, port: 1}"
+                                           "\n  - name: sipd\n    http: {url: 'htp:/x'}\n")
+    assert code == 2 and "checks[sipd].http.url:" in out

@@ -63,9 +63,9 @@ def refused(text: str, where: str, message: str) -> None:
      + "".join(f"x-{i + 1}: &{chr(98 + i)} [{', '.join([f'*{chr(97 + i)}'] * 10)}]\n"
                for i in range(7)), "5:6", "aliases repeat this part too often"),
     ("checks:\n  - name: a\n    fail_after: 2026-02-30\n    tcp: " + LOCAL + "\n",
-     "3:17: checks[0].fail_after", "expected an integer 1–100, got '2026-02-30'"),
+     "3:17: checks[a].fail_after", "expected an integer 1–100, got '2026-02-30'"),
     ("checks:\n  - name: a\n    fail_after: !!int abc\n    tcp: " + LOCAL + "\n",
-     "3:17: checks[0].fail_after", "expected an integer 1–100, got 'abc'"),
+     "3:17: checks[a].fail_after", "expected an integer 1–100, got 'abc'"),
 ], ids=["checks-5", "checks-mapping", "steps-5", "python-tag", "local-tag", "set-tag",
         "deep-flow-list", "deep-flow-map", "deep-block-list", "alias-loop", "alias-bomb",
         "bad-timestamp-key", "int-tag-on-text"])
@@ -105,7 +105,7 @@ def test_merge_keys_share_defaults_and_a_checks_own_value_wins():
 
 def test_a_merge_of_something_that_is_no_mapping_is_refused():
     refused("checks:\n  - <<: 5\n    name: a\n    tcp: " + LOCAL + "\n",
-            "2:9: checks[0]", "a merge key (<<) takes a mapping")
+            "2:9: checks[a]", "a merge key (<<) takes a mapping")
 
 
 def test_an_unknown_top_level_key_is_still_refused_unless_it_starts_with_x():
@@ -123,7 +123,7 @@ def test_an_unknown_top_level_key_is_still_refused_unless_it_starts_with_x():
     (("abcdefghi." * 26) + "id", "longer than 253 characters"),
 ])
 def test_tcp_hosts_that_cannot_be_resolved_are_refused(host: str, message: str):
-    refused(TCP_CHECK % host, "3:17: checks[0].tcp.host", message)
+    refused(TCP_CHECK % host, "3:17: checks[a].tcp.host", message)
 
 
 @pytest.mark.parametrize("kind", [
@@ -198,16 +198,16 @@ CHECK_WITH = "checks:\n  - name: a\n    %s\n    tcp: {host: 127.0.0.1, port: 80}
 
 
 @pytest.mark.parametrize(("line", "where", "message"), [
-    ("interval: .nan", "3:15: checks[0].interval", "got nan"),
-    ("interval: .inf", "3:15: checks[0].interval", "got inf"),
-    ("interval: -.inf", "3:15: checks[0].interval", "got -inf"),
-    ("interval: 99999999w", "3:15: checks[0].interval", "must be at most 3660d"),
-    ("interval: " + "9" * 400 + "s", "3:15: checks[0].interval", "expected a duration"),
-    ("interval: 1" + "0" * 400, "3:15: checks[0].interval", "digits)"),
-    ("slo: .nan", "3:10: checks[0].slo", "got nan"),
-    ("flapping: {high: .inf}", "3:22: checks[0].flapping.high", "got inf"),
-    ("flapping: {low: .nan}", "3:21: checks[0].flapping.low", "got nan"),
-    ("fail_after: 1" + "0" * 30, "3:17: checks[0].fail_after", "expected an integer 1–100"),
+    ("interval: .nan", "3:15: checks[a].interval", "got nan"),
+    ("interval: .inf", "3:15: checks[a].interval", "got inf"),
+    ("interval: -.inf", "3:15: checks[a].interval", "got -inf"),
+    ("interval: 99999999w", "3:15: checks[a].interval", "must be at most 3660d"),
+    ("interval: " + "9" * 400 + "s", "3:15: checks[a].interval", "expected a duration"),
+    ("interval: 1" + "0" * 400, "3:15: checks[a].interval", "digits)"),
+    ("slo: .nan", "3:10: checks[a].slo", "got nan"),
+    ("flapping: {high: .inf}", "3:22: checks[a].flapping.high", "got inf"),
+    ("flapping: {low: .nan}", "3:21: checks[a].flapping.low", "got nan"),
+    ("fail_after: 1" + "0" * 30, "3:17: checks[a].fail_after", "expected an integer 1–100"),
 ])
 def test_non_finite_and_huge_numbers_are_refused(line: str, where: str, message: str):
     refused(CHECK_WITH % line, where, message)
@@ -234,7 +234,7 @@ def test_a_rotation_that_never_hands_off_is_refused():
 
 def test_a_body_limit_beyond_what_a_read_takes_is_refused():
     refused("checks:\n  - name: a\n    http: {url: 'http://127.0.0.1/', body_limit: 1"
-            + "0" * 20 + "}\n", "3:50: checks[0].http.body_limit", "must be at most")
+            + "0" * 20 + "}\n", "3:50: checks[a].http.body_limit", "must be at most")
 
 
 @pytest.mark.parametrize(("listen", "message"), [
@@ -256,7 +256,7 @@ def test_a_maintenance_cron_that_never_fires_is_refused(expr: str):
 
 def test_a_heartbeat_schedule_that_never_fires_is_refused():
     refused("checks:\n  - name: backup\n    heartbeat: {schedule: '0 2 30 2 *'}\n",
-            "3:27: checks[0].heartbeat.schedule", "never fires")
+            "3:27: checks[backup].heartbeat.schedule", "never fires")
 
 
 def test_rare_but_real_cron_dates_are_accepted():

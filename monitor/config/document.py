@@ -58,11 +58,39 @@ def _compose_for_message(text: str, file: str) -> Node | Problem | None:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         what = exc.problem or exc.context or "invalid YAML"
-        return Problem(file, line, col, "", f"YAML syntax error: {what}")
+        return Problem(file, line, col, "", plain_yaml_error(what, text, line, col))
     except yaml.YAMLError as exc:
         return Problem(file, 1, 1, "", f"YAML error: {exc}")
     except RecursionError:
         return Problem(file, 1, 1, "", f"nested more than {MAX_DEPTH} levels deep")
+
+
+# PyYAML's words for the mistakes people make, and what they did wrong instead.
+_PLAIN = (
+    ("'\\t'", "a tab character: YAML indents with spaces only; replace the tab with "
+                "2 or 4 spaces"),
+    ("expected <block end>", "this line is indented differently from the ones above it — "
+                             "use 2 or 4 spaces, no tabs"),
+    ("did not find expected key", "this line is indented differently from the ones above "
+                                  "it — use 2 or 4 spaces, no tabs"),
+    ("did not find expected '-'", "this list item is indented differently from the ones "
+                                  "above it — line the '-' up with theirs"),
+    ("mapping values are not allowed", "a ':' where YAML did not expect one: put a value "
+                                       "that holds ': ' in quotes, or check the indentation"),
+    ("found unexpected end of stream", "a quote or bracket opened here is never closed"),
+    ("could not find expected ':'", "a key without ':' (or a quote left open)"),
+)
+
+
+def plain_yaml_error(problem: str, text: str, line: int, column: int) -> str:
+    """PyYAML's message in the words of what went wrong, with the line and a caret."""
+    said = next((plain for raw, plain in _PLAIN if raw in problem),
+                f"YAML syntax error: {problem}")
+    lines = text.splitlines()
+    if not 1 <= line <= len(lines):
+        return f"line {line}: {said}"
+    shown = lines[line - 1].replace("\t", "→")
+    return f"line {line}: {said}\n    {shown}\n    {' ' * (column - 1)}^"
 
 
 def _too_deep(text: str, file: str) -> Problem | None:

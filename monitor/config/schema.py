@@ -142,8 +142,10 @@ class ListOf(Field):
         if len(node.value) < self.min_items:
             return ctx.error(node, path, f"expected at least {self.min_items} item(s)")
         out = []
+        names = [_item_name(c) if path == "checks" else None for c in node.value]
         for i, child in enumerate(node.value):
-            child_path = f"{path}[{i}]"
+            named = names[i] if names.count(names[i]) == 1 else None  # duplicates: by index
+            child_path = f"{path}[{named or i}]"
             ctx.places[child_path] = (child.start_mark.line + 1, child.start_mark.column + 1)
             out.append(self.item.check(child, child_path, ctx))
         return out
@@ -155,6 +157,21 @@ class ListOf(Field):
         if self.single_ok:
             return self._doc({"anyOf": [schema, self.item.json_schema()]})
         return self._doc(schema)
+
+
+_ITEM_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}")
+
+
+def _item_name(node: Node) -> str | None:
+    """The `name:` of a list item, so a path reads `checks[sipd].http.url`, not
+    `checks[4].http.url` (an item without a plain name keeps its index)."""
+    if not isinstance(node, MappingNode):
+        return None
+    for key, value in node.value:
+        if (isinstance(key, ScalarNode) and key.value == "name" and isinstance(value, ScalarNode)
+                and _ITEM_NAME.fullmatch(value.value) and not value.value.isdigit()):
+            return str(value.value)
+    return None
 
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str:
@@ -248,6 +265,18 @@ class Obj(Field):
         self.build = build
         self.partial = partial  # build even when a child is invalid (to find more problems)
 
+    def _unknown(self, key: str, node: MappingNode) -> str:
+        """An unknown key's message; one that belongs a level deeper says where."""
+        for sibling, sibling_node in ((k.value, k) for k, _ in node.value
+                                      if isinstance(k, ScalarNode)):
+            spec = self.fields.get(sibling)
+            if isinstance(spec, Obj) and key in spec.fields:
+                line = sibling_node.start_mark.line + 1
+                return f"`{key}` belongs under `{sibling}:` (line {line}): indent it one level more"
+        hint = did_you_mean(key, self.fields)
+        known = "" if hint else f"; known keys: {', '.join(self.fields)}"
+        return f"unknown key{hint}{known}"
+
     def check(self, node: Node, path: str, ctx: Ctx) -> Any:
         if not isinstance(node, MappingNode):
             return ctx.error(node, path, f"expected a mapping, got {describe(node)}")
@@ -259,9 +288,7 @@ class Obj(Field):
             if spec is None and self.free_prefix and key.startswith(self.free_prefix):
                 continue
             if spec is None:
-                hint = did_you_mean(key, self.fields)
-                known = "" if hint else f"; known keys: {', '.join(self.fields)}"
-                ctx.error(key_node, child_path, f"unknown key{hint}{known}")
+                ctx.error(key_node, child_path, self._unknown(key, node))
                 ok = False
                 continue
             ctx.places[child_path] = (value_node.start_mark.line + 1,
