@@ -58,6 +58,12 @@ def cmd_oncall(args: argparse.Namespace, config: Config, out: Console, err: Cons
                       Text(f"override: {shift.reason}" if shift.override
                            else shift.rotation or ""))
     out.print(table)
+    first = dt.datetime.fromtimestamp(at, tz).date()
+    days_off = [(d, name) for d, name in sorted(oncall.holidays.items())
+                if first <= d < first + dt.timedelta(days=args.days)]
+    if days_off:
+        out.print("Holidays / hari libur: " + "; ".join(
+            f"{d:%a %d %b} {name}" for d, name in days_off), highlight=False, markup=False)
     return EXIT_OK
 
 

@@ -34,7 +34,14 @@ def cmd_maintenance(args: argparse.Namespace, config: Config, out: Console,
     table = Table(title=f"Maintenance / pemeliharaan — next {args.days} days")
     for col in ("", "from", "to", "covers", "note"):
         table.add_column(col)
-    for w, start, end in upcoming(windows, now, args.days, config.settings.tz):
+    planned = list(upcoming(windows, now, args.days, config.settings.tz))
+    if not planned:
+        say = ("tidak ada pemeliharaan terjadwal dalam {n} hari ke depan"
+               if config.settings.language == "id" else
+               "no maintenance scheduled in the next {n} days")
+        out.print(say.format(n=args.days), markup=False, highlight=False)
+        return EXIT_OK
+    for w, start, end in planned:
         covers = "all" if w.all else ", ".join([*w.checks, *(f"group {g}" for g in w.groups)])
         marker = Text("now", "bold blue") if start <= now < end else ""
         table.add_row(marker, _when(start, config), _when(end, config), Text(covers),

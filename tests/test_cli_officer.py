@@ -147,3 +147,33 @@ def test_paths_name_the_check(tmp_path, capsys):
     code, out = validate(tmp_path, capsys, "checks:\n  - name: portal\n    tcp: {host: h, port: 1}"
                                            "\n  - name: sipd\n    http: {url: 'htp:/x'}\n")
     assert code == 2 and "checks[sipd].http.url:" in out
+
+
+def test_a_holiday_layer_takes_national_holidays_and_the_agency_days_and_oncall_shows_them(
+        tmp_path, capsys):
+    from monitor.cli import main
+
+    (tmp_path / "checks.yaml").write_text(
+        f'siaga: {{state_dir: "{tmp_path}"}}\nchecks: []\noncall:\n'
+        "  officers:\n    budi: {notify: 'json://127.0.0.1:9/'}\n"
+        "    sari: {name: Sari Dewi, notify: 'json://127.0.0.1:9/'}\n"
+        "  rotations:\n    - {name: kerja, officers: [budi]}\n"
+        "    - {name: libur, days: [sat, sun, holiday], officers: [sari]}\n"
+        "  holidays:\n    - {date: 2026-12-24, name: cuti bersama Natal}\n")
+    code = main(["-c", str(tmp_path / "checks.yaml"), "oncall", "--at", "2026-08-17 10:00",
+                 "--days", "30"])
+    out = capsys.readouterr().out
+    assert code == 0 and "On duty / piket at 2026-08-17 10:00 WIB: Sari Dewi (sari)" in out
+    assert "Mon 17 Aug Hari Kemerdekaan Republik Indonesia" in out
+    code = main(["-c", str(tmp_path / "checks.yaml"), "oncall", "--at", "2026-12-24 10:00"])
+    out = capsys.readouterr().out
+    assert "Sari Dewi (sari)" in out.splitlines()[0] and "cuti bersama Natal" in out
+
+
+def test_maintenance_with_nothing_scheduled_says_so(tmp_path, capsys):
+    from monitor.cli import main
+
+    (tmp_path / "checks.yaml").write_text(f'siaga: {{state_dir: "{tmp_path}"}}\nchecks: []\n')
+    code = main(["-c", str(tmp_path / "checks.yaml"), "maintenance"])
+    out = capsys.readouterr().out
+    assert code == 0 and out.strip() == "tidak ada pemeliharaan terjadwal dalam 14 hari ke depan"

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time
 from typing import Any
 
@@ -20,6 +20,7 @@ from monitor.config.scalars import Duration, Enum, Int, Str
 from monitor.config.schema import INVALID, Ctx, ListOf, MapOf, Obj, Scalar, describe, did_you_mean
 
 ON_DUTY, NEXT = "on_duty", "next"  # escalation targets that the roster resolves
+HOLIDAY = 7  # in Rotation.days: national holidays and the agency's own days off
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _DAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 DAY = 86400.0
@@ -65,8 +66,9 @@ class Rotation:
     every: float = DAY
     handoff: time = time(8, 0)
     start: date = DEFAULT_START
-    days: frozenset[int] = frozenset()  # empty: every day
+    days: frozenset[int] = frozenset()  # empty: every day; HOLIDAY: on `holidays` too
     hours: TimeRange | None = None
+    holidays: frozenset[date] = frozenset()  # set when `days` holds HOLIDAY
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +110,7 @@ class OnCall:
     rotations: tuple[Rotation, ...] = ()
     overrides: tuple[Override, ...] = ()
     escalation: Mapping[str, Policy] = field(default_factory=dict)
+    holidays: Mapping[date, str] = field(default_factory=dict)  # national + the agency's own
 
 
 class _Text(Scalar):
@@ -182,10 +185,13 @@ class LocalTime(_Text):
 
 
 class Weekday(_Text):
-    expected, pattern = "a weekday: " + ", ".join(WEEKDAYS), "[A-Za-z]{3,9}"
+    expected, pattern = ("a weekday: " + ", ".join(WEEKDAYS) + " or holiday",
+                         "[A-Za-z]{3,9}")
 
     def parse(self, text: str) -> int | None:
         day = text.lower()
+        if day in ("holiday", "libur"):
+            return HOLIDAY
         return WEEKDAYS.index(day[:3]) if day in (*WEEKDAYS, *_DAY_NAMES) else None
 
 
@@ -281,6 +287,10 @@ ONCALL = Section({
     "escalation": Policies(POLICY, "Escalation policies by name ('default' when a check "
                            "names none)", default={}, key_pattern=NAME_PATTERN,
                            key_hint=NAME_HINT),
+    "holidays": ListOf(Obj({"date": Day("The day"), "name": Str("What it is", default="")},
+                           "A day off", required=["date"]),
+                       "The agency's own days off and the year's cuti bersama, besides "
+                       "Indonesia's national holidays (for `days: [holiday]`)", default=[]),
 }, "On-call: officers, rotations, overrides and escalation", required=["officers"],
     partial=True)
 
@@ -374,7 +384,23 @@ def _build(values: dict[str, Any]) -> OnCall:
                       for o in values["overrides"])
     policies = {name: _policy(name, p) for name, p in values["escalation"].items()}
     groups = {name: tuple(members) for name, members in values["groups"].items()}
-    return OnCall(officers, groups, tuple(values["admins"]), rotations, overrides, policies)
+    days_off = holidays(values["holidays"])
+    rotations = tuple(replace(r, holidays=frozenset(days_off)) if HOLIDAY in r.days else r
+                      for r in rotations)
+    return OnCall(officers, groups, tuple(values["admins"]), rotations, overrides, policies,
+                  days_off)
+
+
+def holidays(own: list[dict[str, Any]], today: date | None = None) -> dict[date, str]:
+    """Indonesia's national holidays (the `holidays` package, last year to three years on:
+    a reload renews the span) and the agency's own days, which win on the same date."""
+    import holidays as national
+
+    year = (today or date.today()).year
+    days: dict[date, str] = dict(national.country_holidays(
+        "ID", years=range(year - 1, year + 4), language="id").items())
+    days.update({item["date"]: item["name"] or "libur" for item in own})
+    return days
 
 
 def _policy(name: str, values: dict[str, Any]) -> Policy:

@@ -176,7 +176,9 @@ def _allowed(rotation: Rotation, at: float, tz: tzinfo) -> bool:
     if rotation.hours is not None and not rotation.hours.contains(local.time()):
         return False
     handoff = timedelta(hours=rotation.handoff.hour, minutes=rotation.handoff.minute)
-    return not rotation.days or (local - handoff).weekday() in rotation.days
+    duty_day = local - handoff
+    return (not rotation.days or duty_day.weekday() in rotation.days
+            or duty_day.date() in rotation.holidays)
 
 
 def _layer_at(
