@@ -212,6 +212,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Console, Console], int]] = {
     "report": with_config(cli_report.cmd_report),
     "status": with_reach(cli_report.cmd_status),
     "status-export": with_config(cli_report.cmd_status_export),
+    "dashboard-url": with_config(cli_report.cmd_dashboard_url),
     "resolve": with_reach(cli_people.cmd_act),
     "update": with_config(cli_people.cmd_update),
     "reload": with_config(cli_ops.cmd_reload),

@@ -107,6 +107,27 @@ def cmd_status_export(args: argparse.Namespace, config: Config, out: Console,
     return EXIT_OK
 
 
+def cmd_dashboard_url(args: argparse.Namespace, config: Config, out: Console,
+                      err: Console) -> int:
+    """Print a signed, expiring read-only link to /dashboard (for a manager's bookmark)."""
+    import os
+
+    from monitor.alerting.acktoken import AckSigner, load_or_create_key, sign_view
+
+    if not 0 < args.days <= 366:
+        err.print("siaga dashboard-url: --days must be 1–366", markup=False)
+        return EXIT_USAGE
+    settings = config.settings
+    expires = time.time() + args.days * 86400
+    token = sign_view(AckSigner(load_or_create_key(Path(settings.state_dir), os.environ)),
+                      expires)
+    out.print(f"{settings.base_url}/dashboard?key={token}", markup=False, highlight=False,
+              soft_wrap=True)
+    until = dt.datetime.fromtimestamp(expires, settings.tz).strftime("%Y-%m-%d %H:%M %Z")
+    err.print(f"valid until {until} / berlaku sampai {until}", markup=False, highlight=False)
+    return EXIT_OK
+
+
 def _since(iso: str | None, tz: dt.tzinfo, now: float) -> str:
     if not iso:
         return ""
@@ -172,5 +193,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
     exp = sub.add_parser("status-export", help="write the public status page, its JSON and "
                          "Atom feed as static files (for nginx or a CDN)")
     exp.add_argument("directory", help="where to write index.html, status.json, feed.atom …")
+    dash = sub.add_parser("dashboard-url", help="print a signed, expiring link to the "
+                          "manager's /dashboard")
+    dash.add_argument("--days", type=int, default=30, help="how long the link works")
     st = sub.add_parser("status", help="every check's state from the running daemon")
     st.add_argument("--watch", action="store_true", help="refresh every 2 s until Ctrl-C")

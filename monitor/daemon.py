@@ -39,6 +39,7 @@ from monitor.engine import Engine
 from monitor.errors import ConfigError
 from monitor.faults import Faults
 from monitor.heartbeat import Heartbeats, Tokens
+from monitor.latency import LatencyLog
 from monitor.logs import event
 from monitor.maintenance import ActiveNow
 from monitor.metrics import Metrics
@@ -150,6 +151,8 @@ class Daemon:
         self.uptime = UptimeWindows(self.store, lambda: self.config)  # 7/30/90-day figures
         self.metrics.add(self.uptime.collector())
         self.engine.on_transition.append(lambda check, *_: self.uptime.changed(check.name))
+        self.latency = LatencyLog(self.store)  # hourly latency for /dashboard's charts
+        self.engine.on_result.append(self.latency.on_result)
         if console is not None:
             # Every new check answering is worth a line for a few checks, noise for thousands.
             channel = ConsoleChannel(console, config.settings.language, config.settings.tz,
@@ -274,6 +277,7 @@ class Daemon:
         self._tasks.append(asyncio.create_task(rollup_run(self.store, lambda: self.config),
                                                name="rollups"))  # uptime rollups + pruning
         self._tasks.append(asyncio.create_task(self.uptime.run(), name="uptime-windows"))
+        self._tasks.append(asyncio.create_task(self.latency.run(), name="latency"))
         if self.serve or s.status_export:
             self._tasks.append(asyncio.create_task(self.status_pages.run(), name="status-page"))
         alerting = self.pager.grouping

@@ -98,6 +98,13 @@ MIGRATIONS: list[str] = [
         at REAL NOT NULL, status TEXT NOT NULL, message TEXT NOT NULL, author TEXT);
     CREATE INDEX incident_updates_incident ON incident_updates (incident_id, at);
     """,
+    # 5 → 6: probe latency per check and UTC hour (monitor.latency), for /dashboard's charts
+    """
+    CREATE TABLE latency_hours (
+        check_name TEXT NOT NULL, hour REAL NOT NULL, probes INTEGER NOT NULL,
+        total REAL NOT NULL, worst REAL NOT NULL,
+        PRIMARY KEY (check_name, hour)) WITHOUT ROWID;
+    """,
 ]
 
 

@@ -90,7 +90,11 @@ class AckSigner:
         self._key = key
 
     def _mac(self, payload: bytes) -> bytes:
-        return hmac.new(self._key, _DOMAIN + payload, hashlib.sha256).digest()[:_MAC_BYTES]
+        return self.mac(_DOMAIN, payload)
+
+    def mac(self, domain: bytes, payload: bytes) -> bytes:
+        """The truncated HMAC of `payload` under a domain tag (one tag per kind of link)."""
+        return hmac.new(self._key, domain + payload, hashlib.sha256).digest()[:_MAC_BYTES]
 
     def sign(self, incident_id: int, officer: str, expires_at: float) -> str:
         """A URL-safe token letting `officer` acknowledge `incident_id` until `expires_at`."""
@@ -123,6 +127,32 @@ class AckSigner:
         if now >= expiry:
             raise AckTokenError(EXPIRED)
         return AckClaim(incident_id, officer, float(expiry), token_id.hex())
+
+
+VIEW_DOMAIN = b"siaga/view/v1\x00"  # read-only links (the /dashboard page), never an ack
+_VIEW = struct.Struct(">I")
+
+
+def sign_view(signer: AckSigner, expires_at: float) -> str:
+    """A read-only link token for the manager's dashboard, valid until `expires_at`."""
+    payload = _VIEW.pack(max(0, min(math.floor(expires_at), 2**32 - 1)))
+    return _b64encode(payload + signer.mac(VIEW_DOMAIN, payload))
+
+
+def verify_view(signer: AckSigner, token: str, now: float) -> float:
+    """The expiry inside a view token, or AckTokenError("forged" | "expired")."""
+    try:
+        raw = _b64decode(token)
+    except (binascii.Error, ValueError):
+        raise AckTokenError(FORGED) from None
+    payload, mac = raw[:_VIEW.size], raw[_VIEW.size:]
+    if len(raw) != _VIEW.size + _MAC_BYTES or not hmac.compare_digest(
+            mac, signer.mac(VIEW_DOMAIN, payload)):
+        raise AckTokenError(FORGED)
+    (expiry,) = _VIEW.unpack(payload)
+    if now >= expiry:
+        raise AckTokenError(EXPIRED)
+    return float(expiry)
 
 
 def _key_problem(message: str, where: str) -> ConfigError:

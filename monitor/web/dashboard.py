@@ -1,0 +1,130 @@
+"""The manager's dashboard at `/dashboard`, for agencies without Grafana: per group and
+service, uptime over 7, 30 and 90 days against the SLO, the error budget left, incidents of
+the last 30 days with mean time to acknowledge and to resolve, and hourly latency over the
+last 7 days. Server-rendered HTML with inline SVG charts: no JavaScript, nothing loaded
+from elsewhere, readable on a phone.
+
+It names internal services, so it is not public: it needs the API token
+(`Authorization: Bearer …`) or a signed, expiring read-only link (`siaga dashboard-url`,
+`?key=…`, signed with the ack-link key under its own domain tag). Each request reads the
+store on its thread and renders in a worker thread, never on the event loop; the uptime
+figures are the ones `siaga_uptime_ratio` exports (monitor.uptime_windows).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import time
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from monitor import report as reports
+from monitor.alerting.acktoken import AckTokenError, verify_view
+from monitor.config.model import Check
+from monitor.i18n import LANGUAGES, register
+from monitor.latency import hourly
+from monitor.rollup import Maintenance, maintenance_of
+from monitor.uptime import Uptime
+from monitor.uptime_windows import WINDOWS, Figures, compute, window_start
+from monitor.web.app import DAEMON, authorized
+
+if TYPE_CHECKING:
+    import datetime as dt
+
+LATENCY_DAYS = 7
+
+
+def collect(conn: sqlite3.Connection, checks: list[Check], figures: Figures, now: float,
+            tz: dt.tzinfo, timezone: str, maintenance: Maintenance,
+            agency: str) -> dict[str, Any]:
+    """Everything the page shows; runs on the store thread."""
+    missing = [c.name for c in checks if c.name not in figures]
+    figures = {**figures, **compute(conn, missing, now, tz, maintenance)}
+    month = reports.build(conn, checks, window_start(now, 30, tz), now, now, timezone,
+                          maintenance, agency=agency)
+    latency = hourly(conn, [c.name for c in checks], now - LATENCY_DAYS * 86400)
+    by_name = {c.name: c for c in checks}
+    groups = []
+    for total in month.groups:
+        members = [ln for ln in month.checks if ln.group == total.group]
+        sums = {d: Uptime() for d in WINDOWS}
+        for ln in members:
+            for d in WINDOWS:
+                sums[d] += figures[ln.check][d]
+        groups.append({"line": total, "uptime": sums, "services": [
+            {"line": ln, "check": by_name[ln.check], "uptime": figures[ln.check],
+             "latency": latency[ln.check]} for ln in members]})
+    return {"agency": agency, "now": now, "timezone": timezone, "groups": groups}
+
+
+def budget_left(up: Uptime, slo: float) -> float | None:
+    """Share of the error budget (1 - SLO) not yet spent; negative when overspent."""
+    if up.percent is None or slo >= 1:
+        return None
+    return 1 - (1 - up.percent / 100) / (1 - slo)
+
+
+def allowed(request: web.Request) -> bool:
+    if authorized(request):
+        return True
+    key = request.query.get("key", "")
+    try:
+        verify_view(request.app[DAEMON].signer, key, time.time())
+    except AckTokenError:
+        return False
+    return bool(key)
+
+
+def _lang(request: web.Request, default: str) -> str:
+    asked = request.query.get("lang", "")
+    return asked if asked in LANGUAGES else default
+
+
+async def dashboard(request: web.Request) -> web.Response:
+    from monitor.web import dashboard_render
+
+    daemon = request.app[DAEMON]
+    settings = daemon.config.settings
+    lang = _lang(request, settings.language)
+    headers = {"Cache-Control": "private, no-store", "Referrer-Policy": "no-referrer"}
+    if not allowed(request):
+        body = dashboard_render.refused(lang)
+        return web.Response(text=body, status=403, content_type="text/html", headers=headers)
+    data = await daemon.store.run(collect, list(daemon.config.checks), daemon.uptime.figures,
+                                  time.time(), settings.tz, settings.timezone,
+                                  maintenance_of(daemon.config), settings.agency)
+    key = request.query.get("key", "")
+    page = await asyncio.to_thread(dashboard_render.render, data, lang, settings.tz, key)
+    return web.Response(text=page, content_type="text/html", headers=headers)
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/dashboard", dashboard)
+
+
+register("id", {
+    "dash.title": "Dasbor ketersediaan", "dash.refused": "Perlu token atau tautan",
+    "dash.refused_text": "Halaman ini untuk internal. Buka dengan tautan bertanda tangan "
+                         "dari `siaga dashboard-url`, atau kirim token API.",
+    "dash.days": "{n} hari", "dash.slo": "Target", "dash.budget": "Sisa anggaran gangguan",
+    "dash.incidents": "Insiden 30 hari", "dash.mtta": "Rata-rata tanggap",
+    "dash.mttr": "Rata-rata pulih", "dash.latency": "Latensi 7 hari",
+    "dash.latency_figs": "rata-rata {mean} · jam terburuk {worst}",
+    "dash.no_latency": "belum ada data latensi", "dash.total": "Total kelompok",
+    "dash.met": "memenuhi target", "dash.missed": "di bawah target",
+    "dash.updated": "Dibuat", "dash.none": "—", "dash.overspent": "terlampaui",
+})
+register("en", {
+    "dash.title": "Availability dashboard", "dash.refused": "Token or link needed",
+    "dash.refused_text": "This page is internal. Open it with a signed link from "
+                         "`siaga dashboard-url`, or send the API token.",
+    "dash.days": "{n} days", "dash.slo": "Objective", "dash.budget": "Error budget left",
+    "dash.incidents": "Incidents 30 days", "dash.mtta": "Mean time to acknowledge",
+    "dash.mttr": "Mean time to resolve", "dash.latency": "Latency 7 days",
+    "dash.latency_figs": "mean {mean} · worst hour {worst}",
+    "dash.no_latency": "no latency data yet", "dash.total": "Group total",
+    "dash.met": "meets the objective", "dash.missed": "below the objective",
+    "dash.updated": "Generated", "dash.none": "—", "dash.overspent": "overspent",
+})
