@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import os
+import shutil
 import time
 from pathlib import Path
 
@@ -33,6 +35,7 @@ checks:
   - {{name: secret-db, group: Internal, http: {{url: "{http}/status/503"}}}}
 """
 TOKEN = "t" * 40
+ROOT = Path(__file__).resolve().parent.parent
 PNG = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9Q"
                        "DwADhgGAWjR9awAAAABJRU5ErkJggg==")
 
@@ -195,4 +198,9 @@ async def test_screenshots_of_the_dashboard_at_phone_and_desktop_widths(daemon, 
         await chromium(tmp_path, f"--screenshot={shots / name}.png", f"--window-size={size}",
                        "--virtual-time-budget=2000", url(daemon, link(daemon)))
         assert (shots / f"{name}.png").stat().st_size > 10_000
+        if os.environ.get("SIAGA_DOCS_SCREENSHOTS"):  # refresh the README's pictures
+            shutil.copy(shots / f"{name}.png", ROOT / "docs" / f"dashboard-{name}.png")
+            await chromium(tmp_path, f"--screenshot={ROOT / 'docs'}/status-{name}.png",
+                           f"--window-size={size}", "--virtual-time-budget=2000",
+                           url(daemon, "/status?lang=id"))
 
