@@ -20,36 +20,37 @@ from pathlib import Path
 from prometheus_client import CollectorRegistry
 from rich.console import Console
 
-from monitor import liveness, logs
-from monitor import silences as silence_records
-from monitor.alerting import messages, templates
-from monitor.alerting.acktoken import AckSigner, load_or_create_key
-from monitor.alerting.actions import Actions
-from monitor.alerting.am_route import AlertmanagerRoute
-from monitor.alerting.console import ConsoleChannel
-from monitor.alerting.notifiers import AppriseNotifier, Notifier
-from monitor.alerting.outbox import Outbox
-from monitor.alerting.pager import Pager
-from monitor.alerting.templates import is_sms_url
+from monitor.checking import liveness
+from monitor.checking.engine import Engine
+from monitor.checking.faults import Faults
+from monitor.checking.heartbeats import Heartbeats, Tokens
+from monitor.checking.scheduler import Scheduler
+from monitor.checking.watchdog import Watchdog
 from monitor.config.loader import load_config
 from monitor.config.model import Check, Config
-from monitor.deadman import StoreHealth
-from monitor.deadman import run as deadman_run
-from monitor.engine import Engine
+from monitor.config.reloader import Reloader
+from monitor.delivery.am_route import AlertmanagerRoute
+from monitor.delivery.console import ConsoleChannel
+from monitor.delivery.notifiers import AppriseNotifier, Notifier
+from monitor.delivery.outbox import Outbox
 from monitor.errors import ConfigError
-from monitor.faults import Faults
-from monitor.heartbeat import Heartbeats, Tokens
-from monitor.logs import event
-from monitor.maintenance import ActiveNow
-from monitor.metrics import Metrics
+from monitor.incidents import silences as silence_records
+from monitor.incidents.maintenance import ActiveNow
+from monitor.incidents.silences import Silences
+from monitor.paging import messages, templates
+from monitor.paging.acktoken import AckSigner, load_or_create_key
+from monitor.paging.actions import Actions
+from monitor.paging.pager import Pager
+from monitor.paging.templates import is_sms_url
 from monitor.probes import KINDS
 from monitor.probes.base import ProbeContext
-from monitor.reloader import Reloader
-from monitor.rollup import run as rollup_run
-from monitor.scheduler import Scheduler
-from monitor.silences import Silences
-from monitor.store import Store
-from monitor.watchdog import Watchdog
+from monitor.reporting.rollup import run as rollup_run
+from monitor.store.sqlite import Store
+from monitor.telemetry import logs
+from monitor.telemetry.deadman import StoreHealth
+from monitor.telemetry.deadman import run as deadman_run
+from monitor.telemetry.logs import event
+from monitor.telemetry.metrics import Metrics
 from monitor.web.app import Server, build_app
 from monitor.web.push import RateLimit
 from monitor.web.status import status_cache
@@ -272,7 +273,7 @@ class Daemon:
               listen=f"{s.listen_host}:{self.server.port}" if self.server else "-")
 
     async def _close_gap(self, at: float | None = None) -> None:
-        """Time Siaga was not watching is "no data" (monitor.liveness): at start, from the
+        """Time Siaga was not watching is "no data" (monitor.checking.liveness): at start, from the
         mark a crashed run left; at stop, from now."""
         state_dir = self.config.settings.state_dir
         at = liveness.read_mark(state_dir) if at is None else at
@@ -282,7 +283,7 @@ class Daemon:
     def reload(self, loaded: Config | ConfigError | None = None) -> bool:
         """Load the file again; keep running on the old config if the new one is invalid.
 
-        `loaded` is the outcome of a load already done off the loop (monitor.reloader)."""
+        `loaded` is the outcome of a load already done off the loop (monitor.config.reloader)."""
         try:
             if isinstance(loaded, ConfigError):
                 raise loaded

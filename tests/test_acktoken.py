@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from monitor.alerting.acktoken import (
+from monitor.errors import ConfigError
+from monitor.paging.acktoken import (
     ALREADY_USED,
     EXPIRED,
     FORGED,
@@ -19,7 +20,6 @@ from monitor.alerting.acktoken import (
     load_or_create_key,
     reason_text,
 )
-from monitor.errors import ConfigError
 
 KEY = b"k" * 32
 NOW = 1_795_000_000.0

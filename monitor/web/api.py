@@ -13,10 +13,10 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from monitor.checking.engine import Runtime
+from monitor.checking.state import Transition
 from monitor.config.model import Check
-from monitor.engine import Runtime
 from monitor.probes import KINDS
-from monitor.state import Transition
 from monitor.web.app import DAEMON, json_error, json_response
 
 if TYPE_CHECKING:

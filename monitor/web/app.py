@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
-from monitor.logs import kv
+from monitor.telemetry.logs import kv
 
 if TYPE_CHECKING:
     from monitor.daemon import Daemon

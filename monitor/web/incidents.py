@@ -12,10 +12,10 @@ from typing import Any
 
 from aiohttp import web
 
-from monitor.alerting.acktoken import AckTokenError
 from monitor.i18n import text
-from monitor.incidents import Incident, IncidentError
-from monitor.records import get_incident, incident_events, list_incidents, use_token
+from monitor.incidents.model import Incident, IncidentError
+from monitor.paging.acktoken import AckTokenError
+from monitor.store.records import get_incident, incident_events, list_incidents, use_token
 from monitor.web.app import (
     DAEMON,
     authorized,

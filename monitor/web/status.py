@@ -26,11 +26,11 @@ from aiohttp import web
 
 from monitor.config.model import Check, Config, Settings
 from monitor.i18n import LANGUAGES, state_word
-from monitor.incidents import Incident
-from monitor.logs import event
-from monitor.records import list_incidents
-from monitor.rollup import Maintenance, daily_uptime, maintenance_of
-from monitor.uptime import Interval, Uptime, local_day
+from monitor.incidents.model import Incident
+from monitor.reporting.rollup import Maintenance, daily_uptime, maintenance_of
+from monitor.reporting.uptime import Interval, Uptime, local_day
+from monitor.store.records import list_incidents
+from monitor.telemetry.logs import event
 from monitor.web import status_export, status_render
 from monitor.web.app import DAEMON
 from monitor.web.status_cache import Bodies, Body, StatusCache, respond

@@ -1,0 +1,505 @@
+"""The pager: turns check states into incidents and incidents into messages in the outbox.
+
+After every transition (at once, for a fast first page) and every second, it reconciles
+incidents with the checks (`monitor.incidents.model.reconcile`), walks each open incident's
+escalation plan, and writes the messages that became due into the outbox in the same
+transaction that marks their step done — so a crash never loses a decided page and a
+restart never repeats one. Delivery is the outbox's job.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+import time
+from collections.abc import Callable, Hashable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from monitor.checking.engine import Engine
+from monitor.checking.state import CheckState, State, Transition
+from monitor.config.model import Check, Config
+from monitor.incidents.model import (
+    SELF_KINDS,
+    Action,
+    Attach,
+    Confirm,
+    Evidence,
+    Grouping,
+    Hold,
+    Incident,
+    Kind,
+    Open,
+    Resolve,
+    Status,
+    Suppress,
+    Turn,
+    Unsuppress,
+    View,
+    reconcile,
+)
+from monitor.paging import digests, messages
+from monitor.paging.acktoken import AckSigner
+from monitor.paging.oncall import escalation
+from monitor.paging.oncall.model import OnCall
+from monitor.paging.oncall.roster import admins, dedupe, on_duty
+from monitor.paging.plans import Planner
+from monitor.probes.base import ProbeResult
+from monitor.store.records import (
+    add_event,
+    add_transitions,
+    enqueue,
+    insert_incident,
+    mark_step,
+    open_incidents,
+    paged_recipients,
+    save_incident,
+    steps_done,
+)
+from monitor.store.sqlite import Store, transaction
+from monitor.telemetry.logs import event
+from monitor.telemetry.metrics import Metrics
+
+log = logging.getLogger("siaga.pager")
+TICK = 1.0
+
+Suppression = Callable[[Check, float], str | None]
+
+
+class ProbedAt(Mapping[str, float]):
+    """When each check's last probe started, read live from the engine's runtime."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def __getitem__(self, name: str) -> float:
+        rt = self.engine.runtime.get(name)
+        if rt is None or rt.last is None:
+            raise KeyError(name)
+        return rt.last.started_at
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.engine.runtime)
+
+    def __len__(self) -> int:
+        return len(self.engine.runtime)
+
+
+@dataclass(slots=True)
+class Pending:
+    """Rows to write in one transaction."""
+
+    outbox: list[dict[str, Any]] = field(default_factory=list)
+    steps: list[tuple[int, str]] = field(default_factory=list)
+    events: list[tuple[int, float, str, str | None, str | None]] = field(default_factory=list)
+    incidents: list[Incident] = field(default_factory=list)  # announced members changed
+
+
+class Pager:
+    """Decides incidents and pages; one per daemon."""
+
+    def __init__(self, *, store: Store, engine: Engine, config: Config, signer: AckSigner,
+                 metrics: Metrics, clock: Callable[[], float] = time.time,
+                 suppression: Suppression | None = None,
+                 suppression_key: Callable[[float], Hashable] = lambda now: None,
+                 wake_outbox: Callable[[], None] = lambda: None,
+                 probe_now: Callable[[str], object] = lambda name: None,
+                 blind_spots: Callable[[], tuple[str, ...]] = tuple) -> None:
+        self.store, self.engine, self.signer, self.metrics = store, engine, signer, metrics
+        self.clock = clock
+        self.suppression = suppression or (lambda check, now: None)
+        self.suppression_key = suppression_key  # changes whenever suppression() could
+        self.wake_outbox = wake_outbox
+        self.probe_now = probe_now  # an on-demand probe of a dependent's ancestor
+        self.blind_spots = blind_spots  # what Siaga cannot watch now (stale, broken items)
+        self._probed_at = ProbedAt(engine)
+        self._holding: dict[str, float] = {}  # dependent → since when its page waits
+        self._confirming: set[str] = set()  # ancestors being probed on demand
+        self.incidents: dict[int, Incident] = {}
+        self.done: dict[int, dict[str, float]] = {}  # escalation keys sent, and when
+        self.paged: dict[int, set[str]] = {}  # who has heard of each open incident
+        self._held: dict[int, str] = {}  # incidents a window or silence holds right now
+        self._transitions: list[Transition] = []
+        self._wake = asyncio.Event()
+        self._counted: set[tuple[str, str]] = set()  # (check, reason) suppressions counted
+        self._skip: set[int] = set()  # incidents whose recipient had no working channel
+        # Checks whose incident a person resolved while they were still failing: no new
+        # incident until they recover (kept in memory; a restart may open one again).
+        self.quiet: set[str] = set()
+        self._live: dict[str, View] = {}
+        self._refs: list[Check] = []
+        self._reason: dict[str, str | None] = {}
+        self._key: Hashable = None
+        self._built_for: object = None
+        self.on_resolved: list[Callable[[Incident], None]] = []
+        self.on_change: list[Callable[[], None]] = []  # incidents opened, changed or resolved
+        self._planner = Planner(self)
+        self.apply_config(config)
+
+    def apply_config(self, config: Config) -> None:
+        self.config = config
+        self.oncall: OnCall | None = config.sections.get("oncall")
+        self.grouping: Grouping = config.sections.get("alerting") or Grouping()
+        self.tz = config.settings.tz
+        self.wake()
+
+    # -- inputs ---------------------------------------------------------------------------
+    def on_transition(self, check: Check, t: Transition, result: ProbeResult | None) -> None:
+        self._transitions.append(t)
+        self.wake()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def load(self) -> None:
+        """Resume open incidents and their escalation progress from the store."""
+        def read(conn: sqlite3.Connection) -> tuple[list[Incident], dict[int, dict[str, float]],
+                                                    dict[int, set[str]]]:
+            incs = open_incidents(conn)
+            return (incs, {i.id: steps_done(conn, i.id) for i in incs},
+                    {i.id: paged_recipients(conn, i.id) for i in incs})
+
+        incs, done, paged = await self.store.run(read)
+        self.incidents = {i.id: i for i in incs}
+        self.done, self.paged = done, paged
+        self._update_gauge()
+
+    async def run(self) -> None:
+        while True:
+            try:
+                async with asyncio.timeout(TICK):
+                    await self._wake.wait()
+            except TimeoutError:
+                pass
+            self._wake.clear()
+            try:
+                await self.step()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # keep paging alive; the store may recover
+                log.exception("event=pager_step_failed")
+
+    # -- one pass -------------------------------------------------------------------------
+    async def step(self) -> None:
+        now = self.clock()
+        if self._transitions:
+            batch, self._transitions = self._transitions, []
+            await self.store.run(add_transitions, batch)
+        evidence = Evidence(self._probed_at, self._holding, self.blind_spots())
+        actions = reconcile(self.views(now), list(self.incidents.values()), now, self.grouping,
+                            evidence)
+        actions = self._confirm([a for a in actions if isinstance(a, Confirm)], actions, now)
+        if actions:
+            await self._apply(actions, now)
+        pending = self._escalate(now)
+        self._digests(now, pending)
+        if pending.outbox or pending.steps or pending.events:
+            await self.store.run(self._write, pending)
+            for incident_id, key in pending.steps:
+                self.done.setdefault(incident_id, {})[key] = now
+            if pending.outbox:
+                self.wake_outbox()
+
+    def _confirm(self, confirms: list[Confirm], actions: list[Action],
+                 now: float) -> list[Action]:
+        """Hold dependents' pages and probe their unsettled ancestors now (see
+        incidents._confirming); their results wake the pager (note_result)."""
+        self._holding = {c.check: self._holding.get(c.check, now) for c in confirms}
+        wanted = {name for c in confirms for name in c.ancestors}
+        for name in wanted:
+            self.probe_now(name)
+        self._confirming = wanted
+        return [a for a in actions if not isinstance(a, Confirm)] if confirms else actions
+
+    def views(self, now: float) -> dict[str, View]:
+        """What reconciliation sees of every check. Kept up to date per probe result
+        (`note_result`), and rebuilt whole only when suppressions or the config change:
+        this runs every second, and a site may have 20,000 checks."""
+        key = self.suppression_key(now)
+        if key != self._key or self._built_for is not self.engine.checks:
+            self._rebuild(now)
+            self._key, self._built_for = key, self.engine.checks
+        if not self.quiet:
+            return self._live
+        out = dict(self._live)
+        for name in list(self.quiet):
+            view = out.get(name)
+            if view is not None and view.state in (State.DOWN, State.FLAPPING, State.UNKNOWN):
+                del out[name]
+            else:
+                self.quiet.discard(name)
+        return out
+
+    def _rebuild(self, now: float) -> None:
+        self._live, self._reason = {}, {}
+        self._refs = [c for c in self.engine.checks.values() if c.connectivity]
+        for name, check in self.engine.checks.items():
+            rt = self.engine.runtime.get(name)
+            if rt is not None:
+                reason = self.suppression(check, now)
+                rt.maintenance = reason == "maintenance"
+                self._reason[name] = reason
+                self._live[name] = self._view(check, rt.state.state, rt.last)
+
+    def _view(self, check: Check, state: State, last: ProbeResult | None) -> View:
+        failing = last is not None and not last.ok
+        rt = self.engine.runtime.get(check.name)
+        since = rt.state.fail_started if failing and rt is not None else None
+        return View(check.name, check.group, check.display_name, state, check.depends_on,
+                    check.connectivity, self._reason.get(check.name),
+                    check.escalation or "default", failing, since,
+                    check.timeout * (check.fail_after + 1))
+
+    def note_result(self, check: Check, result: ProbeResult, cs: CheckState) -> None:
+        """Engine result listener: refresh this check's view if what matters changed."""
+        view = self._live.get(check.name)
+        changed = view is None or view.state is not cs.state or view.failing == result.ok
+        current = self.engine.checks.get(check.name)
+        if changed and current is not None:
+            self._live[check.name] = self._view(current, cs.state, result)
+        if check.name in self._confirming:
+            self.wake()  # a dependent's page waits for this answer
+
+    async def _apply(self, actions: list[Action], now: float) -> None:
+        changed: list[Incident] = []
+        new: list[Incident] = []
+        quiet = {a.incident_id for a in actions if isinstance(a, Resolve) and a.quiet}
+        for action in actions:
+            if isinstance(action, Open):
+                new.append(self._new_incident(action, now))
+            elif isinstance(action, Suppress):
+                self._count_suppressed(action.check, action.reason)
+            elif not isinstance(action, Confirm):
+                inc = self.incidents.get(action.incident_id)
+                if inc is not None:
+                    self._change(inc, action, now)
+                    changed.append(inc)
+        resolved = Pending()
+        for inc in changed:
+            if inc.status is Status.RESOLVED and inc.id not in quiet:
+                self._resolved_rows(inc, now, resolved)
+        await self.store.run(self._write_incidents, new, changed, now, resolved)
+        if resolved.outbox:
+            self.wake_outbox()
+        for inc in new + changed:
+            if inc.is_open:
+                self.incidents[inc.id] = inc
+            else:
+                self.incidents.pop(inc.id, None)
+        self._update_gauge()
+        for hook in self.on_change:
+            hook()
+
+    def _new_incident(self, action: Open, now: float) -> Incident:
+        view = action.view
+        rt = self.engine.runtime.get(view.name)
+        reason = action.reason or (rt.state.reason if rt else "") or view.state.value
+        if action.suppressed:
+            self._count_suppressed(view.name, action.suppressed)
+        for name in action.dependents:
+            self._count_suppressed(name, "dependency")
+        return Incident(0, view.name, view.group, view.title, Status.OPEN, reason,
+                        now, action.kind, {**dict.fromkeys(action.members, "mass"),
+                                           **dict.fromkeys(action.dependents, "dependency")},
+                        view.policy,
+                        suppressed=action.suppressed,
+                        paging_from=None if action.suppressed else now)
+
+    def _change(self, inc: Incident, action: Action, now: float) -> None:
+        if isinstance(action, Attach):
+            inc.affected[action.check] = action.why
+            self._count_suppressed(action.check, action.why)
+        elif isinstance(action, Unsuppress):
+            inc.suppressed, inc.paging_from = None, now
+        elif isinstance(action, Hold):
+            inc.suppressed = action.reason
+            self._count_suppressed(inc.check, action.reason)
+        elif isinstance(action, Resolve):
+            inc.status, inc.resolved_at, inc.resolved_by = Status.RESOLVED, now, "siaga"
+            inc.resolve_note = action.reason
+        elif isinstance(action, Turn):
+            inc.kind, inc.reason = action.kind, "flapping"
+
+    def _count_suppressed(self, check: str, reason: str) -> None:
+        if (check, reason) not in self._counted:
+            self._counted.add((check, reason))
+            self.metrics.suppressed.labels(reason).inc()
+            event(log, "suppressed", check=check, reason=reason)
+
+    def _write_incidents(self, conn: sqlite3.Connection, new: list[Incident],
+                         changed: list[Incident], now: float, resolved: Pending) -> None:
+        with transaction(conn):
+            self._write_pending(conn, resolved)
+            for inc in new:
+                insert_incident(conn, inc)
+            for inc in changed:
+                save_incident(conn, inc)
+                detail = inc.resolve_note if inc.status is Status.RESOLVED else None
+                kind = "resolved" if inc.status is Status.RESOLVED else "updated"
+                add_event(conn, inc.id, now, kind, "siaga",
+                          detail or ", ".join(sorted(inc.affected)))
+        for inc in new:
+            event(log, "incident_opened", id=inc.id, check=inc.check, kind=inc.kind,
+                  suppressed=inc.suppressed or "-")
+        for inc in changed:
+            if inc.status is Status.RESOLVED:
+                event(log, "incident_resolved", id=inc.id, check=inc.check,
+                      reason=inc.resolve_note)
+
+    def _write(self, conn: sqlite3.Connection, pending: Pending) -> None:
+        with transaction(conn):
+            self._write_pending(conn, pending)
+
+    def _write_pending(self, conn: sqlite3.Connection, pending: Pending) -> None:
+        enqueue(conn, pending.outbox)
+        for inc in pending.incidents:
+            save_incident(conn, inc)
+        for incident_id, key in pending.steps:
+            mark_step(conn, incident_id, key, self.clock())
+        for args in pending.events:
+            add_event(conn, *args)
+
+    def _update_gauge(self) -> None:
+        counts: dict[str, int] = {}
+        for inc in self.incidents.values():
+            counts[inc.group] = counts.get(inc.group, 0) + 1
+        self.metrics.incidents_open.clear()
+        for group, n in counts.items():
+            self.metrics.incidents_open.labels(group).set(n)
+
+    # -- escalation -----------------------------------------------------------------------
+    def plan(self, inc: Incident) -> escalation.Plan:
+        return self._planner.plan(inc)
+
+    def _escalate(self, now: float) -> Pending:
+        pending = Pending()
+        if self.oncall is None or self.grouping.alertmanager:
+            return pending
+        for inc in list(self.incidents.values()):
+            held = inc.suppressed or self._root_silenced(inc, now)
+            if held:
+                self._held[inc.id] = held
+                continue
+            if inc.id in self._held:
+                self._after_hold(inc, self._held.pop(inc.id), now, pending)
+            if self._guard_agrees(inc, now):
+                self._due_pages(inc, now, pending)
+        for incident_id in self._skip:
+            skipped = self.incidents.get(incident_id)
+            if skipped is not None and skipped.status is Status.OPEN:
+                done = self.done.get(skipped.id, {})
+                due = escalation.skip_to_next(self.plan(skipped), done, now)
+                self._queue(skipped, due, "page", now, pending)
+        self._skip.clear()
+        return pending
+
+    def _guard_agrees(self, inc: Incident, now: float) -> bool:
+        """Page for a service only once every connectivity reference has been probed since
+        the incident opened (so Siaga knows its own network works), or after a bounded wait."""
+        if inc.kind in SELF_KINDS:
+            return True
+        refs = self._refs  # connectivity references of the current config
+        if not refs:
+            return True
+        limit = max(c.interval + c.timeout for c in refs)
+        if now - inc.opened_at > limit:
+            return True
+        for ref in refs:
+            rt = self.engine.runtime.get(ref.name)
+            if rt is None or rt.last is None or rt.last.started_at < inc.opened_at:
+                return False
+        return True
+
+    def _root_silenced(self, inc: Incident, now: float) -> str | None:
+        check = self.engine.checks.get(inc.check)
+        return self.suppression(check, now) if check is not None else None
+
+    def _after_hold(self, inc: Incident, held: str, now: float, pending: Pending) -> None:
+        """A window or silence ended on an incident that had been paged and is still open:
+        the officer on duty hears once that it is still down (issue 19's decision)."""
+        if held not in ("maintenance", "silence") or not self.paged.get(inc.id):
+            return
+        if self.oncall is None or inc.kind not in (Kind.DOWN, Kind.MASS):
+            return
+        officer = on_duty(self.oncall, now, self.tz).officer
+        to = (officer,) if officer else admins(self.oncall)
+        key = f"after-{held}@{now:.3f}"
+        for name in to:
+            pending.outbox.append(self._message(inc, "still_down", name, key, now, held))
+        self.paged.setdefault(inc.id, set()).update(to)
+        pending.events.append((inc.id, now, "still_down", "siaga", ", ".join(to)))
+
+    def _due_pages(self, inc: Incident, now: float, pending: Pending) -> None:
+        plan = self.plan(inc)
+        done = self.done.get(inc.id, {})
+        acked = inc.acked_at if inc.status is Status.ACKNOWLEDGED else None
+        remind_to = self._remind_to(inc, now) if acked is not None else ()
+        resolve = (escalation.roster_resolver(self.oncall, self.tz)
+                   if self.oncall is not None else None)
+        due = escalation.due(plan, done, now, acked_at=acked, remind_to=remind_to,
+                             resolve=resolve)
+        if not due.steps:
+            return
+        kind = "reminder" if due.steps[0].reminder else "page"
+        if inc.kind is not Kind.DOWN and kind == "page":
+            kind = inc.kind.value
+        self._queue(inc, due, kind, now, pending)
+
+    def _remind_to(self, inc: Incident, now: float) -> tuple[str, ...]:
+        """Reminders go to the officer on duty now and whoever acknowledged."""
+        assert self.oncall is not None
+        names = [on_duty(self.oncall, now, self.tz).officer]
+        if inc.acked_by in self.oncall.officers:
+            names.append(inc.acked_by)
+        return dedupe(names) or admins(self.oncall)
+
+    def escalate_now(self, incident_id: int | None) -> None:
+        """An officer had no working channel: take the next escalation step at once."""
+        if incident_id is not None:
+            self._skip.add(incident_id)
+            self.wake()
+
+    def _queue(self, inc: Incident, due: escalation.Due, kind: str, now: float,
+               pending: Pending) -> None:
+        if not due.steps:
+            return
+        step_key = "+".join(due.keys)
+        for officer in due.recipients:
+            pending.outbox.append(self._message(inc, kind, officer, step_key, now))
+        pending.steps += [(inc.id, key) for key in due.keys]
+        pending.events.append((inc.id, now, kind, "siaga", ", ".join(due.recipients)))
+        self.paged.setdefault(inc.id, set()).update(due.recipients)
+        digests.announce(inc, now)  # the message lists every member it has now
+        pending.incidents.append(inc)
+
+    def _digests(self, now: float, pending: Pending) -> None:
+        """One follow-up per window for checks that joined after the officers were paged."""
+        if self.oncall is None or self.grouping.alertmanager:
+            return
+        for digest in digests.due(list(self.incidents.values()), self.paged,
+                                  self.grouping.window, now):
+            inc = digest.incident
+            key = f"digest@{now:.3f}"
+            for officer in digest.recipients:
+                pending.outbox.append(messages.outbox_row(self, inc, "digest", officer, key,
+                                                          now, digest.joined))
+            pending.events.append((inc.id, now, "digest", "siaga", ", ".join(digest.joined)))
+            digests.announce(inc, now)
+            pending.incidents.append(inc)
+
+    def _resolved_rows(self, inc: Incident, now: float, pending: Pending) -> None:
+        """One "resolved" (or "stable again") message to everyone who was paged."""
+        for hook in self.on_resolved:
+            hook(inc)
+        if self.oncall is None or self.grouping.alertmanager:
+            return
+        kind = {Kind.FLAPPING: "stable", Kind.SELF: "self_over"}.get(inc.kind, "resolved")
+        for officer in sorted(self.paged.pop(inc.id, ())):
+            pending.outbox.append(self._message(inc, kind, officer, "resolved", now))
+        pending.steps.append((inc.id, "resolved"))
+        self.done.pop(inc.id, None)
+
+    def _message(self, inc: Incident, kind: str, officer: str, step_key: str,
+                 now: float, note: str | None = None) -> dict[str, Any]:
+        return messages.outbox_row(self, inc, kind, officer, step_key, now, note=note)
