@@ -8,7 +8,6 @@ from monitor.checking.state import State
 from monitor.incidents.model import (
     Attach,
     Confirm,
-    Evidence,
     Grouping,
     Incident,
     IncidentError,
@@ -20,9 +19,9 @@ from monitor.incidents.model import (
     Unsuppress,
     View,
     acknowledge,
-    reconcile,
     resolve,
 )
+from monitor.incidents.reconcile import Evidence, reconcile
 
 UP, DOWN, FLAP = State.UP, State.DOWN, State.FLAPPING
 

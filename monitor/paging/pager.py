@@ -1,7 +1,7 @@
 """The pager: turns check states into incidents and incidents into messages in the outbox.
 
 After every transition (at once, for a fast first page) and every second, it reconciles
-incidents with the checks (`monitor.incidents.model.reconcile`), walks each open incident's
+incidents with the checks (`monitor.incidents.reconcile`), walks each open incident's
 escalation plan, and writes the messages that became due into the outbox in the same
 transaction that marks their step done — so a crash never loses a decided page and a
 restart never repeats one. Delivery is the outbox's job.
@@ -25,7 +25,6 @@ from monitor.incidents.model import (
     Action,
     Attach,
     Confirm,
-    Evidence,
     Grouping,
     Hold,
     Incident,
@@ -37,8 +36,8 @@ from monitor.incidents.model import (
     Turn,
     Unsuppress,
     View,
-    reconcile,
 )
+from monitor.incidents.reconcile import Evidence, reconcile
 from monitor.paging import digests, messages
 from monitor.paging.acktoken import AckSigner
 from monitor.paging.oncall import escalation
@@ -204,7 +203,7 @@ class Pager:
     def _confirm(self, confirms: list[Confirm], actions: list[Action],
                  now: float) -> list[Action]:
         """Hold dependents' pages and probe their unsettled ancestors now (see
-        incidents._confirming); their results wake the pager (note_result)."""
+        reconcile._confirming); their results wake the pager (note_result)."""
         self._holding = {c.check: self._holding.get(c.check, now) for c in confirms}
         wanted = {name for c in confirms for name in c.ancestors}
         for name in wanted:
