@@ -14,7 +14,7 @@ import secrets
 import signal
 import time
 from collections import deque
-from collections.abc import Callable, Hashable
+from collections.abc import Callable
 from pathlib import Path
 
 from prometheus_client import CollectorRegistry
@@ -35,14 +35,14 @@ from monitor.delivery.notifiers import AppriseNotifier, Notifier
 from monitor.delivery.outbox import Outbox
 from monitor.errors import ConfigError
 from monitor.incidents import silences as silence_records
-from monitor.incidents.maintenance import ActiveNow
 from monitor.incidents.silences import Silences
+from monitor.incidents.suppression import Suppression
 from monitor.paging import messages, templates
 from monitor.paging.acktoken import AckSigner, load_or_create_key
 from monitor.paging.actions import Actions
 from monitor.paging.pager import Pager
 from monitor.paging.templates import is_sms_url
-from monitor.probes import KINDS
+from monitor.probes import KINDS, host_of
 from monitor.probes.base import ProbeContext
 from monitor.reporting.rollup import run as rollup_run
 from monitor.store.sqlite import Store
@@ -91,11 +91,6 @@ def restart_needed(running: Config, loaded: Config) -> tuple[str, ...]:
     return tuple(names)
 
 
-def host_of(check: Check) -> str:
-    kind = KINDS.get(check.kind)
-    return kind.target(check.spec).rsplit(":", 1)[0] if kind else check.name
-
-
 class Daemon:
     """One running Siaga instance."""
 
@@ -131,8 +126,8 @@ class Daemon:
         self._stop = asyncio.Event()
         self.on_reload: list[Callable[[Config], None]] = []
         self._tasks: list[asyncio.Task[None]] = []
-        self._maintenance_now: ActiveNow | None = None
         self.silences = Silences()
+        self.suppression = Suppression(lambda: self.config, self.silences, self.faults)
         self.store = Store(config.settings.state_dir)
         self._build_paging(config, notifier)
         self._build_operations(config)
@@ -157,7 +152,8 @@ class Daemon:
                              is_open=lambda incident_id: incident_id in self.pager.incidents)
         self.pager = Pager(store=self.store, engine=self.engine, config=config,
                            signer=self.signer, metrics=self.metrics,
-                           suppression=self.suppression, suppression_key=self.suppression_key,
+                           suppression=self.suppression.reason,
+                           suppression_key=self.suppression.key,
                            wake_outbox=self.outbox.wake, probe_now=self.probe_now,
                            blind_spots=self.blind_spots)
         self.watchdog.on_change.append(lambda stale: self.pager.wake())
@@ -199,32 +195,6 @@ class Daemon:
         """What Siaga cannot watch right now: stale checks and broken items (the admins
         hear of them through one self-monitoring incident)."""
         return (*self.watchdog.problems(), *self.faults.problems())
-
-    def maintenance_now(self, now: float) -> ActiveNow:
-        """The maintenance windows active at `now` (recomputed at most once a second)."""
-        active = self._maintenance_now
-        if active is None or abs(active.at - now) >= 1.0:
-            windows = self.config.sections.get("maintenance") or []
-            active = self._maintenance_now = ActiveNow(windows, now, self.config.settings.tz)
-            broken = {f"maintenance[{i}]": why for i, why in active.broken.items()}
-            for name, why in broken.items():
-                self.faults.mark("maintenance", name, why)
-            self.faults.keep_only("maintenance", set(broken))
-        return active
-
-    def suppression(self, check: Check, now: float) -> str | None:
-        """Why pages for `check` are held right now (maintenance, silence), or None."""
-        if self.maintenance_now(now).covers(check.name, check.group):
-            return "maintenance"
-        if self.silences.items and self.silences.covers(check.name, check.group, now):
-            return "silence"
-        return None
-
-    def suppression_key(self, now: float) -> Hashable:
-        """Changes whenever `suppression()` could answer differently for some check."""
-        windows = tuple(id(w) for w in self.maintenance_now(now).windows)
-        silences = tuple(s.id for s in self.silences.items if s.active(now))
-        return windows, silences, id(self.config)
 
     async def refresh_silences(self) -> None:
         self.silences.replace(await self.store.run(silence_records.current, time.time()))
@@ -307,7 +277,7 @@ class Daemon:
         if self.scheduler is not None:
             self.scheduler.set_checks(self.probed(config))
         self.metrics.config_loaded(True)
-        self._maintenance_now = None
+        self.suppression.forget()
         for hook in self.on_reload:
             hook(config)
         event(log, "reloaded", added=len(summary.added), removed=len(summary.removed),

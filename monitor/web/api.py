@@ -92,7 +92,7 @@ async def healthz(request: web.Request) -> web.Response:
 
 def with_paging(daemon: Daemon, check: Check, data: dict[str, Any], now: float) -> dict[str, Any]:
     """Why nobody is paged for this check, if so, and the incident covering it."""
-    data["suppressed"] = daemon.suppression(check, now)
+    data["suppressed"] = daemon.suppression.reason(check, now)
     for inc in daemon.pager.incidents.values():
         if check.name in inc.covers:
             data["incident"] = {"id": inc.id, "status": inc.status.value, "root": inc.check,
