@@ -177,7 +177,7 @@ class Daemon:
         return grouping.sms_per_hour if is_sms_url(url) else grouping.per_hour
 
     def capped_text(self, officer: str, count: int, limit: int, since: float) -> tuple[str, str]:
-        lang = messages.language(self.pager, officer)
+        lang = messages.language(self.pager.context, officer)
         moment = dt.datetime.fromtimestamp(since, self.config.settings.tz)
         url = f"{self.config.settings.base_url}/status"
         return templates.capped(lang, count, limit, moment, url)

@@ -7,7 +7,8 @@ import logging
 import sqlite3
 
 from monitor.incidents.model import Incident, IncidentError, Status, acknowledge, resolve
-from monitor.paging.pager import Pager, Pending
+from monitor.paging.escalator import Pending
+from monitor.paging.pager import Pager
 from monitor.store.records import save_incident
 from monitor.store.sqlite import transaction
 from monitor.telemetry.logs import event
