@@ -4,13 +4,9 @@ CLI, applied through the pager so the store, the outbox and the escalation stay 
 from __future__ import annotations
 
 import logging
-import sqlite3
 
-from monitor.incidents.model import Incident, IncidentError, Status, acknowledge, resolve
-from monitor.paging.escalator import Pending
+from monitor.incidents.model import Incident, IncidentError, acknowledge, resolve
 from monitor.paging.pager import Pager
-from monitor.store.records import save_incident
-from monitor.store.sqlite import transaction
 from monitor.telemetry.logs import event
 
 log = logging.getLogger("siaga.pager")
@@ -35,24 +31,6 @@ class Actions:
             raise IncidentError(f"incident {incident_id} is not open")
         now = pager.clock()
         (acknowledge if what == "acknowledged" else resolve)(inc, who, now, note)
-        extra = Pending()
-        if inc.status is Status.RESOLVED:
-            pager._resolved_rows(inc, now, extra)
-        extra.events.append((inc.id, now, what, who, note))
-
-        def write(conn: sqlite3.Connection) -> None:
-            with transaction(conn):
-                save_incident(conn, inc)
-                pager._write_pending(conn, extra)
-
-        await pager.store.run(write)
-        if inc.status is Status.RESOLVED:
-            pager.incidents.pop(inc.id, None)
-            pager.quiet |= inc.covers
-            pager._update_gauge()
-        for hook in pager.on_change:
-            hook()
+        await pager.record(inc, what, who, note, now)
         event(log, f"incident_{what}", id=inc.id, by=who)
-        pager.wake()
-        pager.wake_outbox()
         return inc

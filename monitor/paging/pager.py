@@ -308,6 +308,30 @@ class Pager(Escalation):
         elif isinstance(action, Turn):
             inc.kind, inc.reason = action.kind, "flapping"
 
+    async def record(self, inc: Incident, what: str, who: str, note: str | None,
+                     now: float) -> None:
+        """Store what a person did to an open incident (`inc`, already changed): its row and
+        an event, with the "resolved" messages in the same transaction when it was resolved."""
+        extra = Pending()
+        if inc.status is Status.RESOLVED:
+            self._resolved_rows(inc, now, extra)
+        extra.events.append((inc.id, now, what, who, note))
+
+        def write(conn: sqlite3.Connection) -> None:
+            with transaction(conn):
+                save_incident(conn, inc)
+                self._write_pending(conn, extra)
+
+        await self.store.run(write)
+        if inc.status is Status.RESOLVED:
+            self.incidents.pop(inc.id, None)
+            self.quiet |= inc.covers
+            self._update_gauge()
+        for hook in self.on_change:
+            hook()
+        self.wake()
+        self.wake_outbox()
+
     def _count_suppressed(self, check: str, reason: str) -> None:
         if (check, reason) not in self._counted:
             self._counted.add((check, reason))
