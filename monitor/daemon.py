@@ -164,7 +164,7 @@ class Daemon:
 
     def _build_operations(self, config: Config) -> None:
         """Reloads, heartbeats, push rate limits and store health."""
-        self.reloader = Reloader(self)
+        self.reloader = Reloader(lambda: self.config.path, self.reload)
         self.heartbeats = Heartbeats(self.engine, self.store,
                                      Tokens(Path(config.settings.state_dir)), config.settings.tz)
         self.on_reload.append(lambda c: setattr(self.heartbeats, "tz", c.settings.tz))
@@ -224,7 +224,9 @@ class Daemon:
                        asyncio.create_task(self.outbox.run(), name="outbox")]
         self._tasks += [asyncio.create_task(self.reloader.watch(), name="config-watcher"),
                         asyncio.create_task(self.heartbeats.run(), name="heartbeats"),
-                        asyncio.create_task(deadman_run(self), name="deadman"),
+                        asyncio.create_task(deadman_run(lambda: self.config.settings,
+                                                        self.health_problems, self.metrics),
+                                            name="deadman"),
                         asyncio.create_task(self.watchdog.run(), name="watchdog"),
                         asyncio.create_task(liveness.keep_marking(s.state_dir), name="mark")]
         self._tasks.append(asyncio.create_task(rollup_run(self.store, lambda: self.config),

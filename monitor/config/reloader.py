@@ -1,10 +1,11 @@
 """Hot reload: the file watcher and the one entry point every reload goes through.
 
 `Reloader.reload()` parses and validates checks.yaml on a worker thread, then swaps the config
-on the loop with `Daemon.reload(config)` (engine state kept by name, scheduler phases kept,
-removed checks' incidents resolved by the pager's next reconcile). Only the swap runs on the
-loop, so probes keep their slots while a 10,000-check file is parsed. A lock serialises
-reloads from the watcher, `siaga reload` (POST /api/v1/reload) and SIGHUP.
+on the loop with the `apply` callable it was given (the daemon's reload: engine state kept by
+name, scheduler phases kept, removed checks' incidents resolved by the pager's next
+reconcile). Only the swap runs on the loop, so probes keep their slots while a 10,000-check
+file is parsed. A lock serialises reloads from the watcher, `siaga reload`
+(POST /api/v1/reload) and SIGHUP.
 
 The watcher polls `os.stat` once a second and compares (mtime, size, inode): editors that
 write a temporary file and rename it into place change the inode even when mtime and size
@@ -25,15 +26,12 @@ import gc
 import logging
 import os
 import sys
-from typing import TYPE_CHECKING
+from collections.abc import Callable
 
 from monitor.config.loader import load_config
 from monitor.config.model import Config
 from monitor.errors import ConfigError, Problem
 from monitor.telemetry.logs import event
-
-if TYPE_CHECKING:
-    from monitor.daemon import Daemon
 
 log = logging.getLogger("siaga.reloader")
 POLL = 1.0
@@ -70,20 +68,25 @@ def _load(path: str) -> Config | ConfigError:
             gc.enable()
 
 
-class Reloader:
-    """Reloads one daemon's config; `watch()` is the file poller task."""
+Apply = Callable[[Config | ConfigError], bool]  # swap in a loaded config; False if refused
 
-    def __init__(self, daemon: Daemon, *, poll: float = POLL) -> None:
-        self.daemon = daemon
+
+class Reloader:
+    """Reloads a config: `path()` says where the file is now, `apply` swaps in what was
+    loaded (or reports why not); `watch()` is the file poller task."""
+
+    def __init__(self, path: Callable[[], str], apply: Apply, *, poll: float = POLL) -> None:
+        self.path = path
+        self.apply = apply
         self.poll = poll
         self._lock = asyncio.Lock()
         self._pending: set[asyncio.Task[bool]] = set()
-        self.seen: Fingerprint = fingerprint(daemon.config.path)
+        self.seen: Fingerprint = fingerprint(path())
 
     async def reload(self, reason: str = "request") -> bool:
         """Parse off the loop, swap on it; False (old config kept) when the file is invalid."""
         async with self._lock:
-            path = self.daemon.config.path
+            path = self.path()
             self.seen = fingerprint(path)
             event(log, "reload_requested", reason=reason, file=path)
             # A CPU-bound thread makes every GIL hand-back to the loop wait a whole switch
@@ -94,7 +97,7 @@ class Reloader:
                 loaded = await asyncio.to_thread(_load, path)
             finally:
                 sys.setswitchinterval(interval)
-            ok = self.daemon.reload(loaded)
+            ok = self.apply(loaded)
             if ok:
                 gc.freeze()
             return ok
@@ -106,7 +109,7 @@ class Reloader:
         task.add_done_callback(self._pending.discard)
 
     def changed(self) -> bool:
-        now = fingerprint(self.daemon.config.path)
+        now = fingerprint(self.path())
         return now is not None and now != self.seen
 
     async def watch(self) -> None:

@@ -1,6 +1,6 @@
 """Siaga watching itself: a dead-man's switch and the store's share of /healthz.
 
-While the daemon is healthy (`daemon.health_problems()` empty) it GETs `siaga.deadman_url`
+While Siaga is healthy (its health function finds no problems) it GETs `siaga.deadman_url`
 every `siaga.deadman_every` (an external service such as healthchecks.io pages someone when
 the pings stop). An unhealthy or dead Siaga stays silent, which is the signal. Settings are
 read on every round, so a reload takes effect at the next one.
@@ -12,15 +12,13 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 import aiohttp
 
+from monitor.config.model import Settings
 from monitor.store.sqlite import Store
 from monitor.telemetry.logs import event
-
-if TYPE_CHECKING:
-    from monitor.daemon import Daemon
+from monitor.telemetry.metrics import Metrics
 
 log = logging.getLogger("siaga.deadman")
 TIMEOUT = 10.0
@@ -39,19 +37,21 @@ async def ping_once(session: aiohttp.ClientSession, url: str) -> str | None:
         return f"{type(exc).__name__}"
 
 
-async def run(daemon: Daemon) -> None:
-    """Ping `deadman_url` while healthy; a no-op loop when none is configured."""
+async def run(settings: Callable[[], Settings], problems_now: Callable[[], list[str]],
+              metrics: Metrics) -> None:
+    """Ping `deadman_url` while `problems_now()` finds none; a no-op loop when none is
+    configured. `settings()` gives the current settings (they change on reload)."""
     async with aiohttp.ClientSession() as session:
         while True:
-            s = daemon.config.settings
+            s = settings()
             if s.deadman_url:
-                problems = daemon.health_problems()
+                problems = problems_now()
                 if problems:
                     event(log, "deadman_skipped", logging.WARNING, problem=problems[0])
-                    daemon.metrics.deadman.labels("skipped").inc()
+                    metrics.deadman.labels("skipped").inc()
                 else:
                     failure = await ping_once(session, s.deadman_url)
-                    daemon.metrics.deadman.labels("failed" if failure else "sent").inc()
+                    metrics.deadman.labels("failed" if failure else "sent").inc()
                     if failure:
                         event(log, "deadman_failed", logging.WARNING, reason=failure)
             await asyncio.sleep(s.deadman_every)

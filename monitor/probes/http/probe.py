@@ -1,8 +1,8 @@
 """HTTP probe: one request on a fresh connection, following redirects, judged against the
 check's `expect:` section.
 
-The wire (connect, TLS, parsing, timing) lives in `http_client`, the judging in
-`http_expect`; this module owns the check's options, redirects and credentials.
+The wire (connect, TLS, parsing, timing) lives in `wire`, the judging in
+`expect`; this module owns the check's options, redirects and credentials.
 """
 
 from __future__ import annotations
