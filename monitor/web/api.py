@@ -20,7 +20,7 @@ from monitor.probes import KINDS
 from monitor.web.app import DAEMON, json_error, json_response
 
 if TYPE_CHECKING:
-    from monitor.daemon import Daemon
+    from monitor.web.services import Services
 
 # A scraper that takes no piece of /metrics (a few hundred KB) for this long is dropped;
 # Prometheus gives up far sooner (scrape_timeout ≤ scrape_interval).
@@ -90,7 +90,7 @@ async def healthz(request: web.Request) -> web.Response:
     return json_response({"status": "ok"})
 
 
-def with_paging(daemon: Daemon, check: Check, data: dict[str, Any], now: float) -> dict[str, Any]:
+def with_paging(daemon: Services, check: Check, data: dict[str, Any], now: float) -> dict[str, Any]:
     """Why nobody is paged for this check, if so, and the incident covering it."""
     data["suppressed"] = daemon.suppression.reason(check, now)
     for inc in daemon.pager.incidents.values():

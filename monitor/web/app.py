@@ -1,7 +1,8 @@
 """The aiohttp application: routes, JSON errors, and the server's lifecycle.
 
 Handlers live in one module per audience (api, incidents, silences, operations, push,
-status); each has `add_routes(app)` and reaches the running daemon through `DAEMON`.
+status); each has `add_routes(app)` and reaches what it uses through `DAEMON` (typed as
+`monitor.web.services.Services`, never the daemon class).
 """
 
 from __future__ import annotations
@@ -18,9 +19,9 @@ from aiohttp.http_exceptions import HttpProcessingError
 from monitor.telemetry.logs import kv
 
 if TYPE_CHECKING:
-    from monitor.daemon import Daemon
+    from monitor.web.services import Services
 
-DAEMON: web.AppKey[Daemon] = web.AppKey("daemon")
+DAEMON: web.AppKey[Services] = web.AppKey("daemon")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -91,7 +92,7 @@ def _text(exc: web.HTTPException) -> str:
     return text.removeprefix(f"{exc.status}: ")
 
 
-def build_app(daemon: Daemon) -> web.Application:
+def build_app(daemon: Services) -> web.Application:
     # Handler modules import this one (DAEMON, json_response): import them here, not above.
     from monitor.web import api, incidents, operations, push, silences, status
 

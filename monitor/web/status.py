@@ -36,7 +36,7 @@ from monitor.web.app import DAEMON
 from monitor.web.status_cache import Bodies, Body, StatusCache, respond
 
 if TYPE_CHECKING:
-    from monitor.daemon import Daemon
+    from monitor.web.services import Services
 
 log = logging.getLogger("siaga.status")
 BAR_DAYS = 90
@@ -167,7 +167,7 @@ def export_files(data: dict[str, Any], settings: Settings) -> dict[str, str]:
     return status_export.render_files(pages, settings.tz, settings.base_url, settings.language)
 
 
-def status_cache(daemon: Daemon) -> StatusCache:
+def status_cache(daemon: Services) -> StatusCache:
     """The daemon's status page: rebuilt when a public check changes state, an incident
     changes or the config is reloaded; exported to `siaga.status_export` on each build."""
 
