@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from monitor.errors import ConfigError, Problem, SiagaError
-from monitor.i18n import register, text
+from monitor.i18n import text
 
 ENV_KEY = "SIAGA_ACK_KEY"
 KEY_FILE = "ack.key"
@@ -36,18 +36,6 @@ _HEADER = struct.Struct(">BII8s")  # version, incident id, expiry, token id
 _MAC_BYTES = 16
 _DOMAIN = b"siaga/ack/v1\x00"  # a key reused elsewhere can never sign an ack by accident
 _MAX_OFFICER_BYTES = 64
-
-register("id", {
-    "ack.forged": "Tautan pengakuan tidak sah atau rusak.",
-    "ack.expired": "Tautan pengakuan sudah kedaluwarsa.",
-    "ack.already_used": "Tautan pengakuan ini sudah pernah dipakai.",
-})
-register("en", {
-    "ack.forged": "This acknowledgement link is invalid or damaged.",
-    "ack.expired": "This acknowledgement link has expired.",
-    "ack.already_used": "This acknowledgement link has already been used.",
-})
-
 
 class AckTokenError(SiagaError):
     """A token was refused. `reason` is "forged", "expired" or (from the store) "already used"."""
