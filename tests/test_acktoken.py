@@ -9,14 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from monitor.errors import ConfigError
+from monitor.errors import AckTokenError, ConfigError
 from monitor.paging.acktoken import (
     ALREADY_USED,
     EXPIRED,
     FORGED,
     AckClaim,
     AckSigner,
-    AckTokenError,
     load_or_create_key,
     reason_text,
 )

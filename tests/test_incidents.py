@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 
 from monitor.checking.state import State
+from monitor.errors import IncidentError
 from monitor.incidents.model import (
     Attach,
     Confirm,
     Grouping,
     Incident,
-    IncidentError,
     Kind,
     Open,
     Resolve,

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from monitor.checking.state import State
+from monitor.errors import IncidentError
 
 
 class Status(StrEnum):
@@ -71,10 +72,6 @@ class Incident:
 
 
 JOINED = ("grouped", "mass")  # members an incident waits for (dependents recover with it)
-
-
-class IncidentError(Exception):
-    """An acknowledgement or resolution that does not apply (already resolved, …)."""
 
 
 def acknowledge(inc: Incident, who: str, now: float, note: str | None = None) -> None:

@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from monitor.errors import ConfigError, Problem, SiagaError
+from monitor.errors import AckTokenError, ConfigError, Problem
 from monitor.i18n import text
 
 ENV_KEY = "SIAGA_ACK_KEY"
@@ -36,14 +36,6 @@ _HEADER = struct.Struct(">BII8s")  # version, incident id, expiry, token id
 _MAC_BYTES = 16
 _DOMAIN = b"siaga/ack/v1\x00"  # a key reused elsewhere can never sign an ack by accident
 _MAX_OFFICER_BYTES = 64
-
-class AckTokenError(SiagaError):
-    """A token was refused. `reason` is "forged", "expired" or (from the store) "already used"."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
 
 def reason_text(lang: str, reason: str) -> str:
     """The user-facing explanation of a refusal reason, for the /ack page."""

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import logging
 
-from monitor.incidents.model import Incident, IncidentError, acknowledge, resolve
+from monitor.errors import IncidentError
+from monitor.incidents.model import Incident, acknowledge, resolve
 from monitor.paging.pager import Pager
 from monitor.telemetry.logs import event
 

@@ -12,9 +12,9 @@ from typing import Any
 
 from aiohttp import web
 
+from monitor.errors import AckTokenError, IncidentError
 from monitor.i18n import text
-from monitor.incidents.model import Incident, IncidentError
-from monitor.paging.acktoken import AckTokenError
+from monitor.incidents.model import Incident
 from monitor.store.records import get_incident, incident_events, list_incidents, use_token
 from monitor.web.app import (
     DAEMON,

@@ -23,9 +23,10 @@ from yaml.nodes import Node
 from monitor.config.hostnames import ascii_host
 from monitor.config.scalars import Bool, Enum, HostName, Int, Str, Url, format_duration
 from monitor.config.schema import Ctx, MapOf, Obj
+from monitor.errors import HttpError
 from monitor.probes.base import PHASES, ProbeContext, ProbeKind, ProbeResult
 from monitor.probes.http.expect import EXPECT, Expect, judge
-from monitor.probes.http.wire import REDIRECTS, Exchange, HttpError, Response, Target, Trace, fetch
+from monitor.probes.http.wire import REDIRECTS, Exchange, Response, Target, Trace, fetch
 from monitor.probes.tcp import load_tls
 
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")

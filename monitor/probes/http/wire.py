@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from time import perf_counter
 from typing import Any
 
+from monitor.errors import HttpError
 from monitor.probes.certs import cert_not_after, verify_error_reason
 from monitor.probes.tcp import os_error_text
 
@@ -30,10 +31,6 @@ _CHUNK_LINE_MAX = 4096
 _HEAD, _LENGTH, _CHUNKED, _CLOSE, _DONE = range(5)
 # Chunked sub-states, kept in `chunk_left` when it is not a positive count of data bytes.
 _CHUNK_SIZE, _CHUNK_CRLF = 0, -1
-
-
-class HttpError(Exception):
-    """The target failed us (refused, reset, garbage, TLS); the message is the reason."""
 
 
 @dataclass(frozen=True, slots=True)
