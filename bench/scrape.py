@@ -48,10 +48,10 @@ def build(n: int, seed: int = 1) -> tuple[Any, Any]:
     """(Metrics, registry) for N http checks, each with a recorded probe result."""
     from prometheus_client import CollectorRegistry
 
+    from monitor.checking.engine import Engine
     from monitor.config.loader import parse_config
-    from monitor.engine import Engine
-    from monitor.metrics import Metrics
     from monitor.probes.base import ProbeContext, ProbeResult
+    from monitor.telemetry.metrics import Metrics
 
     rng = random.Random(seed)
     config = parse_config(config_text(n), "bench.yaml")

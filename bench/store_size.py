@@ -4,7 +4,7 @@ raw transitions, and print one JSON line with the file sizes.
     python bench/store_size.py --checks 1000 --days 365
 
 Each check gets an outage (DOWN then UP) about every `--outage-every` days and starts on a
-random day of the first month. Rollups are written with the real `monitor.rollup` code.
+random day of the first month. Rollups are written with the real `monitor.reporting.rollup` code.
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from monitor.rollup import prune, roll_up
-from monitor.state import State, Transition
-from monitor.store import Store
+from monitor.checking.state import State, Transition
+from monitor.reporting.rollup import prune, roll_up
+from monitor.store.sqlite import Store
 
 DAY = 86400.0
 

@@ -14,44 +14,45 @@ import secrets
 import signal
 import time
 from collections import deque
-from collections.abc import Callable, Hashable
+from collections.abc import Callable
 from pathlib import Path
 
 from prometheus_client import CollectorRegistry
 from rich.console import Console
 
-from monitor import liveness, logs
-from monitor import silences as silence_records
-from monitor.alerting import messages, templates
-from monitor.alerting.acktoken import AckSigner, load_or_create_key
-from monitor.alerting.actions import Actions
-from monitor.alerting.am_route import AlertmanagerRoute
-from monitor.alerting.console import ConsoleChannel
-from monitor.alerting.notifiers import AppriseNotifier, Notifier
-from monitor.alerting.outbox import Outbox
-from monitor.alerting.pager import Pager
-from monitor.alerting.templates import is_sms_url
+from monitor.checking import liveness
+from monitor.checking.engine import Engine
+from monitor.checking.faults import Faults
+from monitor.checking.heartbeats import Heartbeats, Tokens
+from monitor.checking.scheduler import Scheduler
+from monitor.checking.watchdog import Watchdog
 from monitor.config.loader import load_config
 from monitor.config.model import Check, Config
-from monitor.deadman import StoreHealth
-from monitor.deadman import run as deadman_run
-from monitor.engine import Engine
+from monitor.config.reloader import Reloader
+from monitor.delivery.am_route import AlertmanagerRoute
+from monitor.delivery.console import ConsoleChannel
+from monitor.delivery.notifiers import AppriseNotifier, Notifier
+from monitor.delivery.outbox import Outbox
 from monitor.errors import ConfigError
-from monitor.faults import Faults
-from monitor.heartbeat import Heartbeats, Tokens
-from monitor.latency import LatencyLog
-from monitor.logs import event
-from monitor.maintenance import ActiveNow
-from monitor.metrics import Metrics
-from monitor.probes import KINDS
+from monitor.incidents import silences as silence_records
+from monitor.incidents.silences import Silences
+from monitor.incidents.suppression import Suppression
+from monitor.paging import messages, templates
+from monitor.paging.acktoken import AckSigner, load_or_create_key
+from monitor.paging.actions import Actions
+from monitor.paging.pager import Pager
+from monitor.paging.templates import is_sms_url
+from monitor.probes import KINDS, host_of
 from monitor.probes.base import ProbeContext
-from monitor.reloader import Reloader
-from monitor.rollup import run as rollup_run
-from monitor.scheduler import Scheduler
-from monitor.silences import Silences
-from monitor.store import Store
-from monitor.uptime_windows import UptimeWindows
-from monitor.watchdog import Watchdog
+from monitor.reporting.latency import LatencyLog
+from monitor.reporting.rollup import run as rollup_run
+from monitor.reporting.uptime_windows import UptimeWindows
+from monitor.store.sqlite import Store
+from monitor.telemetry import logs
+from monitor.telemetry.deadman import StoreHealth
+from monitor.telemetry.deadman import run as deadman_run
+from monitor.telemetry.logs import event
+from monitor.telemetry.metrics import Metrics
 from monitor.web.app import Server, build_app
 from monitor.web.push import RateLimit
 from monitor.web.status import status_cache
@@ -102,11 +103,6 @@ def restart_needed(running: Config, loaded: Config) -> tuple[str, ...]:
     return tuple(names)
 
 
-def host_of(check: Check) -> str:
-    kind = KINDS.get(check.kind)
-    return kind.target(check.spec).rsplit(":", 1)[0] if kind else check.name
-
-
 class Daemon:
     """One running Siaga instance."""
 
@@ -142,8 +138,8 @@ class Daemon:
         self._stop = asyncio.Event()
         self.on_reload: list[Callable[[Config], None]] = []
         self._tasks: list[asyncio.Task[None]] = []
-        self._maintenance_now: ActiveNow | None = None
         self.silences = Silences()
+        self.suppression = Suppression(lambda: self.config, self.silences, self.faults)
         self.store = Store(config.settings.state_dir)
         self._build_paging(config, notifier)
         self._build_operations(config)
@@ -174,7 +170,8 @@ class Daemon:
                              is_open=lambda incident_id: incident_id in self.pager.incidents)
         self.pager = Pager(store=self.store, engine=self.engine, config=config,
                            signer=self.signer, metrics=self.metrics,
-                           suppression=self.suppression, suppression_key=self.suppression_key,
+                           suppression=self.suppression.reason,
+                           suppression_key=self.suppression.key,
                            wake_outbox=self.outbox.wake, probe_now=self.probe_now,
                            blind_spots=self.blind_spots)
         self.watchdog.on_change.append(lambda stale: self.pager.wake())
@@ -185,7 +182,7 @@ class Daemon:
 
     def _build_operations(self, config: Config) -> None:
         """Reloads, heartbeats, push rate limits and store health."""
-        self.reloader = Reloader(self)
+        self.reloader = Reloader(lambda: self.config.path, self.reload)
         self.heartbeats = Heartbeats(self.engine, self.store,
                                      Tokens(Path(config.settings.state_dir)), config.settings.tz)
         self.on_reload.append(lambda c: setattr(self.heartbeats, "tz", c.settings.tz))
@@ -198,7 +195,7 @@ class Daemon:
         return grouping.sms_per_hour if is_sms_url(url) else grouping.per_hour
 
     def capped_text(self, officer: str, count: int, limit: int, since: float) -> tuple[str, str]:
-        lang = messages.language(self.pager, officer)
+        lang = messages.language(self.pager.context, officer)
         moment = dt.datetime.fromtimestamp(since, self.config.settings.tz)
         url = f"{self.config.settings.base_url}/status"
         return templates.capped(lang, count, limit, moment, url)
@@ -216,32 +213,6 @@ class Daemon:
         """What Siaga cannot watch right now: stale checks and broken items (the admins
         hear of them through one self-monitoring incident)."""
         return (*self.watchdog.problems(), *self.faults.problems())
-
-    def maintenance_now(self, now: float) -> ActiveNow:
-        """The maintenance windows active at `now` (recomputed at most once a second)."""
-        active = self._maintenance_now
-        if active is None or abs(active.at - now) >= 1.0:
-            windows = self.config.sections.get("maintenance") or []
-            active = self._maintenance_now = ActiveNow(windows, now, self.config.settings.tz)
-            broken = {f"maintenance[{i}]": why for i, why in active.broken.items()}
-            for name, why in broken.items():
-                self.faults.mark("maintenance", name, why)
-            self.faults.keep_only("maintenance", set(broken))
-        return active
-
-    def suppression(self, check: Check, now: float) -> str | None:
-        """Why pages for `check` are held right now (maintenance, silence), or None."""
-        if self.maintenance_now(now).covers(check.name, check.group):
-            return "maintenance"
-        if self.silences.items and self.silences.covers(check.name, check.group, now):
-            return "silence"
-        return None
-
-    def suppression_key(self, now: float) -> Hashable:
-        """Changes whenever `suppression()` could answer differently for some check."""
-        windows = tuple(id(w) for w in self.maintenance_now(now).windows)
-        silences = tuple(s.id for s in self.silences.items if s.active(now))
-        return windows, silences, id(self.config)
 
     async def refresh_silences(self) -> None:
         self.silences.replace(await self.store.run(silence_records.current, time.time()))
@@ -271,7 +242,9 @@ class Daemon:
                        asyncio.create_task(self.outbox.run(), name="outbox")]
         self._tasks += [asyncio.create_task(self.reloader.watch(), name="config-watcher"),
                         asyncio.create_task(self.heartbeats.run(), name="heartbeats"),
-                        asyncio.create_task(deadman_run(self), name="deadman"),
+                        asyncio.create_task(deadman_run(lambda: self.config.settings,
+                                                        self.health_problems, self.metrics),
+                                            name="deadman"),
                         asyncio.create_task(self.watchdog.run(), name="watchdog"),
                         asyncio.create_task(liveness.keep_marking(s.state_dir), name="mark")]
         self._tasks.append(asyncio.create_task(rollup_run(self.store, lambda: self.config),
@@ -292,7 +265,7 @@ class Daemon:
               listen=f"{s.listen_host}:{self.server.port}" if self.server else "-")
 
     async def _close_gap(self, at: float | None = None) -> None:
-        """Time Siaga was not watching is "no data" (monitor.liveness): at start, from the
+        """Time Siaga was not watching is "no data" (monitor.checking.liveness): at start, from the
         mark a crashed run left; at stop, from now."""
         state_dir = self.config.settings.state_dir
         at = liveness.read_mark(state_dir) if at is None else at
@@ -302,7 +275,7 @@ class Daemon:
     def reload(self, loaded: Config | ConfigError | None = None) -> bool:
         """Load the file again; keep running on the old config if the new one is invalid.
 
-        `loaded` is the outcome of a load already done off the loop (monitor.reloader)."""
+        `loaded` is the outcome of a load already done off the loop (monitor.config.reloader)."""
         try:
             if isinstance(loaded, ConfigError):
                 raise loaded
@@ -326,7 +299,7 @@ class Daemon:
         if self.scheduler is not None:
             self.scheduler.set_checks(self.probed(config))
         self.metrics.config_loaded(True)
-        self._maintenance_now = None
+        self.suppression.forget()
         for hook in self.on_reload:
             hook(config)
         event(log, "reloaded", added=len(summary.added), removed=len(summary.removed),

@@ -6,8 +6,13 @@
     ├── NotifyError            a notification could not be sent
     │     .permanent           True when retrying cannot help (bad URL, rejected recipient)
     ├── ApiError               the daemon's HTTP API refused or could not be reached
-    │     .status          the HTTP status of a refusal (None: no answer)
-    └── ListenError            `siaga run` cannot listen on its address (port in use)
+    │     .status              the HTTP status of a refusal (None: no answer)
+    ├── ListenError            `siaga run` cannot listen on its address (port in use)
+    ├── IncidentError          an acknowledgement or resolution that does not apply
+    ├── AckTokenError          an ack link was refused
+    │     .reason              "forged", "expired" or "already used"
+    └── HttpError              the HTTP probe's wire: the target failed us (caught inside
+                               the probe and turned into a failed result, never raised out)
 
 Probes never raise for a target's fault: they return a failed ProbeResult.
 Only the CLI turns these into messages and exit codes.
@@ -70,3 +75,19 @@ class ApiError(SiagaError):
 
 class ListenError(SiagaError):
     """The HTTP server cannot bind its address; the message says what to do."""
+
+
+class IncidentError(SiagaError):
+    """An acknowledgement or resolution that does not apply (already resolved, …)."""
+
+
+class AckTokenError(SiagaError):
+    """A token was refused. `reason` is "forged", "expired" or (from the store) "already used"."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class HttpError(SiagaError):
+    """The target failed us (refused, reset, garbage, TLS); the message is the reason."""

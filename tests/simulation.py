@@ -10,13 +10,13 @@ from collections.abc import Callable
 
 from prometheus_client import CollectorRegistry
 
-from monitor.alerting.acktoken import AckSigner
-from monitor.alerting.pager import Pager
+from monitor.checking.engine import Engine
 from monitor.config.loader import parse_config
-from monitor.engine import Engine
-from monitor.metrics import Metrics
+from monitor.paging.acktoken import AckSigner
+from monitor.paging.pager import Pager
 from monitor.probes.base import ProbeContext, ProbeResult
-from monitor.store import Store
+from monitor.store.sqlite import Store
+from monitor.telemetry.metrics import Metrics
 
 T0 = 1_800_000_000.0  # 2027-01-15: rosters and windows see a real date
 

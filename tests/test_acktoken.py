@@ -9,17 +9,16 @@ from pathlib import Path
 
 import pytest
 
-from monitor.alerting.acktoken import (
+from monitor.errors import AckTokenError, ConfigError
+from monitor.paging.acktoken import (
     ALREADY_USED,
     EXPIRED,
     FORGED,
     AckClaim,
     AckSigner,
-    AckTokenError,
     load_or_create_key,
     reason_text,
 )
-from monitor.errors import ConfigError
 
 KEY = b"k" * 32
 NOW = 1_795_000_000.0

@@ -18,9 +18,9 @@ import pytest
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
+from monitor.checking.state import State
 from monitor.config.loader import parse_config
 from monitor.daemon import Daemon
-from monitor.state import State
 from tests.test_notifiers import ALERTMANAGER, free_port
 
 pytestmark = [pytest.mark.slow,

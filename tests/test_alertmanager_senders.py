@@ -12,13 +12,13 @@ from dataclasses import dataclass
 import pytest
 from prometheus_client import CollectorRegistry
 
-from monitor.alerting.am_route import AlertmanagerRoute
+from monitor.checking.engine import Engine
 from monitor.config.loader import parse_config
 from monitor.daemon import Daemon
-from monitor.engine import Engine
-from monitor.incidents import Incident, Status
-from monitor.metrics import Metrics
+from monitor.delivery.am_route import AlertmanagerRoute
+from monitor.incidents.model import Incident, Status
 from monitor.probes.base import ProbeContext
+from monitor.telemetry.metrics import Metrics
 
 
 def incident(id_: int, check: str = "sipd") -> Incident:

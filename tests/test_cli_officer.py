@@ -43,7 +43,7 @@ async def test_ack_of_a_missing_incident_says_it_does_not_exist_without_http_cod
 
 async def test_ack_without_by_names_the_officer_matching_the_login(
         daemon, tmp_path, targets, json_receiver, capsys, monkeypatch):  # noqa: F811
-    monkeypatch.setattr("monitor.cli_people.login_name", lambda: "budi")
+    monkeypatch.setattr("monitor.cli.people.login_name", lambda: "budi")
     targets.status["p"] = 503
     await json_receiver.wait_for(1, timeout=5)
     (inc,) = daemon.pager.incidents.values()

@@ -24,15 +24,15 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from monitor.checking.heartbeats import KIND as HEARTBEAT
+from monitor.checking.heartbeats import status
 from monitor.config.loader import parse_config
 from monitor.config.model import Check, Config
 from monitor.errors import ConfigError
-from monitor.heartbeat import KIND as HEARTBEAT
-from monitor.heartbeat import status
-from monitor.maintenance import ActiveNow, upcoming
-from monitor.oncall.escalation import plan, policy_for, roster_resolver
-from monitor.oncall.model import OnCall
-from monitor.oncall.roster import on_duty
+from monitor.incidents.maintenance import ActiveNow, upcoming
+from monitor.paging.oncall.escalation import plan, policy_for, roster_resolver
+from monitor.paging.oncall.model import OnCall
+from monitor.paging.oncall.roster import on_duty
 from monitor.probes import KINDS
 from monitor.probes.base import ProbeContext
 

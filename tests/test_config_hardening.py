@@ -14,7 +14,7 @@ from monitor.cli import main
 from monitor.config.loader import load_config, parse_config
 from monitor.errors import ConfigError
 from monitor.probes.base import ProbeContext
-from monitor.probes.http import KIND as HTTP
+from monitor.probes.http.probe import KIND as HTTP
 from monitor.probes.icmp import KIND as ICMP
 from monitor.probes.icmp import IcmpSpec
 from monitor.probes.tcp import KIND as TCP

@@ -11,8 +11,8 @@ from prometheus_client import CollectorRegistry
 
 from monitor.config.loader import parse_config
 from monitor.daemon import Daemon
-from monitor.deadman import StoreHealth
 from monitor.errors import StoreError
+from monitor.telemetry.deadman import StoreHealth
 
 CONFIG = """
 siaga: {{listen: "127.0.0.1:0", state_dir: "{state}", deadman_url: "{url}",
@@ -90,7 +90,7 @@ async def test_a_failing_receiver_is_counted_and_the_daemon_carries_on(daemon, r
 
 
 def test_recent_store_errors_fail_healthz_and_old_ones_do_not(tmp_path):
-    from monitor.store import Store
+    from monitor.store.sqlite import Store
 
     store = Store(tmp_path)
     now = [1000.0]

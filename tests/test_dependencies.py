@@ -16,7 +16,7 @@ from prometheus_client import CollectorRegistry
 
 from monitor.config.loader import parse_config
 from monitor.daemon import Daemon
-from monitor.records import list_incidents
+from monitor.store.records import list_incidents
 from tests.simulation import Simulation
 
 CHILDREN = [f"app-{i}" for i in range(1, 21)]

@@ -11,7 +11,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from monitor.config.loader import parse_config
-from monitor.oncall.escalation import (
+from monitor.paging.oncall.escalation import (
     BUILTIN_POLICY,
     Plan,
     due,
@@ -23,7 +23,7 @@ from monitor.oncall.escalation import (
     skip_to_next,
     unknown_policy,
 )
-from monitor.oncall.model import OnCall
+from monitor.paging.oncall.model import OnCall
 
 JAKARTA = ZoneInfo("Asia/Jakarta")
 MINUTE = 60.0

@@ -11,10 +11,10 @@ import aiohttp
 import pytest
 from prometheus_client import CollectorRegistry
 
+from monitor.checking.heartbeats import HeartbeatSpec, status
+from monitor.checking.state import State
 from monitor.config.loader import parse_config
 from monitor.daemon import Daemon
-from monitor.heartbeat import HeartbeatSpec, status
-from monitor.state import State
 
 JAKARTA = ZoneInfo("Asia/Jakarta")
 H = 3600.0

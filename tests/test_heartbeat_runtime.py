@@ -11,10 +11,10 @@ from zoneinfo import ZoneInfo
 
 from prometheus_client import CollectorRegistry
 
+from monitor.checking.heartbeats import HeartbeatSpec, load_pings, status
+from monitor.checking.state import State
 from monitor.config.loader import parse_config
 from monitor.daemon import Daemon
-from monitor.heartbeat import HeartbeatSpec, load_pings, status
-from monitor.state import State
 
 JAKARTA = ZoneInfo("Asia/Jakarta")
 H, M = 3600.0, 60.0

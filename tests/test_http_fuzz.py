@@ -10,9 +10,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from monitor.errors import HttpError
 from monitor.probes.base import PHASES, ProbeContext
-from monitor.probes.http import HttpSpec, parse_url, run
-from monitor.probes.http_client import Exchange, HttpError, ResponseParser, Trace
+from monitor.probes.http.probe import HttpSpec, parse_url, run
+from monitor.probes.http.wire import Exchange, ResponseParser, Trace
 
 VALID = [
     b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello",

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from monitor.incidents import (
+from monitor.checking.state import State
+from monitor.errors import IncidentError
+from monitor.incidents.model import (
     Attach,
     Confirm,
-    Evidence,
     Grouping,
     Incident,
-    IncidentError,
     Kind,
     Open,
     Resolve,
@@ -19,10 +19,9 @@ from monitor.incidents import (
     Unsuppress,
     View,
     acknowledge,
-    reconcile,
     resolve,
 )
-from monitor.state import State
+from monitor.incidents.reconcile import Evidence, reconcile
 
 UP, DOWN, FLAP = State.UP, State.DOWN, State.FLAPPING
 
@@ -189,7 +188,7 @@ def test_when_every_reference_is_failing_new_incidents_open_silently():
 
 
 def test_suspected_blindness_holds_an_open_incident_and_lifts_when_references_answer():
-    from monitor.incidents import Hold
+    from monitor.incidents.model import Hold
 
     failing = views(v("gw", UP, connectivity=True, failing=True), v("portal", DOWN))
     assert reconcile(failing, [inc(1, "portal")], 100, Grouping()) == [Hold(1, "connectivity")]

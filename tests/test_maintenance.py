@@ -9,7 +9,7 @@ import pytest
 
 from monitor.config.loader import parse_config
 from monitor.errors import ConfigError
-from monitor.maintenance import ActiveNow, intervals, upcoming
+from monitor.incidents.maintenance import ActiveNow, intervals, upcoming
 
 WIB = ZoneInfo("Asia/Jakarta")
 BASE = """

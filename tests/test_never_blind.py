@@ -14,14 +14,14 @@ import aiohttp
 import pytest
 from prometheus_client import CollectorRegistry
 
+from monitor.checking.engine import Engine
+from monitor.checking.heartbeats import Heartbeats, Tokens
+from monitor.checking.state import State
 from monitor.config.loader import parse_config
 from monitor.daemon import Daemon
-from monitor.engine import Engine
-from monitor.heartbeat import Heartbeats, Tokens
-from monitor.maintenance import Window
+from monitor.incidents.maintenance import Window
 from monitor.probes.base import ProbeContext
-from monitor.state import State
-from monitor.store import Store
+from monitor.store.sqlite import Store
 
 pytestmark = pytest.mark.slow
 

@@ -16,8 +16,8 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from monitor.alerting.alertmanager import AlertmanagerNotifier, AmAlert
-from monitor.alerting.notifiers import AppriseNotifier, Message, channel_of, http_codes
+from monitor.delivery.alertmanager import AlertmanagerNotifier, AmAlert
+from monitor.delivery.notifiers import AppriseNotifier, Message, channel_of, http_codes
 from monitor.errors import NotifyError
 from tests.receivers import JsonReceiver, SmtpReceiver
 

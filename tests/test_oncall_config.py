@@ -9,7 +9,7 @@ import pytest
 
 from monitor.config.loader import parse_config, root_schema
 from monitor.errors import ConfigError
-from monitor.oncall.model import EscalationStep, OnCall, TimeRange
+from monitor.paging.oncall.model import EscalationStep, OnCall, TimeRange
 
 OFFICERS = """\
 oncall:

@@ -6,15 +6,15 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry
 
-from monitor.alerting.notifiers import Message
-from monitor.alerting.outbox import BACKOFF_MAX, MAX_ATTEMPTS, Outbox
+from monitor.checking.engine import Engine
 from monitor.config.loader import parse_config
-from monitor.engine import Engine
+from monitor.delivery.notifiers import Message
+from monitor.delivery.outbox import BACKOFF_MAX, MAX_ATTEMPTS, Outbox
 from monitor.errors import NotifyError
-from monitor.metrics import Metrics
 from monitor.probes.base import ProbeContext
-from monitor.records import due_messages, enqueue, next_due
-from monitor.store import Store
+from monitor.store.records import due_messages, enqueue, next_due
+from monitor.store.sqlite import Store
+from monitor.telemetry.metrics import Metrics
 
 FIRST, SECOND = "json://127.0.0.1:9/first", "json://127.0.0.1:9/second"
 

@@ -14,7 +14,7 @@ from prometheus_client import CollectorRegistry
 
 from monitor.config.loader import parse_config
 from monitor.daemon import Daemon
-from monitor.records import outbox_rows
+from monitor.store.records import outbox_rows
 
 WIB = ZoneInfo("Asia/Jakarta")
 

@@ -8,8 +8,8 @@ import datetime as dt
 
 import pytest
 
-from monitor.alerting.actions import Actions
-from monitor.oncall.roster import on_duty
+from monitor.paging.actions import Actions
+from monitor.paging.oncall.roster import on_duty
 from tests.simulation import T0, Simulation
 
 WIB = dt.timezone(dt.timedelta(hours=7))
@@ -137,9 +137,9 @@ async def test_a_refused_first_channel_does_not_delay_the_page(tmp_path, farm, t
 
     from prometheus_client import CollectorRegistry
 
+    from monitor.checking.state import State
     from monitor.config.loader import parse_config
     from monitor.daemon import Daemon
-    from monitor.state import State
 
     refused = f"json://127.0.0.1:{farm.refused_port}/"
     text = f"""
@@ -181,13 +181,13 @@ oncall:
 async def test_a_page_whose_incident_resolved_before_it_went_out_is_not_delivered(tmp_path):
     from prometheus_client import CollectorRegistry
 
-    from monitor.alerting.outbox import Outbox
+    from monitor.checking.engine import Engine
     from monitor.config.loader import parse_config
-    from monitor.engine import Engine
-    from monitor.metrics import Metrics
+    from monitor.delivery.outbox import Outbox
     from monitor.probes.base import ProbeContext
-    from monitor.records import due_messages, enqueue
-    from monitor.store import Store
+    from monitor.store.records import due_messages, enqueue
+    from monitor.store.sqlite import Store
+    from monitor.telemetry.metrics import Metrics
 
     sent = []
 

@@ -13,9 +13,9 @@ import yaml
 
 from monitor.config.schema import Ctx
 from monitor.probes.base import PHASES, ProbeContext, ProbeResult
-from monitor.probes.http import SCHEMA, BasicAuth, HttpSpec, parse_url, run, target
-from monitor.probes.http_client import Exchange, ResponseParser, Trace
-from monitor.probes.http_expect import ANY_2XX, Expect, JsonCheck, JsonPath, StatusSet
+from monitor.probes.http.expect import ANY_2XX, Expect, JsonCheck, JsonPath, StatusSet
+from monitor.probes.http.probe import SCHEMA, BasicAuth, HttpSpec, parse_url, run, target
+from monitor.probes.http.wire import Exchange, ResponseParser, Trace
 from tests.farm import Farm
 
 DAY = 86400.0

@@ -10,10 +10,10 @@ import aiohttp
 import pytest
 from prometheus_client import CollectorRegistry
 
+from monitor.checking.state import State
 from monitor.config.loader import parse_config
 from monitor.daemon import Daemon
-from monitor.records import get_incident
-from monitor.state import State
+from monitor.store.records import get_incident
 
 HEAD = """
 siaga: {{listen: "127.0.0.1:0", state_dir: "{state}"}}

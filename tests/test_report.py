@@ -8,11 +8,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from monitor.checking.state import State, Transition
 from monitor.cli import main
 from monitor.config.model import Check
-from monitor.incidents import Incident, Kind, Status
-from monitor.records import add_transitions, insert_incident, save_incident
-from monitor.report import (
+from monitor.incidents.model import Incident, Kind, Status
+from monitor.reporting.report import (
     build,
     coverage_note,
     days_window,
@@ -21,9 +21,9 @@ from monitor.report import (
     to_csv,
     to_html,
 )
-from monitor.rollup import check_uptime, prune, roll_up
-from monitor.state import State, Transition
-from monitor.store import Store
+from monitor.reporting.rollup import check_uptime, prune, roll_up
+from monitor.store.records import add_transitions, insert_incident, save_incident
+from monitor.store.sqlite import Store
 
 JKT = ZoneInfo("Asia/Jakarta")
 H, D = 3600.0, 86400.0
@@ -190,7 +190,7 @@ async def test_the_periodic_task_rolls_up_and_prunes(state_dir):
     import asyncio
 
     from monitor.config.model import Config, Settings
-    from monitor.rollup import run
+    from monitor.reporting.rollup import run
 
     store = Store(state_dir)
     config = Config("checks.yaml", Settings(timezone="Asia/Jakarta"), tuple(CHECKS))

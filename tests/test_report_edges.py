@@ -9,15 +9,15 @@ import time
 import pytest
 from prometheus_client import CollectorRegistry
 
-from monitor import liveness
+from monitor.checking import liveness
+from monitor.checking.state import State, Transition
 from monitor.cli import main
 from monitor.config.loader import parse_config
 from monitor.daemon import Daemon
-from monitor.records import add_transitions
-from monitor.report import build, open_readonly
-from monitor.rollup import check_uptime
-from monitor.state import State, Transition
-from monitor.store import Store
+from monitor.reporting.report import build, open_readonly
+from monitor.reporting.rollup import check_uptime
+from monitor.store.records import add_transitions
+from monitor.store.sqlite import Store
 
 H = 3600.0
 CONFIG = """

@@ -11,14 +11,8 @@ from itertools import pairwise
 from zoneinfo import ZoneInfo
 
 from monitor.config.loader import parse_config
-from monitor.oncall.model import OnCall
-from monitor.oncall.roster import (
-    admins,
-    in_contact_hours,
-    next_officer,
-    on_duty,
-    schedule,
-)
+from monitor.paging.oncall.model import OnCall
+from monitor.paging.oncall.roster import admins, in_contact_hours, next_officer, on_duty, schedule
 
 JAKARTA = ZoneInfo("Asia/Jakarta")
 BERLIN = ZoneInfo("Europe/Berlin")

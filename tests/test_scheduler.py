@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 from collections import defaultdict
 
+from monitor.checking.scheduler import Scheduler, first_offset
 from monitor.config.model import Check
-from monitor.scheduler import Scheduler, first_offset
 
 
 def make(name: str, interval: float = 0.1, host: str = "h") -> Check:

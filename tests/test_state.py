@@ -6,8 +6,8 @@ from collections import deque
 
 import pytest
 
+from monitor.checking.state import CheckState, State, Transition, flap_percent, observe
 from monitor.config.model import FlapPolicy
-from monitor.state import CheckState, State, Transition, flap_percent, observe
 
 NO_FLAP = FlapPolicy(enabled=False)
 

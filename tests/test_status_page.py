@@ -15,11 +15,11 @@ import aiohttp
 import pytest
 from prometheus_client import CollectorRegistry
 
+from monitor.checking.state import State, Transition
 from monitor.config.loader import parse_config
 from monitor.daemon import Daemon
-from monitor.incidents import Incident, Kind, Status
-from monitor.records import add_transitions, insert_incident, save_incident
-from monitor.state import State, Transition
+from monitor.incidents.model import Incident, Kind, Status
+from monitor.store.records import add_transitions, insert_incident, save_incident
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 needs_chromium = pytest.mark.skipif(

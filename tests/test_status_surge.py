@@ -17,11 +17,11 @@ import pytest
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
+from monitor.checking.state import State, Transition
 from monitor.cli import main
 from monitor.config.loader import parse_config
 from monitor.daemon import Daemon
-from monitor.records import add_transitions
-from monitor.state import State, Transition
+from monitor.store.records import add_transitions
 from monitor.web import status_render
 
 D = 86400.0

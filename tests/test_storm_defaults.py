@@ -13,11 +13,11 @@ import aiohttp
 import pytest
 from prometheus_client import CollectorRegistry
 
-from monitor.alerting import digests
+from monitor.checking.state import State
 from monitor.config.loader import parse_config
 from monitor.daemon import Daemon
-from monitor.incidents import Incident, Kind, Status
-from monitor.state import State
+from monitor.incidents.model import Incident, Kind, Status
+from monitor.paging import digests
 from tests.simulation import Simulation
 
 pytestmark = pytest.mark.slow

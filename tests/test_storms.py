@@ -13,7 +13,7 @@ from prometheus_client import CollectorRegistry
 
 from monitor.config.loader import parse_config
 from monitor.daemon import Daemon
-from monitor.records import list_incidents
+from monitor.store.records import list_incidents
 
 pytestmark = pytest.mark.slow
 WIB = ZoneInfo("Asia/Jakarta")

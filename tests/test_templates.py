@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from monitor.alerting.templates import (
+from monitor.paging.templates import (
     KINDS,
     SMS_LIMIT,
     PageContext,

@@ -7,8 +7,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from monitor.state import State, Transition
-from monitor.uptime import Uptime, daily, merge, uptime
+from monitor.checking.state import State, Transition
+from monitor.reporting.uptime import Uptime, daily, merge, uptime
 
 JKT = ZoneInfo("Asia/Jakarta")
 H = 3600.0

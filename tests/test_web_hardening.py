@@ -132,7 +132,7 @@ async def test_a_new_push_token_works_after_a_reload_and_the_old_one_stops(daemo
 # -- case 10: a failed reload's text stays off the public pages and out of the log -----------
 async def test_a_failed_reload_keeps_its_secret_off_healthz_and_out_of_the_log(
         daemon, tmp_path, monkeypatch, capfd):
-    from monitor import logs
+    from monitor.telemetry import logs
 
     monkeypatch.setenv("PROBE_SECRET", "s3cr3t-value-xyz")
     siaga = logging.getLogger("siaga")
@@ -156,7 +156,7 @@ async def test_a_failed_reload_keeps_its_secret_off_healthz_and_out_of_the_log(
 
 async def test_a_secret_first_seen_in_a_reload_is_redacted_from_then_on(
         daemon, tmp_path, monkeypatch, capfd):
-    from monitor import logs
+    from monitor.telemetry import logs
 
     monkeypatch.setenv("NEW_SECRET", "fresh-secret-abc")
     siaga = logging.getLogger("siaga")

@@ -331,7 +331,7 @@ def _logo(given: str, file: str, ctx: Ctx) -> str:
 
 
 def _check_policies(checks: list[tuple[str, Check]], oncall: Any, ctx: Ctx) -> None:
-    from monitor.oncall.escalation import unknown_policy
+    from monitor.paging.oncall.escalation import unknown_policy
 
     for path, check in checks:
         message = unknown_policy(oncall if oncall is not INVALID else None, check.escalation)
@@ -345,17 +345,17 @@ def _replace(settings: Settings, **changes: Any) -> Settings:
     return replace(settings, **changes)
 
 
-from monitor.oncall.model import ONCALL  # noqa: E402
+from monitor.paging.oncall.model import ONCALL  # noqa: E402
 
 SECTIONS["oncall"] = ONCALL
 
-from monitor.heartbeat import SCHEMA as HEARTBEAT  # noqa: E402
+from monitor.checking.heartbeats import SCHEMA as HEARTBEAT  # noqa: E402
 
 EXTRA_KINDS["heartbeat"] = HEARTBEAT
 
-from monitor.alerting.policy import ALERTING  # noqa: E402
-from monitor.maintenance import MAINTENANCE  # noqa: E402
-from monitor.maintenance import cross_check as maintenance_cross_check  # noqa: E402
+from monitor.incidents.maintenance import MAINTENANCE  # noqa: E402
+from monitor.incidents.maintenance import cross_check as maintenance_cross_check  # noqa: E402
+from monitor.paging.policy import ALERTING  # noqa: E402
 
 SECTIONS["maintenance"] = MAINTENANCE
 SECTIONS["alerting"] = ALERTING

@@ -70,7 +70,7 @@ class Settings:
     max_lateness: float = 5.0  # /healthz turns 503 when p99 lateness exceeds this
     raw_retention: float = 35 * 86400.0  # raw transitions kept (once rolled up)
     rollup_retention: float = 400 * 86400.0  # hourly/daily uptime rollups kept
-    deadman_url: str | None = None  # GET every deadman_every while healthy (monitor.deadman)
+    deadman_url: str | None = None  # GET every deadman_every while healthy (telemetry.deadman)
     deadman_every: float = 60.0
     status_export: str | None = None  # directory the status page is written to on each change
     agency: str = ""  # the agency's name on the status page, dashboard and reports

@@ -13,14 +13,14 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from monitor.checking.engine import Runtime
+from monitor.checking.state import Transition
 from monitor.config.model import Check
-from monitor.engine import Runtime
 from monitor.probes import KINDS
-from monitor.state import Transition
 from monitor.web.app import DAEMON, json_error, json_response
 
 if TYPE_CHECKING:
-    from monitor.daemon import Daemon
+    from monitor.web.services import Services
 
 # A scraper that takes no piece of /metrics (a few hundred KB) for this long is dropped;
 # Prometheus gives up far sooner (scrape_timeout ≤ scrape_interval).
@@ -90,9 +90,9 @@ async def healthz(request: web.Request) -> web.Response:
     return json_response({"status": "ok"})
 
 
-def with_paging(daemon: Daemon, check: Check, data: dict[str, Any], now: float) -> dict[str, Any]:
+def with_paging(daemon: Services, check: Check, data: dict[str, Any], now: float) -> dict[str, Any]:
     """Why nobody is paged for this check, if so, and the incident covering it."""
-    data["suppressed"] = daemon.suppression(check, now)
+    data["suppressed"] = daemon.suppression.reason(check, now)
     for inc in daemon.pager.incidents.values():
         if check.name in inc.covers:
             data["incident"] = {"id": inc.id, "status": inc.status.value, "root": inc.check,

@@ -1,7 +1,8 @@
 """The aiohttp application: routes, JSON errors, and the server's lifecycle.
 
 Handlers live in one module per audience (api, incidents, silences, operations, push,
-status); each has `add_routes(app)` and reaches the running daemon through `DAEMON`.
+status); each has `add_routes(app)` and reaches what it uses through `DAEMON` (typed as
+`monitor.web.services.Services`, never the daemon class).
 """
 
 from __future__ import annotations
@@ -17,12 +18,12 @@ from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
 from monitor.errors import ListenError
-from monitor.logs import kv
+from monitor.telemetry.logs import kv
 
 if TYPE_CHECKING:
-    from monitor.daemon import Daemon
+    from monitor.web.services import Services
 
-DAEMON: web.AppKey[Daemon] = web.AppKey("daemon")
+DAEMON: web.AppKey[Services] = web.AppKey("daemon")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -94,11 +95,11 @@ def _text(exc: web.HTTPException) -> str:
 
 
 async def _identify(request: web.Request, response: web.StreamResponse) -> None:
-    """Say which Siaga answers (monitor.client checks it against its state directory)."""
+    """Say which Siaga answers (monitor.cli.client checks it against its state directory)."""
     response.headers["X-Siaga-Instance"] = request.app[DAEMON].instance_id
 
 
-def build_app(daemon: Daemon) -> web.Application:
+def build_app(daemon: Services) -> web.Application:
     # Handler modules import this one (DAEMON, json_response): import them here, not above.
     from monitor.web import api, dashboard, incidents, operations, push, silences, status
 

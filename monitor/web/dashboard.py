@@ -8,7 +8,7 @@ It names internal services, so it is not public: it needs the API token
 (`Authorization: Bearer …`) or a signed, expiring read-only link (`siaga dashboard-url`,
 `?key=…`, signed with the ack-link key under its own domain tag). Each request reads the
 store on its thread and renders in a worker thread, never on the event loop; the uptime
-figures are the ones `siaga_uptime_ratio` exports (monitor.uptime_windows).
+figures are the ones `siaga_uptime_ratio` exports (monitor.reporting.uptime_windows).
 """
 
 from __future__ import annotations
@@ -20,14 +20,15 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from monitor import report as reports
-from monitor.alerting.acktoken import AckTokenError, verify_view
 from monitor.config.model import Check
+from monitor.errors import AckTokenError
 from monitor.i18n import LANGUAGES, register
-from monitor.latency import hourly
-from monitor.rollup import Maintenance, maintenance_of
-from monitor.uptime import Uptime
-from monitor.uptime_windows import WINDOWS, Figures, compute, window_start
+from monitor.paging.acktoken import verify_view
+from monitor.reporting import report as reports
+from monitor.reporting.latency import hourly
+from monitor.reporting.rollup import Maintenance, maintenance_of
+from monitor.reporting.uptime import Uptime
+from monitor.reporting.uptime_windows import WINDOWS, Figures, compute, window_start
 from monitor.web.app import DAEMON, authorized
 
 if TYPE_CHECKING:

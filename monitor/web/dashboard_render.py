@@ -9,9 +9,9 @@ from typing import Any
 from urllib.parse import urlencode
 
 from monitor.i18n import text
-from monitor.report import Line, number
-from monitor.uptime import Uptime
-from monitor.uptime_windows import WINDOWS
+from monitor.reporting.report import Line, number
+from monitor.reporting.uptime import Uptime
+from monitor.reporting.uptime_windows import WINDOWS
 from monitor.web.dashboard import budget_left
 
 CSS = """

@@ -12,10 +12,10 @@ from typing import Any
 
 from aiohttp import web
 
-from monitor.alerting.acktoken import AckTokenError
+from monitor.errors import AckTokenError, IncidentError
 from monitor.i18n import text
-from monitor.incidents import Incident, IncidentError
-from monitor.records import (
+from monitor.incidents.model import Incident
+from monitor.store.records import (
     UPDATE_STATUSES,
     add_update,
     get_incident,

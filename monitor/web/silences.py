@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from monitor import silences
 from monitor.config.scalars import parse_duration
+from monitor.incidents import silences
 from monitor.web.app import DAEMON, authorized, bounded_int, json_error, json_object, json_response
 
 

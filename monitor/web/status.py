@@ -26,17 +26,17 @@ from aiohttp import web
 
 from monitor.config.model import Check, Config, Settings
 from monitor.i18n import LANGUAGES, state_word
-from monitor.incidents import Incident
-from monitor.logs import event
-from monitor.records import incident_updates, list_incidents
-from monitor.rollup import Maintenance, daily_uptime, maintenance_of
-from monitor.uptime import Interval, Uptime, local_day
+from monitor.incidents.model import Incident
+from monitor.reporting.rollup import Maintenance, daily_uptime, maintenance_of
+from monitor.reporting.uptime import Interval, Uptime, local_day
+from monitor.store.records import incident_updates, list_incidents
+from monitor.telemetry.logs import event
 from monitor.web import status_export, status_render
 from monitor.web.app import DAEMON
 from monitor.web.status_cache import Bodies, Body, StatusCache, respond
 
 if TYPE_CHECKING:
-    from monitor.daemon import Daemon
+    from monitor.web.services import Services
 
 log = logging.getLogger("siaga.status")
 BAR_DAYS = 90
@@ -189,7 +189,7 @@ def export_files(data: dict[str, Any], settings: Settings) -> dict[str, str]:
                                       status_render.logo_uri(settings.logo))
 
 
-def status_cache(daemon: Daemon) -> StatusCache:
+def status_cache(daemon: Services) -> StatusCache:
     """The daemon's status page: rebuilt when a public check changes state, an incident
     changes (people's updates included) or the config is reloaded; exported to
     `siaga.status_export` on each build."""

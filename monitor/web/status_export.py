@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from monitor.i18n import LANGUAGES
-from monitor.rollup import Maintenance
+from monitor.reporting.rollup import Maintenance
 from monitor.web import status_render
 
 

@@ -1,0 +1,170 @@
+"""The engine: runs a check's probe, feeds the state machine, and tells listeners.
+
+It owns runtime state keyed by check name (CheckState, last result, recent transitions),
+separate from the frozen Config, so a reload swaps config and keeps state. Listeners are plain
+callables registered by the metrics, the store, the console channel and the pager.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from monitor.checking.faults import Faults
+from monitor.checking.state import CheckState, State, Transition, observe
+from monitor.config.model import Check, Config
+from monitor.probes import KINDS
+from monitor.probes.base import ProbeContext, ProbeResult
+from monitor.telemetry.logs import event
+
+log = logging.getLogger("siaga.engine")
+
+ResultListener = Callable[[Check, ProbeResult, CheckState], None]
+TransitionListener = Callable[[Check, Transition, ProbeResult | None], None]
+RECENT_TRANSITIONS = 20
+
+
+@dataclass(slots=True)
+class Runtime:
+    """Everything known about one check at run time."""
+
+    state: CheckState = field(default_factory=CheckState)
+    last: ProbeResult | None = None
+    transitions: list[Transition] = field(default_factory=list)  # the last few, oldest first
+    probes: int = 0
+    failures: int = 0
+    changes: int = 0
+    maintenance: bool = False  # set by the router while a maintenance window covers the check
+    latency: list[float] | None = None  # opt-in histogram: bucket counts…, sum (last item)
+    seen: float = 0.0  # when a result was last recorded (or the check was added): staleness
+
+    @property
+    def shown_state(self) -> State:
+        return State.MAINTENANCE if self.maintenance else self.state.state
+
+
+@dataclass(slots=True)
+class ReloadSummary:
+    added: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    reset: list[str] = field(default_factory=list)  # target changed: state started afresh
+    unchanged: int = 0
+
+
+class Engine:
+    """Probes checks and keeps their state. Pure of I/O except the probe itself."""
+
+    def __init__(
+        self,
+        config: Config,
+        ctx: ProbeContext,
+        clock: Callable[[], float] = time.time,
+        faults: Faults | None = None,
+    ) -> None:
+        self.config = config
+        self.faults = faults or Faults()
+        self.checks: dict[str, Check] = config.by_name
+        self.ctx = ctx
+        self.clock = clock
+        self.runtime: dict[str, Runtime] = {name: self.fresh() for name in self.checks}
+        self.on_result: list[ResultListener] = []
+        self.on_transition: list[TransitionListener] = []
+
+    def fresh(self) -> Runtime:
+        return Runtime(seen=self.clock())
+
+    async def probe(self, check: Check) -> ProbeResult:
+        """Run the check's probe once (no state change): `siaga check` and the scheduler."""
+        started = self.clock()
+        result = await KINDS[check.kind].run(check.spec, check.timeout, self.ctx)
+        result.started_at = result.started_at or started
+        return result
+
+    async def run_check(self, check: Check) -> None:
+        """The scheduler's runner: probe, then record. A probe that raises is a bug; the
+        check still gets a failed result (never silence) and is reported as broken."""
+        try:
+            result = await self.probe(check)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.exception("event=probe_crashed check=%s", check.name)
+            reason = f"probe error: {type(exc).__name__}"
+            self.faults.mark("check", check.name, f"the probe crashed ({type(exc).__name__})")
+            result = ProbeResult(False, reason, started_at=self.clock())
+        else:
+            if self.faults.items:
+                self.faults.clear("check", check.name)
+        self.record(check, result)
+
+    def record(self, check: Check, result: ProbeResult, *, fail_after: int | None = None,
+               recover_after: int | None = None) -> Transition | None:
+        """Feed one result; `fail_after`/`recover_after` override the check's (heartbeats: 1)."""
+        rt = self.runtime.get(check.name)
+        current = self.checks.get(check.name)
+        if rt is None or current is None:
+            return None  # removed by a reload while the probe ran
+        if current is not check:
+            # The probe ran under an earlier config. Its result still counts when the target
+            # is the same (a title, interval or threshold edit); it is stale only when what
+            # is probed changed. Always judge it by the current check's rules.
+            if not current.same_target(check):
+                return None
+            check = current
+        rt.last = result
+        rt.seen = self.clock()
+        rt.probes += 1
+        if not result.ok:
+            rt.failures += 1
+        transition = observe(
+            rt.state, check.name, result.ok, result.reason, self.clock(),
+            fail_after=fail_after or check.fail_after,
+            recover_after=recover_after or check.recover_after,
+            degraded=result.degraded, flapping=check.flapping,
+        )
+        for listener in self.on_result:
+            listener(check, result, rt.state)
+        if transition is not None:
+            self.emit(check, transition, result)
+        return transition
+
+    def emit(self, check: Check, transition: Transition, result: ProbeResult | None) -> None:
+        """Record a transition and tell every listener (also used for non-probe checks)."""
+        rt = self.runtime[check.name]
+        rt.transitions.append(transition)
+        if len(rt.transitions) > RECENT_TRANSITIONS:
+            del rt.transitions[0]
+        rt.changes += 1
+        event(log, "transition", check=check.name, old=transition.old, new=transition.new,
+              reason=transition.reason)
+        for listener in self.on_transition:
+            try:
+                listener(check, transition, result)
+            except Exception:  # one broken listener must not hide the change from the others
+                log.exception("event=listener_failed check=%s", check.name)
+
+    def apply(self, config: Config) -> ReloadSummary:
+        """Swap in a new config, keeping state by name (see ReloadSummary)."""
+        summary = ReloadSummary()
+        new = config.by_name
+        for name in self.checks.keys() - new.keys():
+            summary.removed.append(name)
+            del self.runtime[name]
+        for name, check in new.items():
+            old = self.checks.get(name)
+            if old is None:
+                summary.added.append(name)
+                self.runtime[name] = self.fresh()
+            elif old == check:
+                summary.unchanged += 1
+            else:
+                summary.changed.append(name)
+                if not old.same_target(check):
+                    summary.reset.append(name)
+                    self.runtime[name] = self.fresh()
+        self.config, self.checks = config, new
+        return summary

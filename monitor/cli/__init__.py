@@ -1,0 +1,269 @@
+"""The `siaga` command. Only this module prints; it turns errors into messages and exit codes.
+
+Exit codes: 0 ok, 1 runtime failure (or a failed `check`), 2 invalid config or usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections import Counter
+from collections.abc import Callable, Coroutine
+from typing import TYPE_CHECKING, Any
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from monitor import __version__
+from monitor.cli import ops as cli_ops
+from monitor.cli import people as cli_people
+from monitor.cli import report as cli_report
+from monitor.cli import silence as cli_silence
+from monitor.config.isolated import load_config_isolated
+from monitor.config.loader import load_config, root_schema
+from monitor.config.model import Check, Config
+from monitor.config.schema import did_you_mean
+from monitor.errors import ConfigError, ListenError, SiagaError
+from monitor.telemetry.logs import RedactSecrets
+
+if TYPE_CHECKING:
+    from monitor.probes.base import ProbeResult
+
+EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+
+
+def run_async(coro: Coroutine[Any, Any, Any]) -> Any:
+    """Run on uvloop when installed (probes are loop-bound; see bench/README.md)."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(coro)
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        return runner.run(coro)
+
+
+def load_or_report(path: str, err: Console, *, isolated: bool = False) -> Config | None:
+    try:
+        return load_config_isolated(path) if isolated else load_config(path)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            err.print(str(problem), highlight=False, markup=False, soft_wrap=True)
+        n = len(exc.problems)
+        err.print(f"{path}: {n} error{'s' if n != 1 else ''}", style="bold red", markup=False)
+        return None
+
+
+def cmd_validate(args: argparse.Namespace, out: Console, err: Console) -> int:
+    config = load_or_report(args.config, err)
+    if config is None:
+        return EXIT_USAGE
+    kinds = Counter(c.kind for c in config.checks)
+    groups = {c.group for c in config.checks}
+    detail = ", ".join(f"{n} {k}" for k, n in sorted(kinds.items()))
+    out.print(
+        f"{args.config}: valid — {len(config.checks)} checks ({detail or 'none'}) "
+        f"in {len(groups)} group{'s' if len(groups) != 1 else ''}",
+        highlight=False, markup=False, soft_wrap=True,
+    )
+    return EXIT_OK
+
+
+def cmd_schema(args: argparse.Namespace, out: Console, err: Console) -> int:
+    if args.markdown:
+        from monitor.config.reference import markdown
+
+        sys.stdout.write(markdown(root_schema()))
+        return EXIT_OK
+    schema = root_schema().json_schema()
+    schema = {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": "https://siaga.local/checks.schema.json",
+        "title": "Siaga checks.yaml",
+        **schema,
+    }
+    sys.stdout.write(json.dumps(schema, indent=2, ensure_ascii=False) + "\n")
+    return EXIT_OK
+
+
+def cmd_check(args: argparse.Namespace, out: Console, err: Console) -> int:
+    from monitor.checking.engine import Engine
+    from monitor.probes import KINDS
+    from monitor.probes.base import ProbeContext
+
+    config = load_or_report(args.config, err)
+    if config is None:
+        return EXIT_USAGE
+    check = config.check(args.name)
+    if check is None:
+        hint = did_you_mean(args.name, [c.name for c in config.checks])
+        err.print(f"no check named {args.name!r} in {args.config}{hint}", markup=False)
+        return EXIT_USAGE
+    if check.kind not in KINDS:
+        err.print(f"{check.name} is a {check.kind} check: it is pushed to, not probed",
+                  markup=False)
+        return EXIT_USAGE
+    engine = Engine(config, ProbeContext(body_limit=config.settings.body_limit))
+    result = run_async(engine.probe(check))
+    out.print(result_table(check, result, RedactSecrets(config.secrets).redact))
+    return EXIT_OK if result.ok else EXIT_FAIL
+
+
+def result_table(check: Check, result: ProbeResult, redact: Callable[[str], str]) -> Table:
+    """One probe's result. Everything from the target or the config is shown as plain text
+    (a header `[/x]` is not rich markup) with the config's secrets (a key in a URL path)
+    replaced by ***."""
+    from monitor.probes import KINDS
+
+    def shown(value: object) -> Text:
+        return Text(redact(str(value)))
+
+    target = KINDS[check.kind].target(check.spec)
+    table = Table(title=shown(f"{check.name} ({check.kind} {target})"), show_header=False)
+    table.add_row("result", Text("ok", "green") if result.ok else Text("FAILED", "bold red"))
+    table.add_row("reason", shown(result.reason))
+    if result.degraded:
+        table.add_row("degraded", shown(result.degraded))
+    table.add_row("duration", f"{result.duration * 1000:.1f} ms")
+    for phase, seconds in result.phases.items():
+        table.add_row(f"  {phase}", f"{seconds * 1000:.1f} ms")
+    if result.status_code is not None:
+        table.add_row("status", str(result.status_code))
+    if result.cert_expiry is not None:
+        days = (result.cert_expiry - result.started_at) / 86400
+        table.add_row("certificate", f"expires in {days:.1f} days")
+    for key, value in result.details.items():
+        table.add_row(shown(key), shown(value))
+    return table
+
+
+def cmd_run(args: argparse.Namespace, out: Console, err: Console) -> int:
+    from monitor.daemon import Daemon
+    from monitor.telemetry import logs
+
+    config = load_or_report(args.config, err, isolated=True)
+    if config is None:
+        return EXIT_USAGE
+    logs.setup(args.log_level, config.secrets)
+
+    async def main() -> None:
+        await Daemon(config, console=out).run()
+
+    try:
+        run_async(main())
+    except ListenError as exc:
+        err.print(f"siaga: {exc}", markup=False, highlight=False, soft_wrap=True)
+        return EXIT_USAGE
+    return EXIT_OK
+
+
+def cmd_demo(args: argparse.Namespace, out: Console, err: Console) -> int:
+    from monitor.demo import run_demo
+
+    run_async(run_demo(out, duration=args.duration, language=args.lang))
+    return EXIT_OK
+
+
+def with_config(
+    fn: Callable[[argparse.Namespace, Config, Console, Console], int],
+) -> Callable[[argparse.Namespace, Console, Console], int]:
+    def run(args: argparse.Namespace, out: Console, err: Console) -> int:
+        config = load_or_report(args.config, err)
+        return EXIT_USAGE if config is None else fn(args, config, out, err)
+
+    return run
+
+
+def with_reach(
+    fn: Callable[[argparse.Namespace, Config, Console, Console], int],
+) -> Callable[[argparse.Namespace, Console, Console], int]:
+    """For commands that only talk to the daemon: a file with typos or unset `${SECRET}`s
+    still gives them the daemon's address, token and state dir (monitor.cli.client.reach)."""
+
+    def run(args: argparse.Namespace, out: Console, err: Console) -> int:
+        try:
+            config = load_config(args.config)
+        except ConfigError as exc:
+            config = degraded_config(args.config, len(exc.problems), err)
+        return fn(args, config, out, err)
+
+    return run
+
+
+def degraded_config(path: str, problems: int, err: Console) -> Config:
+    from dataclasses import replace
+
+    from monitor.cli.client import reach
+
+    r = reach(path)
+    why = r.degraded or (f"{problems} problem{'s' if problems != 1 else ''}; "
+                         "`siaga validate` lists them")
+    err.print(f"note: {path} is not valid ({why}). Talking to the daemon with "
+              f"{r.describe().partition(': ')[2]}", markup=False, highlight=False, soft_wrap=True)
+    return Config(path=path, settings=replace(r.settings, api_token=r.token), checks=())
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace, Console, Console], int]] = {
+    "oncall": with_config(cli_people.cmd_oncall),
+    "maintenance": with_config(cli_silence.cmd_maintenance),
+    "silence": with_reach(cli_silence.cmd_silence),
+    "silences": with_reach(cli_silence.cmd_silences),
+    "unsilence": with_reach(cli_silence.cmd_unsilence),
+    "incidents": with_reach(cli_people.cmd_incidents),
+    "ack": with_reach(cli_people.cmd_act),
+    "report": with_config(cli_report.cmd_report),
+    "status": with_reach(cli_report.cmd_status),
+    "status-export": with_config(cli_report.cmd_status_export),
+    "dashboard-url": with_config(cli_report.cmd_dashboard_url),
+    "resolve": with_reach(cli_people.cmd_act),
+    "update": with_config(cli_people.cmd_update),
+    "reload": with_config(cli_ops.cmd_reload),
+    "heartbeat-url": with_reach(cli_ops.cmd_heartbeat_url),
+    "validate": cmd_validate,
+    "schema": cmd_schema,
+    "check": cmd_check,
+    "run": cmd_run,
+    "demo": cmd_demo,
+}
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="siaga", description="Siaga: availability monitor and "
+                                "on-call pager / pemantau ketersediaan layanan dan piket.")
+    p.add_argument("--version", action="version", version=f"siaga {__version__}")
+    p.add_argument("-c", "--config", default="checks.yaml", help="config file (checks.yaml)")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    run = sub.add_parser("run", help="run the daemon")
+    run.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    sub.add_parser("validate", help="check the config file and report every error")
+    schema = sub.add_parser("schema", help="print a JSON Schema of checks.yaml")
+    schema.add_argument("--markdown", action="store_true",
+                        help="print the key reference as a Markdown table instead")
+    check = sub.add_parser("check", help="probe one check once and show the result")
+    check.add_argument("name")
+    demo = sub.add_parser("demo", help="run against simulated local services")
+    demo.add_argument("--duration", type=float, default=0,
+                      help="stop after this many seconds (default: until Ctrl-C)")
+    demo.add_argument("--lang", default="en", choices=["id", "en"])
+    cli_people.add_parsers(sub)
+    cli_silence.add_parsers(sub)
+    cli_ops.add_parsers(sub)
+    cli_report.add_parsers(sub)
+    for name in sub.choices:
+        sub.choices[name].add_argument("-c", "--config", default=argparse.SUPPRESS,
+                                       help="config file (default ./checks.yaml)")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    out, err = Console(soft_wrap=True), Console(stderr=True, soft_wrap=True)
+    try:
+        return COMMANDS[args.command](args, out, err)
+    except KeyboardInterrupt:
+        return EXIT_OK
+    except SiagaError as exc:
+        err.print(f"siaga: {exc}", markup=False, highlight=False, soft_wrap=True)
+        return EXIT_FAIL

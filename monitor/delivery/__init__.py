@@ -1,0 +1,2 @@
+"""Delivery: the durable outbox, the notifier interface with its apprise implementation, rate
+caps per channel, the console channel, and Alertmanager (as a notifier and as a route)."""

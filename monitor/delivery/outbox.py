@@ -1,0 +1,196 @@
+"""The outbox worker: sends what the pager wrote, retries, falls back, never loses a row.
+
+A row is marked sent only after the channel accepted it. A failed send is retried with
+jittered backoff (1, 2, 4 … 60 s, ±20 %, so many rows failing together do not retry in step);
+a permanent failure, or a channel still failing after MAX_ATTEMPTS tries on it, moves the row
+to the officer's next channel, which gets MAX_ATTEMPTS tries of its own; when an officer
+has no working channel left, the pager is told so it can escalate at once.
+
+An urgent message (a page, reminder, digest…) does not wait for a failing channel: after its
+first failure it moves on to the officer's next channel at once, while a copy keeps trying
+the first one in the background ("knows within a minute"). An urgent message whose incident
+was resolved meanwhile is not delivered after the fact (the resolved message says it all).
+
+A crash between the channel accepting a message and the row being marked sent (milliseconds)
+can repeat that one message after a restart: paging twice is better than not at all.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Callable
+from dataclasses import replace
+
+from monitor.delivery import caps
+from monitor.delivery.notifiers import Message, Notifier, channel_of
+from monitor.errors import NotifyError
+from monitor.paging.templates import is_sms_url
+from monitor.store.records import (
+    OutboxRow,
+    due_messages,
+    fork_to_next_channel,
+    mark_failed,
+    mark_obsolete,
+    mark_retry,
+    mark_sent,
+    next_due,
+)
+from monitor.store.sqlite import Store
+from monitor.telemetry.logs import event
+from monitor.telemetry.metrics import Metrics
+
+log = logging.getLogger("siaga.outbox")
+MAX_ATTEMPTS = 12  # per channel, over about ten minutes of backoff
+BACKOFF_BASE, BACKOFF_MAX = 1.0, 60.0
+PARALLEL = 16
+URGENT = ("page", "reminder", "mass", "digest", "flapping", "blind", "self", "still_down")
+BACKGROUND = "/background"  # key suffix of the copy that keeps trying a failing channel
+
+Channels = Callable[[str], tuple[str, ...]]  # recipient → apprise URLs, preferred first
+Limit = Callable[[str], int]  # channel URL → messages an hour (monitor.delivery.caps)
+# (recipient, held count, limit, first held at) → (title, body) of the capped digest
+CappedText = Callable[[str, int, int, float], tuple[str, str]]
+
+
+JITTER = 0.2
+
+
+def backoff(attempts: int, rng: Callable[[], float] = random.random) -> float:
+    """Seconds before try `attempts + 1` on a channel: doubling from 1 s up to 60 s, ±20 %."""
+    delay = float(min(BACKOFF_MAX, BACKOFF_BASE * 2.0 ** max(0, attempts - 1)))
+    return delay * (1.0 - JITTER + 2 * JITTER * rng())
+
+
+class Outbox:
+    def __init__(self, store: Store, notifier: Notifier, channels: Channels, metrics: Metrics,
+                 *, clock: Callable[[], float] = time.time,
+                 on_exhausted: Callable[[OutboxRow], None] = lambda row: None,
+                 limit: Limit | None = None,
+                 capped_text: CappedText | None = None,
+                 is_open: Callable[[int], bool] = lambda incident_id: True) -> None:
+        self.store, self.notifier, self.channels = store, notifier, channels
+        self.is_open = is_open
+        self.limit, self.capped_text = limit, capped_text
+        self.metrics, self.clock, self.on_exhausted = metrics, clock, on_exhausted
+        self._wake = asyncio.Event()
+        self._busy: set[int] = set()
+        self._limit = asyncio.Semaphore(PARALLEL)
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def run(self) -> None:
+        while True:
+            self._wake.clear()
+            rows = await self.store.run(due_messages, self.clock())
+            for row in rows:
+                if row.id not in self._busy:
+                    self._busy.add(row.id)
+                    task = asyncio.create_task(self._deliver(row))
+                    self._tasks.add(task)
+                    task.add_done_callback(self._tasks.discard)
+            upcoming = await self.store.run(next_due)
+            wait = 5.0 if upcoming is None else max(0.0, min(5.0, upcoming - self.clock()))
+            if wait > 0:
+                try:
+                    async with asyncio.timeout(wait):
+                        await self._wake.wait()
+                except TimeoutError:
+                    pass
+            else:
+                await asyncio.sleep(0.05)  # rows in flight; look again shortly
+
+    async def stop(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def _deliver(self, row: OutboxRow) -> None:
+        try:
+            async with self._limit:
+                await self._send(row)
+        finally:
+            self._busy.discard(row.id)
+            self.wake()
+
+    async def _send(self, row: OutboxRow) -> None:
+        if (row.kind in URGENT and row.incident_id is not None
+                and not self.is_open(row.incident_id)):
+            await self.store.run(mark_obsolete, row.id)
+            event(log, "obsolete", key=row.key)
+            return
+        urls = self.channels(row.recipient)
+        if row.channel_index >= len(urls):
+            await self._exhausted(row, "no channel configured")
+            return
+        url = urls[row.channel_index]
+        channel, key = channel_of(url), caps.channel_key(url)
+        if self.limit is not None and row.kind not in caps.EXEMPT:
+            limit = self.limit(url)
+            sent = await self.store.run(caps.sent_last_hour, row.recipient, key, self.clock())
+            if sent >= limit:
+                await self.store.run(caps.hold, row, key, self.clock())
+                self.metrics.suppressed.labels("rate_limit").inc()
+                event(log, "rate_limited", key=row.key, channel=channel, limit=limit)
+                return
+        if row.kind == "capped":
+            row = await self._capped(row, url, key)
+        sms = is_sms_url(url) and row.sms_body is not None
+        message = Message(title=row.sms_title or "" if sms else row.title,
+                          body=row.sms_body or "" if sms else row.body, kind=row.kind,
+                          key=row.key)
+        try:
+            await self.notifier.send(url, message)
+        except NotifyError as exc:
+            self.metrics.notifications.labels(channel, "failed").inc()
+            await self._failed(row, urls, str(exc), exc.permanent)
+            return
+        await self.store.run(mark_sent, row.id, self.clock(), key)
+        self.metrics.notifications.labels(channel, "sent").inc()
+        event(log, "sent", key=row.key, channel=channel, attempts=row.attempts + 1)
+
+    async def _capped(self, row: OutboxRow, url: str, key: str) -> OutboxRow:
+        """Fill in the capped digest: how many messages were held since when."""
+        if row.title:  # filled on an earlier try
+            return row
+        held = await self.store.run(caps.take_held, row.recipient, key)
+        limit = self.limit(url) if self.limit else 0
+        title, body = (self.capped_text(row.recipient, held.count, limit, held.first_at)
+                       if self.capped_text else (f"{held.count} more updates", ""))
+        await self.store.run(caps.fill, row.id, title, body)
+        return replace(row, title=title, body=body)
+
+    async def _failed(self, row: OutboxRow, urls: tuple[str, ...], error: str,
+                      permanent: bool) -> None:
+        attempts = row.attempts + 1  # tries on this channel
+        event(log, "send_failed", logging.WARNING, key=row.key, error=error,
+              permanent=permanent, attempts=attempts)
+        background = row.key.endswith(BACKGROUND)
+        more = row.channel_index + 1 < len(urls)
+        if (not permanent and attempts == 1 and more and row.kind in URGENT
+                and not background):
+            retry_at = self.clock() + backoff(attempts)
+            await self.store.run(fork_to_next_channel, row, self.clock(), retry_at, error,
+                                 BACKGROUND)
+            return
+        if background and (permanent or attempts >= MAX_ATTEMPTS):
+            await self.store.run(mark_failed, row.id, error)  # the copy on the next channel
+            return  # carries the message
+        if not permanent and attempts < MAX_ATTEMPTS:
+            due = self.clock() + backoff(attempts)
+            await self.store.run(mark_retry, row.id, due, error, row.channel_index, attempts)
+        elif row.channel_index + 1 < len(urls):
+            await self.store.run(mark_retry, row.id, self.clock(), error,
+                                 row.channel_index + 1, 0)
+        else:
+            await self._exhausted(row, error)
+
+    async def _exhausted(self, row: OutboxRow, error: str) -> None:
+        await self.store.run(mark_failed, row.id, error)
+        event(log, "undeliverable", logging.ERROR, key=row.key, recipient=row.recipient)
+        self.on_exhausted(row)

@@ -1,0 +1,192 @@
+"""The SQLite state store (embedded default): transitions, incidents and their history,
+the outbox of messages, escalation progress, used ack tokens, silences and rollups.
+
+One connection, used from one dedicated thread, so the event loop never waits on disk:
+the daemon calls `await store.run(fn, *args)` where `fn(conn, *args)` is one of the
+functions in `monitor.store.records` (or any function taking a connection). WAL mode lets the
+CLI and the status page read while the daemon writes. The schema is versioned with
+`PRAGMA user_version`; `MIGRATIONS[i]` takes version i to i+1.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+
+from monitor.errors import StoreError
+
+T = TypeVar("T")
+
+MIGRATIONS: list[str] = [
+    # 0 → 1
+    """
+    CREATE TABLE transitions (
+        id INTEGER PRIMARY KEY, check_name TEXT NOT NULL, old TEXT NOT NULL, new TEXT NOT NULL,
+        reason TEXT NOT NULL, at REAL NOT NULL);
+    CREATE INDEX transitions_check_at ON transitions (check_name, at);
+    CREATE TABLE incidents (
+        id INTEGER PRIMARY KEY, check_name TEXT NOT NULL, group_name TEXT NOT NULL,
+        title TEXT NOT NULL, status TEXT NOT NULL, reason TEXT NOT NULL,
+        opened_at REAL NOT NULL, acked_at REAL, acked_by TEXT, ack_note TEXT,
+        resolved_at REAL, resolved_by TEXT, resolve_note TEXT,
+        affected TEXT NOT NULL DEFAULT '[]', policy TEXT NOT NULL DEFAULT 'default',
+        kind TEXT NOT NULL DEFAULT 'down', suppressed TEXT, paging_from REAL);
+    CREATE INDEX incidents_status ON incidents (status);
+    CREATE INDEX incidents_check ON incidents (check_name, opened_at);
+    CREATE TABLE incident_events (
+        id INTEGER PRIMARY KEY, incident_id INTEGER NOT NULL REFERENCES incidents(id),
+        at REAL NOT NULL, kind TEXT NOT NULL, actor TEXT, detail TEXT);
+    CREATE INDEX incident_events_incident ON incident_events (incident_id, at);
+    CREATE TABLE outbox (
+        id INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE, incident_id INTEGER,
+        kind TEXT NOT NULL, recipient TEXT NOT NULL, channel_index INTEGER NOT NULL DEFAULT 0,
+        title TEXT NOT NULL, body TEXT NOT NULL, sms_title TEXT, sms_body TEXT,
+        created_at REAL NOT NULL, due_at REAL NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
+        status TEXT NOT NULL DEFAULT 'pending', sent_at REAL, last_error TEXT);
+    CREATE INDEX outbox_pending ON outbox (status, due_at);
+    CREATE TABLE escalation_done (
+        incident_id INTEGER NOT NULL, step_key TEXT NOT NULL, at REAL NOT NULL,
+        PRIMARY KEY (incident_id, step_key));
+    CREATE TABLE used_tokens (token_id TEXT PRIMARY KEY, used_at REAL NOT NULL);
+    CREATE TABLE silences (
+        id INTEGER PRIMARY KEY, target TEXT NOT NULL, created_by TEXT NOT NULL,
+        reason TEXT NOT NULL, created_at REAL NOT NULL, until REAL NOT NULL,
+        removed_at REAL);
+    CREATE TABLE rollups (
+        check_name TEXT NOT NULL, period TEXT NOT NULL, start REAL NOT NULL,
+        probes INTEGER NOT NULL DEFAULT 0, failures INTEGER NOT NULL DEFAULT 0,
+        latency_sum REAL NOT NULL DEFAULT 0,
+        PRIMARY KEY (check_name, period, start));
+    CREATE TABLE heartbeats (
+        check_name TEXT PRIMARY KEY, last_ping REAL, last_start REAL, last_fail REAL,
+        last_fail_message TEXT, last_exit_code INTEGER, last_duration REAL);
+    CREATE TABLE checks_seen (
+        check_name TEXT PRIMARY KEY, first_seen REAL NOT NULL, removed_at REAL);
+    """,
+    # 1 → 2: time-weighted uptime in rollups (seconds by how they count; monitor.reporting.rollup)
+    """
+    ALTER TABLE rollups ADD COLUMN up_seconds REAL NOT NULL DEFAULT 0;
+    ALTER TABLE rollups ADD COLUMN down_seconds REAL NOT NULL DEFAULT 0;
+    ALTER TABLE rollups ADD COLUMN maintenance_seconds REAL NOT NULL DEFAULT 0;
+    CREATE TABLE rollup_marks (
+        check_name TEXT NOT NULL, period TEXT NOT NULL, until REAL NOT NULL,
+        PRIMARY KEY (check_name, period)) WITHOUT ROWID;
+    """,
+    # 2 → 3: digests (which members the officer has heard of, and when) and the per-channel
+    # rate cap (which channel a row went out on: a hash, never the URL; 'capped' rows)
+    """
+    ALTER TABLE incidents ADD COLUMN announced TEXT NOT NULL DEFAULT '[]';
+    ALTER TABLE incidents ADD COLUMN announced_at REAL;
+    ALTER TABLE outbox ADD COLUMN channel TEXT;
+    CREATE INDEX outbox_channel_sent ON outbox (recipient, channel, sent_at);
+    """,
+    # 3 → 4: when Siaga began waiting for a heartbeat's first ping (checking.heartbeats), so
+    # a restart does not move its deadline
+    """
+    ALTER TABLE heartbeats ADD COLUMN expected_since REAL;
+    """,
+    # 4 → 5: updates people write about an incident for the status page (investigating,
+    # identified, monitoring, resolved; the text per language as JSON {"id": …, "en": …})
+    """
+    CREATE TABLE incident_updates (
+        id INTEGER PRIMARY KEY, incident_id INTEGER NOT NULL REFERENCES incidents(id),
+        at REAL NOT NULL, status TEXT NOT NULL, message TEXT NOT NULL, author TEXT);
+    CREATE INDEX incident_updates_incident ON incident_updates (incident_id, at);
+    """,
+    # 5 → 6: probe latency per check and UTC hour (monitor.reporting.latency), /dashboard charts
+    """
+    CREATE TABLE latency_hours (
+        check_name TEXT NOT NULL, hour REAL NOT NULL, probes INTEGER NOT NULL,
+        total REAL NOT NULL, worst REAL NOT NULL,
+        PRIMARY KEY (check_name, hour)) WITHOUT ROWID;
+    """,
+]
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=10)
+    conn.row_factory = sqlite3.Row
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable across process crashes
+    conn.execute("PRAGMA foreign_keys=ON")
+    return conn
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Bring the schema to the newest version; return it."""
+    version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+    if version > len(MIGRATIONS):
+        raise StoreError(f"store schema v{version} is newer than this Siaga "
+                         f"(v{len(MIGRATIONS)}); upgrade Siaga")
+    for target in range(version, len(MIGRATIONS)):
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in MIGRATIONS[target].split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {target + 1}")
+            conn.execute("COMMIT")
+        except Exception:
+            conn.execute("ROLLBACK")
+            raise
+    return len(MIGRATIONS)
+
+
+class Store:
+    """The database of one Siaga instance, at `state_dir/siaga.db`."""
+
+    def __init__(self, state_dir: str | Path, *, readonly: bool = False) -> None:
+        self.dir = Path(state_dir)
+        self.path = self.dir / "siaga.db"
+        try:
+            self.dir.mkdir(parents=True, exist_ok=True)
+            self.conn = connect(self.path)
+            self.version = migrate(self.conn)
+        except (OSError, sqlite3.Error) as exc:
+            raise StoreError(f"cannot open store {self.path}: {exc}") from None
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="siaga-store")
+        self._lock = threading.Lock()
+        self.errors = 0
+        self.last_error: str | None = None
+
+    def call(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run fn(conn, *args) here and now (CLI, tests, or inside the store thread)."""
+        with self._lock:
+            try:
+                return fn(self.conn, *args)
+            except sqlite3.Error as exc:
+                self.errors += 1
+                self.last_error = str(exc)
+                raise StoreError(f"store: {exc}") from exc
+
+    async def run(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run fn(conn, *args) on the store thread, off the event loop."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, self.call, fn, *args)
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=True)
+        self.conn.close()
+
+
+def transaction(conn: sqlite3.Connection) -> _Tx:
+    return _Tx(conn)
+
+
+class _Tx:
+    """`with transaction(conn):` — BEGIN IMMEDIATE … COMMIT, or ROLLBACK on error."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def __enter__(self) -> sqlite3.Connection:
+        self.conn.execute("BEGIN IMMEDIATE")
+        return self.conn
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        self.conn.execute("ROLLBACK" if exc_type else "COMMIT")
