@@ -86,8 +86,7 @@ def test_the_parser_never_raises_on_any_bytes(data, cuts, limit, head):
 @pytest.mark.parametrize("data", KNOWN)
 def test_a_content_length_in_unicode_digits_is_an_invalid_response(data):
     assert parse(data, [], 100, False) == (
-        "error", "invalid HTTP response: bad Content-Length " + repr(
-            data.split(b"Content-Length: ")[1].split(b"\r\n")[0].decode("latin-1")))
+        "error", "invalid HTTP response: invalid character in Content-Length")
 
 
 async def probe_once(reply: bytes) -> str:
