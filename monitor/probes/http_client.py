@@ -14,7 +14,6 @@ every connection carries one request and closes.
 from __future__ import annotations
 
 import asyncio
-import re
 import ssl
 from dataclasses import dataclass
 from time import perf_counter
