@@ -228,6 +228,10 @@ async def parse(data: bytes, step: int, limit: int = 1000) -> tuple[Any, ...]:
         ),
         (b"SSH-2.0-OpenSSH_9.6\r\n", ("error", "invalid HTTP response: 'SSH-2.0-OpenSSH_9.6'")),
         (b"", ("error", "connection closed before response headers")),
+        (
+            b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: 4\r\n\r\nnope",
+            ("error", "content-encoding gzip: invalid data"),
+        ),
     ],
 )
 async def test_it_parses_responses_however_they_are_split(
