@@ -26,6 +26,7 @@ import ssl
 import struct
 import tempfile
 import threading
+import zlib
 from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import Any, cast
@@ -49,6 +50,20 @@ JSON_DOC = {
     "version": "1.2.3",
 }
 CHUNK = b"x" * 65536
+GZIP_PAGE = "<html><body>Layanan SIPD berjalan normal</body></html>"
+LATIN1_PAGE = "Pelayanan Kependudukan - Café Señor: aktif"
+# Raw replies for the wire's edge cases, one per port (see `raw_ports`).
+RAW_REPLIES = {
+    "bare_lf": b"HTTP/1.1 200 OK\nContent-Type: text/plain\nContent-Length: 9\n\nbare LF!\n",
+    "unicode_length": b"HTTP/1.1 200 OK\r\nContent-Length: \xb2\r\n\r\nab",
+    "exact_limit": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                   b"400\r\n" + b"e" * 1024 + b"\r\n0\r\n\r\n",
+}
+
+
+def gzipped(data: bytes) -> bytes:
+    obj = zlib.compressobj(9, zlib.DEFLATED, zlib.MAX_WBITS | 16)
+    return obj.compress(data) + obj.flush()
 
 ZONE = dns.name.from_text("siaga.test.")
 SERVFAIL_NAME = dns.name.from_text("servfail.siaga.test.")
@@ -115,6 +130,20 @@ class _RawProtocol(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.farm._transports.discard(self.transport)
+
+
+class _ReplyProtocol(_RawProtocol):
+    """Answers the first request head with fixed bytes, then closes."""
+
+    def __init__(self, farm: Farm, reply: bytes) -> None:
+        super().__init__(farm)
+        self.reply, self.buf = reply, b""
+
+    def data_received(self, data: bytes) -> None:
+        self.buf += data
+        if b"\r\n\r\n" in self.buf and self.transport is not None:
+            self.transport.write(self.reply)
+            self.transport.close()
 
 
 class _BannerProtocol(_RawProtocol):
@@ -221,6 +250,7 @@ class Farm:
         self._thread: threading.Thread | None = None
         self._stopping: asyncio.Event  # created on the farm loop
         self.tls_ports: dict[str, int] = {}  # good/expiring/expired/wrong_host/untrusted
+        self.raw_ports: dict[str, int] = {}  # RAW_REPLIES by name
 
     # ------------------------------------------------------------ lifecycle
     def start(self) -> Farm:
@@ -288,6 +318,10 @@ class Farm:
 
         self.hang_port = await self._tcp_server(lambda: _RawProtocol(self))
         self.tcp_banner_port = await self._tcp_server(lambda: _BannerProtocol(self))
+        for name, reply in RAW_REPLIES.items():
+            self.raw_ports[name] = await self._tcp_server(
+                lambda reply=reply: _ReplyProtocol(self, reply)  # type: ignore[misc]
+            )
         self.dns_port = await self._dns_server(answer=True)
         self.dns_timeout_port = await self._dns_server(answer=False)
         # Bound but never listening: connects are refused, and the port
@@ -402,6 +436,12 @@ class Farm:
             "/auth/bearer": self._auth_bearer,
             "/header": self._header,
             "/flap": self._flap_handler,
+            "/gzip": self._gzip,
+            "/deflate-raw": self._deflate_raw,
+            "/br": self._br,
+            "/gzip-bomb": self._gzip_bomb,
+            "/latin1": self._latin1,
+            "/meta-charset": self._meta_charset,
         }
         for path, handler in routes.items():
             app.router.add_get(path, handler)  # GET and HEAD
@@ -531,3 +571,44 @@ class Farm:
             self._flap += 1
             up = self._flap % 2 == 1
         return web.Response(status=200 if up else 500, text="up" if up else "down")
+
+    async def _gzip(self, request: web.Request) -> web.Response:
+        # Compressed whether asked or not, as some CDNs and WAFs do; says what it was asked.
+        asked = request.headers.get("Accept-Encoding", "-")
+        body = gzipped(f"{GZIP_PAGE} accept-encoding={asked}".encode())
+        return web.Response(body=body, headers={"Content-Encoding": "gzip",
+                                                "Content-Type": "text/html; charset=utf-8"})
+
+    async def _deflate_raw(self, request: web.Request) -> web.Response:
+        obj = zlib.compressobj(6, zlib.DEFLATED, -zlib.MAX_WBITS)  # raw deflate, no header
+        body = obj.compress(GZIP_PAGE.encode()) + obj.flush()
+        return web.Response(body=body, headers={"Content-Encoding": "deflate"})
+
+    async def _br(self, request: web.Request) -> web.Response:
+        import brotli
+
+        return web.Response(body=brotli.compress(GZIP_PAGE.encode()),
+                            headers={"Content-Encoding": "br"})
+
+    async def _gzip_bomb(self, request: web.Request) -> web.StreamResponse:
+        # 64 MiB of zeros, ~65 KB on the wire, streamed: the probe must stop at its cap.
+        resp = web.StreamResponse(headers={"Content-Encoding": "gzip"})
+        resp.enable_chunked_encoding()
+        await resp.prepare(request)
+        obj = zlib.compressobj(9, zlib.DEFLATED, zlib.MAX_WBITS | 16)
+        zeros = bytes(1 << 20)
+        try:
+            for _ in range(64):
+                await resp.write(obj.compress(zeros))
+            await resp.write(obj.flush())
+        except ConnectionError:  # the probe hangs up at its cap: expected
+            pass
+        return resp
+
+    async def _latin1(self, request: web.Request) -> web.Response:
+        return web.Response(body=LATIN1_PAGE.encode("latin-1"),
+                            headers={"Content-Type": "text/plain; charset=ISO-8859-1"})
+
+    async def _meta_charset(self, request: web.Request) -> web.Response:
+        page = f'<html><head><meta charset="windows-1252"></head><body>{LATIN1_PAGE}</body>'
+        return web.Response(body=page.encode("cp1252"), headers={"Content-Type": "text/html"})

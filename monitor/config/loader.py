@@ -125,7 +125,14 @@ INHERITED: dict[str, Field] = {
     "escalation": Str("Name of the escalation policy"),
 }
 
-DEFAULTS = Obj(dict(INHERITED), "Defaults for every check")
+# Defaults a probe kind takes into its own spec when the check names none (the spec's
+# `inherit(defaults, env)`): a forward proxy for every HTTP check.
+KIND_DEFAULTS: dict[str, Field] = {
+    "proxy": Str("Forward proxy for HTTP checks without their own: http://host:port, env "
+                 "(HTTP(S)_PROXY, NO_PROXY) or none"),
+}
+
+DEFAULTS = Obj({**INHERITED, **KIND_DEFAULTS}, "Defaults for every check")
 
 BUILTIN_DEFAULTS: dict[str, Any] = {
     "interval": 30.0, "timeout": 10.0, "fail_after": 3, "recover_after": 2, "slo": 0.995,
@@ -189,11 +196,16 @@ def root_schema() -> Obj:
     return Obj(fields, "Siaga configuration (checks.yaml)", partial=True, free_prefix="x-")
 
 
-def resolve_check(draft: dict[str, Any], defaults: dict[str, Any]) -> Check:
+def resolve_check(
+    draft: dict[str, Any], defaults: dict[str, Any], env: Mapping[str, str] | None = None
+) -> Check:
     values = {k: v for k, v in draft.items() if k != "__path"}
     for key in INHERITED:
         if key not in values:
             values[key] = defaults.get(key, BUILTIN_DEFAULTS[key])
+    inherit = getattr(values.get("spec"), "inherit", None)
+    if inherit is not None:
+        values["spec"] = inherit(defaults, os.environ if env is None else env)
     values["depends_on"] = tuple(values.get("depends_on", ()))
     return Check(**values)
 
@@ -287,12 +299,27 @@ def _parse(text: str, file: str, env: Mapping[str, str] | None) -> Config:
     return config
 
 
+def _kind_defaults(defaults: dict[str, Any], ctx: Ctx) -> dict[str, Any]:
+    """Defaults with an unusable `proxy` reported at its place (and dropped)."""
+    from monitor.probes.http.probe import proxy_choice
+
+    if defaults.get("proxy") is None:
+        return defaults
+    try:
+        proxy_choice(defaults["proxy"], ctx.env)
+    except ValueError as exc:
+        ctx.error_at("defaults.proxy", str(exc))
+        return {k: v for k, v in defaults.items() if k != "proxy"}
+    return defaults
+
+
 def _build(values: dict[str, Any], file: str, ctx: Ctx) -> Any:
     defaults = values.get("defaults")
     defaults = defaults if isinstance(defaults, dict) and not contains_invalid(defaults) else {}
     listed = values.get("checks")
     drafts = [d for d in listed if d is not INVALID] if isinstance(listed, list) else []
-    checks = [(d["__path"], resolve_check(d, defaults)) for d in drafts]
+    defaults = _kind_defaults(defaults, ctx)
+    checks = [(d["__path"], resolve_check(d, defaults, ctx.env)) for d in drafts]
     cross_check(checks, ctx)
     _check_policies(checks, values.get("oncall"), ctx)
     for name, hook in CROSS_CHECKS.items():

@@ -15,8 +15,9 @@ from typing import Any
 
 from monitor.config.schema import Obj
 
-# Phases reported for HTTP, named as blackbox_exporter names them.
-PHASES = ("resolve", "connect", "tls", "processing", "transfer")
+# Phases reported for HTTP, named as blackbox_exporter names them; "proxy" (the CONNECT
+# exchange with a forward proxy) only for probes that go through one.
+PHASES = ("resolve", "connect", "proxy", "tls", "processing", "transfer")
 
 
 @dataclass(slots=True)

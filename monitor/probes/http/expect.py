@@ -28,6 +28,7 @@ from monitor.config.schema import (
     describe,
     scalar_value,
 )
+from monitor.probes.http.decode import body_text
 from monitor.probes.http.wire import Response
 from monitor.probes.tcp import Regex
 
@@ -293,7 +294,7 @@ def _header_failure(expect: Expect, resp: Response) -> str | None:
 
 
 def _body_failure(expect: Expect, resp: Response) -> str | None:
-    text = resp.body.decode("utf-8", "replace")
+    text = body_text(resp.body, resp.headers.get("content-type"))
     for needle in expect.body_contains:
         if needle not in text:
             return f"body does not contain {needle!r}"

@@ -1,8 +1,9 @@
 """HTTP probe: one request on a fresh connection, following redirects, judged against the
 check's `expect:` section.
 
-The wire (connect, TLS, parsing, timing) lives in `wire`, the judging in
-`expect`; this module owns the check's options, redirects and credentials.
+The wire (connect, TLS, parsing, timing) lives in `wire`, the judging in `expect`, body
+decoding in `decode`, proxies in `proxy`; this module owns the check's options, redirects and
+credentials.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ import base64
 import ipaddress
 import ssl
 import time
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from time import perf_counter
 from typing import Any
@@ -24,8 +26,10 @@ from monitor.config.hostnames import ascii_host
 from monitor.config.scalars import Bool, Enum, HostName, Int, Str, Url, format_duration
 from monitor.config.schema import Ctx, MapOf, Obj
 from monitor.errors import HttpError
-from monitor.probes.base import PHASES, ProbeContext, ProbeKind, ProbeResult
+from monitor.probes.base import ProbeContext, ProbeKind, ProbeResult
+from monitor.probes.http.decode import accepted_encodings
 from monitor.probes.http.expect import EXPECT, Expect, judge
+from monitor.probes.http.proxy import Proxy, ProxyChoice, fixed, from_env, refusal
 from monitor.probes.http.wire import REDIRECTS, Exchange, Response, Target, Trace, fetch
 from monitor.probes.tcp import load_tls
 
@@ -35,6 +39,10 @@ USER_AGENT = "Siaga/0.1 (availability monitor)"
 _OURS = frozenset({"connection", "content-length", "transfer-encoding"})
 _HEADER_NAME = r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
 _PATH_SAFE = "/%:@!$&'()*+,;=-._~?"
+# Phases every HTTP probe reports; "proxy" (the CONNECT exchange) joins them when used.
+HTTP_PHASES = ("resolve", "connect", "tls", "processing", "transfer")
+_PROXY_ENV = ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy",
+              "ALL_PROXY", "no_proxy", "NO_PROXY")
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,18 +65,48 @@ class HttpSpec:
     ca_file: str | None = None
     tls_server_name: str | None = None
     body_limit: int | None = None
+    compressed: bool = False
+    proxy: str | None = field(default=None, repr=False)  # a URL (may hold a password) or "env"
+    environ: tuple[tuple[str, str], ...] = field(default=(), repr=False)  # for proxy: env
     expect: Expect = field(default_factory=Expect)
+    proxies: ProxyChoice | None = field(init=False, repr=False, compare=False)
     # The first request, built once from the config: most probes never redirect and then
     # only write these bytes.
     first_target: Target = field(init=False, repr=False, compare=False)
     first_request: bytes = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        proxies = proxy_choice(self.proxy, dict(self.environ))
+        object.__setattr__(self, "proxies", proxies)
         target = parse_url(self.url)
-        headers = _headers(self, target, _authorization(self), trusted=True)
-        request = build_request(self.method, target, headers, _encoded(self.body))
+        proxy = _proxy_for(self, target)
+        headers = _headers(self, target, _authorization(self), trusted=True, proxy=proxy)
+        request = build_request(self.method, target, headers, _encoded(self.body), proxy)
         object.__setattr__(self, "first_target", target)
         object.__setattr__(self, "first_request", request)
+
+
+    def inherit(self, defaults: Mapping[str, Any], env: Mapping[str, str]) -> HttpSpec:
+        """This spec with `defaults.proxy` when the check names no proxy of its own."""
+        proxy = defaults.get("proxy")
+        if self.proxy is not None or proxy is None:
+            return self
+        environ = tuple((k, env[k]) for k in _PROXY_ENV if k in env) if proxy == "env" else ()
+        return replace(self, proxy=proxy, environ=environ)
+
+
+def proxy_choice(setting: str | None, environ: Mapping[str, str]) -> ProxyChoice | None:
+    """The proxies a `proxy:` setting names; ValueError (without the password) if unusable."""
+    if setting is None or setting == "none":
+        return None
+    choice = from_env(environ) if setting == "env" else fixed(setting)
+    return choice if choice.http or choice.https else None
+
+
+def _proxy_for(spec: HttpSpec, target: Target) -> Proxy | None:
+    if spec.proxies is None:
+        return None
+    return spec.proxies.for_target(target.host, target.port, target.tls)
 
 
 def _build_spec(v: dict[str, Any], node: Node, path: str, ctx: Ctx) -> Any:
@@ -76,6 +114,12 @@ def _build_spec(v: dict[str, Any], node: Node, path: str, ctx: Ctx) -> Any:
         return ctx.error(node, path, "use either basic_auth or bearer_token, not both")
     if v["method"] == "HEAD" and v["expect"].reads_body:
         return ctx.error(node, path, "a HEAD response has no body to check; use GET")
+    if v["proxy"] == "env":
+        v["environ"] = tuple((k, ctx.env[k]) for k in _PROXY_ENV if k in ctx.env)
+    try:
+        proxy_choice(v["proxy"], dict(v.get("environ", ())))
+    except ValueError as exc:
+        return ctx.error(node, f"{path}.proxy", str(exc))
     try:
         return HttpSpec(**v)
     except HttpError as exc:  # a URL urlsplit takes but we cannot use (a bad IDNA name)
@@ -109,7 +153,12 @@ SCHEMA = Obj(
         "tls_verify": Bool("Verify the certificate chain and host name", default=True),
         "ca_file": Str("PEM file of CAs to trust instead of the system's", default=None),
         "tls_server_name": HostName("Name for SNI and certificate checks", default=None),
-        "body_limit": Int("Read at most this many body bytes", default=None, min=1),
+        "body_limit": Int("Read at most this many body bytes (after decompression)",
+                          default=None, min=1),
+        "compressed": Bool("Send Accept-Encoding (gzip, deflate, br); any coding that comes "
+                           "is decoded either way", default=False),
+        "proxy": Str("Forward proxy: http://[user:password@]host:port, `env` for "
+                     "HTTP(S)_PROXY/NO_PROXY, or `none`", default=None),
         "expect": EXPECT,
     },
     "Request a URL and check the response",
@@ -120,11 +169,11 @@ SCHEMA = Obj(
 
 async def run(spec: HttpSpec, timeout: float, ctx: ProbeContext) -> ProbeResult:
     started_at, started = time.time(), perf_counter()
-    trace = Trace(dict.fromkeys(PHASES, 0.0))
+    trace = Trace(dict.fromkeys(HTTP_PHASES, 0.0))
     deadline = asyncio.timeout(timeout)
     try:
         async with deadline:
-            resp, last, redirects = await _follow(spec, ctx, trace)
+            resp, last, redirects = await _follow(spec, ctx, trace, timeout)
     except HttpError as exc:
         return _failed(str(exc), started, started_at, trace)
     except TimeoutError:
@@ -159,11 +208,14 @@ def _failed(reason: str, started: float, started_at: float, trace: Trace) -> Pro
     )
 
 
-async def _follow(spec: HttpSpec, ctx: ProbeContext, trace: Trace) -> tuple[Response, Target, int]:
+async def _follow(
+    spec: HttpSpec, ctx: ProbeContext, trace: Trace, timeout: float
+) -> tuple[Response, Target, int]:
     """Request `spec.url`, then each Location in turn: (last response, its target, redirects)."""
     url, method, body, request = spec.url, spec.method, _encoded(spec.body), spec.first_request
     origin = target = spec.first_target
     trusted, tls = True, None  # the TLS context, loaded at the first https hop
+    proxy = _proxy_for(spec, target)
     for redirects in range(spec.max_redirects + 1):
         if target.tls and tls is None:
             tls = _tls_context(spec, ctx)
@@ -175,8 +227,14 @@ async def _follow(spec: HttpSpec, ctx: ProbeContext, trace: Trace) -> tuple[Resp
             limit=spec.body_limit or ctx.body_limit,
             tls=tls if target.tls else None,
             server_name=spec.tls_server_name if target.host == origin.host else None,
+            proxy=proxy,
+            # Each address of a name gets half the probe's time, so when all of them fail
+            # the reason can still name each one before the probe's deadline.
+            attempt_timeout=timeout / 2,
         )
         resp = await fetch(exchange, trace)
+        if proxy is not None and not target.tls and resp.status == 407:
+            raise HttpError(refusal(407, resp.phrase))
         location = resp.headers.get("location")
         if not (spec.follow_redirects and location and resp.status in REDIRECTS):
             return resp, target, redirects
@@ -185,8 +243,10 @@ async def _follow(spec: HttpSpec, ctx: ProbeContext, trace: Trace) -> tuple[Resp
         trusted = trusted and _may_keep_credentials(exchange.target, target)
         if resp.status == 303 or (resp.status in (301, 302) and method == "POST"):
             method, body = ("HEAD" if method == "HEAD" else "GET"), None
-        headers = _headers(spec, target, _authorization(spec) if trusted else None, trusted)
-        request = build_request(method, target, headers, body)
+        proxy = _proxy_for(spec, target)
+        authorization = _authorization(spec) if trusted else None
+        headers = _headers(spec, target, authorization, trusted, proxy)
+        request = build_request(method, target, headers, body, proxy)
     raise HttpError(f"too many redirects ({spec.max_redirects})")
 
 
@@ -224,10 +284,18 @@ def _is_ip(host: str) -> bool:
 
 
 def build_request(
-    method: str, target: Target, headers: list[tuple[str, str]], body: bytes | None
+    method: str,
+    target: Target,
+    headers: list[tuple[str, str]],
+    body: bytes | None,
+    proxy: Proxy | None = None,
 ) -> bytes:
-    """The request bytes. `headers` are the caller's, already merged and deduplicated."""
-    lines = [f"{method} {target.path} HTTP/1.1"]
+    """The request bytes. `headers` are the caller's, already merged and deduplicated; a
+    plain-http request through a proxy names the whole URL (absolute form)."""
+    where = target.path
+    if proxy is not None and not target.tls:
+        where = f"http://{target.authority}{target.path}"
+    lines = [f"{method} {where} HTTP/1.1"]
     lines.extend(f"{name}: {value}" for name, value in headers)
     if body is not None or method in ("POST", "PUT", "PATCH"):
         lines.append(f"Content-Length: {len(body or b'')}")
@@ -279,7 +347,11 @@ def _authorization(spec: HttpSpec) -> str | None:
 
 
 def _headers(
-    spec: HttpSpec, target: Target, authorization: str | None, trusted: bool
+    spec: HttpSpec,
+    target: Target,
+    authorization: str | None,
+    trusted: bool,
+    proxy: Proxy | None = None,
 ) -> list[tuple[str, str]]:
     """Our defaults, overridden by the check's headers; no credentials for another host."""
     merged = {
@@ -287,6 +359,8 @@ def _headers(
         "user-agent": ("User-Agent", USER_AGENT),
         "accept": ("Accept", "*/*"),
     }
+    if spec.compressed:
+        merged["accept-encoding"] = ("Accept-Encoding", accepted_encodings())
     for name, value in spec.headers.items():
         key = name.lower()
         if key not in _OURS:
@@ -295,6 +369,8 @@ def _headers(
         merged["authorization"] = ("Authorization", authorization)
     elif not trusted:
         merged.pop("authorization", None)
+    if proxy is not None and proxy.authorization and not target.tls:
+        merged["proxy-authorization"] = ("Proxy-Authorization", proxy.authorization)
     return list(merged.values())
 
 
