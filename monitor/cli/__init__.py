@@ -146,7 +146,7 @@ def cmd_run(args: argparse.Namespace, out: Console, err: Console) -> int:
     config = load_or_report(args.config, err, isolated=True)
     if config is None:
         return EXIT_USAGE
-    logs.setup(args.log_level, config.secrets)
+    logs.setup(args.log_level, config.secrets, config.settings.tz)
 
     async def main() -> None:
         await Daemon(config, console=out).run()
