@@ -22,6 +22,7 @@ from monitor.cli import ops as cli_ops
 from monitor.cli import people as cli_people
 from monitor.cli import report as cli_report
 from monitor.cli import silence as cli_silence
+from monitor.cli import status as cli_status
 from monitor.config.isolated import load_config_isolated
 from monitor.config.loader import load_config, root_schema
 from monitor.config.model import Check, Config
@@ -214,7 +215,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Console, Console], int]] = {
     "incidents": with_reach(cli_people.cmd_incidents),
     "ack": with_reach(cli_people.cmd_act),
     "report": with_config(cli_report.cmd_report),
-    "status": with_reach(cli_report.cmd_status),
+    "status": with_reach(cli_status.cmd_status),
     "status-export": with_config(cli_report.cmd_status_export),
     "dashboard-url": with_config(cli_report.cmd_dashboard_url),
     "resolve": with_reach(cli_people.cmd_act),
@@ -251,6 +252,7 @@ def parser() -> argparse.ArgumentParser:
     cli_silence.add_parsers(sub)
     cli_ops.add_parsers(sub)
     cli_report.add_parsers(sub)
+    cli_status.add_parser(sub)
     for name in sub.choices:
         sub.choices[name].add_argument("-c", "--config", default=argparse.SUPPRESS,
                                        help="config file (default ./checks.yaml)")
