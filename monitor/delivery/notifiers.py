@@ -126,6 +126,8 @@ class _ToSiagaLog(logging.Handler):
             return True
         if len(self._said) >= 1024:  # forget the stale ones; the map stays small
             self._said = {t: at for t, at in self._said.items() if now - at < REPEAT_QUIET}
+            if len(self._said) >= 1024:  # a storm of distinct messages: start afresh
+                self._said.clear()
         self._said[text] = now
         return False
 
