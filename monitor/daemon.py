@@ -154,6 +154,7 @@ class Daemon:
             channel = ConsoleChannel(console, config.settings.language, config.settings.tz,
                                      show_new=len(config.checks) <= 100)
             self.engine.on_transition.append(channel)
+            self.on_reload.append(lambda c: setattr(channel, "tz", c.settings.tz))
 
     def _build_paging(self, config: Config, notifier: Notifier | None) -> None:
         """Pager, outbox and the people's actions, wired to the engine."""
@@ -288,6 +289,7 @@ class Daemon:
             self.metrics.config_loaded(False)
             return False
         logs.learn_secrets(config.secrets)
+        logs.set_zone(config.settings.tz)
         summary = self.engine.apply(config)
         self.restart_needed = restart_needed(self.started_with, config)
         self.engine.ctx.body_limit = config.settings.body_limit  # read by each probe

@@ -29,6 +29,17 @@ _TEXT: dict[str, dict[str, str]] = {
         "ack.confirm_title": "Tangani gangguan ini?",
         "ack.button": "Ya, saya tangani",
         "ack.done": "Dikonfirmasi: {title} ditangani oleh {who}.",
+        "ack.service": "Layanan",
+        "ack.problem": "Masalah",
+        "ack.since": "Sejak",
+        "ack.incident": "Insiden",
+        "ack.others": "Juga dihubungi",
+        "ack.nobody_else": "hanya Anda",
+        "ack.status_title": "Insiden #{id}",
+        "ack.acked_by": "Ditangani oleh {who} sejak {at}.",
+        "ack.resolved": "Sudah pulih pada {at}.",
+        "ack.view": "Lihat insiden #{id}",
+        "ack.no_incident": "Insiden {id} tidak ada.",
     },
     "en": {
         "state.unknown": "unknown",
@@ -47,6 +58,17 @@ _TEXT: dict[str, dict[str, str]] = {
         "ack.confirm_title": "Acknowledge this incident?",
         "ack.button": "Yes, I am on it",
         "ack.done": "Acknowledged: {who} is handling {title}.",
+        "ack.service": "Service",
+        "ack.problem": "What is wrong",
+        "ack.since": "Since",
+        "ack.incident": "Incident",
+        "ack.others": "Also paged",
+        "ack.nobody_else": "only you",
+        "ack.status_title": "Incident #{id}",
+        "ack.acked_by": "Acknowledged by {who} at {at}.",
+        "ack.resolved": "Recovered at {at}.",
+        "ack.view": "View incident #{id}",
+        "ack.no_incident": "Incident {id} does not exist.",
     },
 }
 
@@ -127,3 +149,74 @@ def reason(lang: str, value: str) -> str:
 def register(lang: str, entries: dict[str, str]) -> None:
     """Let a module add its own messages (alerting templates, status page) at import time."""
     _TEXT.setdefault(lang, {}).update(entries)
+
+
+# `siaga validate`'s messages are made in English (logs and tests read them so); an operator
+# with `siaga.language: id` reads them in Indonesian. The sentence frame first, then the
+# nouns inside it; what no pattern knows is shown as it is.
+_CONFIG_ID: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(pattern, re.DOTALL), replacement) for pattern, replacement in (
+        (r"^unknown key \(did you mean ('[^']*')\?\)$",
+         r"kunci tidak dikenal (mungkin maksudnya \1?)"),
+        (r"^unknown key; known keys: (.*)$", r"kunci tidak dikenal; kunci yang dikenal: \1"),
+        (r"^`([^`]+)` belongs under `([^`]+):` \(line (\d+)\): indent it one level more$",
+         r"`\1` seharusnya di bawah `\2:` (baris \3): menjoroklah satu tingkat lagi"),
+        (r"^is required$", "wajib diisi"),
+        (r"^interval \((\S+)\) is shorter than timeout \((\S+)\)$",
+         r"interval (\1) lebih pendek dari timeout (\2): naikkan interval atau turunkan "
+         r"timeout"),
+        (r"^expected at least (\d+) item\(s\)$", r"paling sedikit \1 butir"),
+        (r"^expected (.+?), got (.+)$", r"seharusnya \1, tertulis \2"),
+        (r"^duplicate check name ('[^']*') \(first on line (\d+)\)$",
+         r"nama pemeriksaan \1 dipakai dua kali (pertama di baris \2)"),
+        (r"^depends on ('[^']*'), which is no check$",
+         r"bergantung pada \1, padahal tidak ada pemeriksaan bernama itu"),
+        (r"^unknown time zone ('[^']*'), e\.g\. Asia/Jakarta$",
+         r"zona waktu \1 tidak dikenal, mis. Asia/Jakarta (atau WIB, WITA, WIT)"),
+        (r"^line (\d+): (.*)$", r"baris \1: \2"),
+    ))
+_CONFIG_WORDS_ID = (
+    # YAML mistakes (monitor.config.document), then the nouns of "expected …, got …"
+    ("a tab character: YAML indents with spaces only; replace the tab with 2 or 4 spaces",
+     "karakter tab: YAML hanya memakai spasi untuk menjorok; ganti tab dengan 2 atau 4 spasi"),
+    ("this line is indented differently from the ones above it — use 2 or 4 spaces, no tabs",
+     "baris ini menjorok berbeda dari baris-baris di atasnya — pakai 2 atau 4 spasi, "
+     "tanpa tab"),
+    ("this list item is indented differently from the ones above it — line the '-' up "
+     "with theirs",
+     "butir daftar ini menjorok berbeda dari butir di atasnya — sejajarkan '-' dengan "
+     "milik mereka"),
+    ("a ':' where YAML did not expect one: put a value that holds ': ' in quotes, or check "
+     "the indentation",
+     "ada ':' di tempat yang tidak diharapkan YAML: beri tanda kutip pada nilai yang memuat "
+     "': ', atau periksa jorokan baris"),
+    ("a quote or bracket opened here is never closed",
+     "tanda kutip atau kurung yang dibuka di sini tidak pernah ditutup"),
+    ("a key without ':' (or a quote left open)", "kunci tanpa ':' (atau tanda kutip terbuka)"),
+    ("YAML syntax error:", "kesalahan sintaks YAML:"),
+    ("a duration like 30s, 5m or 1h30m", "durasi seperti 30s, 5m atau 1h30m"),
+    ("a cron expression like", "ekspresi cron seperti"),
+    ("an integer", "bilangan bulat"), ("a finite number", "angka"), ("a number", "angka"),
+    ("true or false", "true atau false"), ("a string", "teks"),
+    ("a mapping", "pemetaan (kunci: nilai)"), ("a list", "daftar"), ("a value", "nilai"),
+    ("a status code", "kode status"), ("a range like", "rentang seperti"),
+    ("a class like", "kelas seperti"), ("one of ", "salah satu dari "),
+    ("a URL starting with", "URL yang diawali"),
+    (" and a host", " dan memuat nama host"), (" or ", " atau "),
+    (", got nothing", ", tertulis kosong"), ("tertulis nothing", "tertulis kosong"),
+    ("(did you mean", "(mungkin maksudnya"),
+)
+
+
+def config_message(lang: str, message: str) -> str:
+    """A validation message (English, as made) in `lang`: "is required" → "wajib diisi"."""
+    if lang != "id":
+        return message
+    first, newline, rest = message.partition("\n")  # a YAML error's line and caret follow
+    for pattern, replacement in _CONFIG_ID:
+        if pattern.match(first):
+            first = pattern.sub(replacement, first)
+            break
+    for english, indonesian in _CONFIG_WORDS_ID:
+        first = first.replace(english, indonesian)
+    return first + newline + rest

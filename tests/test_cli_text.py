@@ -71,7 +71,7 @@ def test_check_does_not_print_a_secret_from_the_url_path(tmp_path, odd_server, c
 def test_status_shows_a_reason_and_a_group_that_look_like_markup(tmp_path):
     from rich.console import Console
 
-    from monitor.cli.report import status_view
+    from monitor.cli.status import status_view
     from monitor.config.loader import load_config
 
     config = load_config(write(tmp_path, '{name: a, tcp: {host: x, port: 1}}'))

@@ -93,7 +93,7 @@ async def test_the_on_duty_officer_is_paged_escalated_acked_and_told_of_recovery
             assert next(iter(daemon.pager.incidents.values())).acked_by is None
             async with http.post(base + ack_path) as r:
                 assert r.status == 200
-                assert "sari" in await r.text()
+                assert "Sari Dewi" in await r.text()  # the name, not the login id
             async with http.post(base + ack_path) as r:  # replay is refused
                 assert r.status == 409
         inc = next(iter(daemon.pager.incidents.values()))

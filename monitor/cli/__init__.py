@@ -22,11 +22,14 @@ from monitor.cli import ops as cli_ops
 from monitor.cli import people as cli_people
 from monitor.cli import report as cli_report
 from monitor.cli import silence as cli_silence
+from monitor.cli import status as cli_status
+from monitor.config.document import stated_language
 from monitor.config.isolated import load_config_isolated
 from monitor.config.loader import load_config, root_schema
 from monitor.config.model import Check, Config
 from monitor.config.schema import did_you_mean
 from monitor.errors import ConfigError, ListenError, SiagaError
+from monitor.i18n import config_message
 from monitor.telemetry.logs import RedactSecrets
 
 if TYPE_CHECKING:
@@ -45,29 +48,48 @@ def run_async(coro: Coroutine[Any, Any, Any]) -> Any:
         return runner.run(coro)
 
 
-def load_or_report(path: str, err: Console, *, isolated: bool = False) -> Config | None:
+def load_or_report(path: str, err: Console, *, isolated: bool = False,
+                   lang: str | None = None) -> Config | None:
+    """The config, or every problem printed in the file's `siaga.language` (English when
+    the file states none) and None."""
     try:
         return load_config_isolated(path) if isolated else load_config(path)
     except ConfigError as exc:
-        for problem in exc.problems:
-            err.print(str(problem), highlight=False, markup=False, soft_wrap=True)
+        lang = lang or file_language(path)
+        for p in exc.problems:
+            where = f"{p.file}:{p.line}:{p.column}: " + (f"{p.path}: " if p.path else "")
+            err.print(where + config_message(lang, p.message), highlight=False, markup=False,
+                      soft_wrap=True)
         n = len(exc.problems)
-        err.print(f"{path}: {n} error{'s' if n != 1 else ''}", style="bold red", markup=False)
+        summary = (f"{path}: {n} kesalahan" if lang == "id"
+                   else f"{path}: {n} error{'s' if n != 1 else ''}")
+        err.print(summary, style="bold red", markup=False)
         return None
 
 
+def file_language(path: str) -> str:
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            return stated_language(f.read(1_000_000)) or "en"
+    except OSError:
+        return "en"
+
+
 def cmd_validate(args: argparse.Namespace, out: Console, err: Console) -> int:
-    config = load_or_report(args.config, err)
+    config = load_or_report(args.config, err, lang=args.lang)
     if config is None:
         return EXIT_USAGE
+    lang = args.lang or file_language(args.config)
     kinds = Counter(c.kind for c in config.checks)
     groups = {c.group for c in config.checks}
     detail = ", ".join(f"{n} {k}" for k, n in sorted(kinds.items()))
-    out.print(
-        f"{args.config}: valid — {len(config.checks)} checks ({detail or 'none'}) "
-        f"in {len(groups)} group{'s' if len(groups) != 1 else ''}",
-        highlight=False, markup=False, soft_wrap=True,
-    )
+    if lang == "id":
+        line = (f"{args.config}: sah — {len(config.checks)} pemeriksaan "
+                f"({detail or 'tidak ada'}) dalam {len(groups)} grup")
+    else:
+        line = (f"{args.config}: valid — {len(config.checks)} checks ({detail or 'none'}) "
+                f"in {len(groups)} group{'s' if len(groups) != 1 else ''}")
+    out.print(line, highlight=False, markup=False, soft_wrap=True)
     return EXIT_OK
 
 
@@ -146,7 +168,7 @@ def cmd_run(args: argparse.Namespace, out: Console, err: Console) -> int:
     config = load_or_report(args.config, err, isolated=True)
     if config is None:
         return EXIT_USAGE
-    logs.setup(args.log_level, config.secrets)
+    logs.setup(args.log_level, config.secrets, config.settings.tz)
 
     async def main() -> None:
         await Daemon(config, console=out).run()
@@ -214,7 +236,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Console, Console], int]] = {
     "incidents": with_reach(cli_people.cmd_incidents),
     "ack": with_reach(cli_people.cmd_act),
     "report": with_config(cli_report.cmd_report),
-    "status": with_reach(cli_report.cmd_status),
+    "status": with_reach(cli_status.cmd_status),
     "status-export": with_config(cli_report.cmd_status_export),
     "dashboard-url": with_config(cli_report.cmd_dashboard_url),
     "resolve": with_reach(cli_people.cmd_act),
@@ -237,7 +259,9 @@ def parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
     run = sub.add_parser("run", help="run the daemon")
     run.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
-    sub.add_parser("validate", help="check the config file and report every error")
+    val = sub.add_parser("validate", help="check the config file and report every error")
+    val.add_argument("--lang", choices=["id", "en"],
+                     help="language of the messages (default: siaga.language, else English)")
     schema = sub.add_parser("schema", help="print a JSON Schema of checks.yaml")
     schema.add_argument("--markdown", action="store_true",
                         help="print the key reference as a Markdown table instead")
@@ -251,6 +275,7 @@ def parser() -> argparse.ArgumentParser:
     cli_silence.add_parsers(sub)
     cli_ops.add_parsers(sub)
     cli_report.add_parsers(sub)
+    cli_status.add_parser(sub)
     for name in sub.choices:
         sub.choices[name].add_argument("-c", "--config", default=argparse.SUPPRESS,
                                        help="config file (default ./checks.yaml)")

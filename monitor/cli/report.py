@@ -1,5 +1,5 @@
-"""CLI commands about availability: `report` (SLA figures from the store file) and `status`
-(every check's state from the running daemon, optionally refreshed in place)."""
+"""CLI commands about availability from the store file: `report` (SLA figures),
+`status-export` (the public page as static files) and `dashboard-url`."""
 
 from __future__ import annotations
 
@@ -8,24 +8,15 @@ import datetime as dt
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
-from rich.console import Console, Group
-from rich.live import Live
-from rich.table import Table
-from rich.text import Text
+from rich.console import Console
 
 from monitor.checking import liveness
-from monitor.cli.client import Client
 from monitor.config.model import Config
 from monitor.reporting import report as reports
 from monitor.reporting.rollup import maintenance_of
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
-PROBLEMS_FIRST = ["down", "flapping", "degraded", "unknown", "maintenance", "up"]
-STYLE = {"down": "bold red", "flapping": "magenta", "degraded": "yellow", "unknown": "dim",
-         "maintenance": "cyan", "up": "green"}
-WATCH_EVERY = 2.0
 
 
 def _window(args: argparse.Namespace, config: Config) -> tuple[float, float]:
@@ -128,55 +119,6 @@ def cmd_dashboard_url(args: argparse.Namespace, config: Config, out: Console,
     return EXIT_OK
 
 
-def _since(iso: str | None, tz: dt.tzinfo, now: float) -> str:
-    if not iso:
-        return ""
-    at = dt.datetime.fromisoformat(iso).astimezone(tz)
-    age = max(0, int(now - at.timestamp()))
-    ago = f"{age // 86400}d" if age >= 86400 else f"{age // 3600}h{age % 3600 // 60:02d}m" \
-        if age >= 3600 else f"{age // 60}m{age % 60:02d}s"
-    return f"{at:%Y-%m-%d %H:%M} ({ago})"
-
-
-def status_view(checks: list[dict[str, Any]], config: Config, now: float) -> Group:
-    """One table per group, groups with problems first, problem checks first within."""
-    tz = config.settings.tz
-    rank = {state: i for i, state in enumerate(PROBLEMS_FIRST)}
-    by_group: dict[str, list[dict[str, Any]]] = {}
-    for c in checks:
-        by_group.setdefault(c["group"], []).append(c)
-    for items in by_group.values():
-        items.sort(key=lambda c: (rank.get(c["state"], 9), c["name"]))
-    tables = []
-    for group, items in sorted(by_group.items(),
-                               key=lambda kv: (rank.get(kv[1][0]["state"], 9), kv[0])):
-        table = Table(title=Text(group), title_justify="left", expand=True)
-        for col in ("check", "state", "since", "latency", "reason"):
-            table.add_column(col, overflow="fold")
-        for c in items:
-            last = c.get("last") or {}
-            latency = f"{last['duration'] * 1000:.0f} ms" if "duration" in last else ""
-            style = STYLE.get(c["state"], "")
-            table.add_row(Text(c["name"]), Text(c["state"], style),
-                          _since(c.get("since"), tz, now), latency, Text(c.get("reason") or ""))
-        tables.append(table)
-    counts = {s: sum(c["state"] == s for c in checks) for s in PROBLEMS_FIRST}
-    summary = "  ".join(f"[{STYLE[s]}]{s}: {n}[/]" for s, n in counts.items() if n)
-    return Group(f"{len(checks)} checks  {summary}", *tables)
-
-
-def cmd_status(args: argparse.Namespace, config: Config, out: Console, err: Console) -> int:
-    client = Client(config)
-    if not args.watch:
-        out.print(status_view(client.get("/api/v1/checks")["checks"], config, time.time()))
-        return EXIT_OK
-    with Live(console=out, auto_refresh=False, screen=False) as live:
-        while True:  # until Ctrl-C (the CLI turns KeyboardInterrupt into exit 0)
-            data = client.get("/api/v1/checks")["checks"]
-            live.update(status_view(data, config, time.time()), refresh=True)
-            time.sleep(WATCH_EVERY)  # the CLI is synchronous; no event loop to block
-
-
 def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     rep = sub.add_parser("report", help="uptime / SLA report per check and group")
     rep.add_argument("--month", help="YYYY-MM in the configured time zone (default: this one)")
@@ -196,5 +138,3 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
     dash = sub.add_parser("dashboard-url", help="print a signed, expiring link to the "
                           "manager's /dashboard")
     dash.add_argument("--days", type=int, default=30, help="how long the link works")
-    st = sub.add_parser("status", help="every check's state from the running daemon")
-    st.add_argument("--watch", action="store_true", help="refresh every 2 s until Ctrl-C")

@@ -213,3 +213,27 @@ def merged_pairs(node: MappingNode) -> tuple[list[tuple[Node, Node]], list[Node]
             taken.add(name)
             pairs.append((k, v))
     return pairs, bad
+
+
+_SIAGA_BLOCK = re.compile(r"(?m)^siaga:[^\n]*(?:\n(?:[ \t][^\n]*|[ \t]*#[^\n]*|[ \t]*))*")
+_LANGUAGE = re.compile(r"""(?:^|[{,\n])[ \t]*language[ \t]*:[ \t]*["']?(id|en)\b""")
+
+
+def stated_language(text: str) -> str | None:
+    """`siaga.language` as written, read from the text: a file that does not parse (a tab,
+    a bad indent) still says which language its errors are to be told in."""
+    block = _SIAGA_BLOCK.search(text)
+    if block is None:
+        return None
+    body = block.group(0)[len("siaga:"):]
+    flow = body.lstrip(" \t")
+    if flow.startswith("{"):
+        body = flow[: flow.find("}") + 1 or None]
+    else:  # only the block's first level: officers have a `language:` of their own deeper
+        indents = [len(m) - len(m.lstrip(" \t")) for m in body.splitlines()
+                   if m.strip() and not m.lstrip().startswith("#")]
+        first = min(indents, default=0)
+        body = "\n".join(m for m in body.splitlines()
+                         if len(m) - len(m.lstrip(" \t")) == first)
+    match = _LANGUAGE.search(body)
+    return match.group(1) if match else None

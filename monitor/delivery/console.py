@@ -6,7 +6,6 @@ shows what happens.
 
 from __future__ import annotations
 
-import datetime as dt
 from zoneinfo import ZoneInfo
 
 from rich.console import Console
@@ -16,6 +15,7 @@ from monitor.checking.state import State, Transition
 from monitor.config.model import Check
 from monitor.i18n import reason, state_word, text
 from monitor.probes.base import ProbeResult
+from monitor.telemetry.logs import timestamp
 
 STYLE = {
     State.UP: "green", State.DEGRADED: "yellow", State.DOWN: "bold red",
@@ -36,7 +36,7 @@ class ConsoleChannel:
     def __call__(self, check: Check, t: Transition, result: ProbeResult | None) -> None:
         if t.is_first and t.new is State.UP and not self.show_new:
             return  # with many checks, each new one answering is noise, not news
-        when = dt.datetime.fromtimestamp(t.at, self.tz).strftime("%Y-%m-%d %H:%M:%S %Z")
+        when = timestamp(t.at, self.tz)  # the log's format and zone: one timeline to read
         line = text(
             self.language, "transition",
             state_upper=state_word(self.language, t.new).upper(),

@@ -70,6 +70,7 @@ _NOTIFY_TYPE = {
 }
 
 log = logging.getLogger("siaga.notify")
+REPEAT_QUIET = 3600.0  # seconds an identical apprise warning stays unrepeated
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,10 +107,29 @@ class _ToSiagaLog(logging.Handler):
     """Re-emits apprise's warnings under `siaga.notify.apprise`, so they pass through the
     siaga handler and its secret-redaction filter instead of reaching the root logger raw."""
 
+    def __init__(self) -> None:
+        super().__init__()
+        self._said: dict[str, float] = {}  # message → when it was last passed on
+
     def emit(self, record: logging.LogRecord) -> None:
         target = logging.getLogger("siaga.notify.apprise")
-        if target.isEnabledFor(record.levelno):
-            target.log(record.levelno, "%s", kv(event="apprise", message=record.getMessage()))
+        text = record.getMessage()
+        if not target.isEnabledFor(record.levelno) or self._repeated(text, record.created):
+            return
+        target.log(record.levelno, "%s", kv(event="apprise", message=text))
+
+    def _repeated(self, text: str, now: float) -> bool:
+        """A failing channel makes apprise say the same thing on every retry: pass each
+        message on at most once an hour."""
+        last = self._said.get(text)
+        if last is not None and now - last < REPEAT_QUIET:
+            return True
+        if len(self._said) >= 1024:  # forget the stale ones; the map stays small
+            self._said = {t: at for t, at in self._said.items() if now - at < REPEAT_QUIET}
+            if len(self._said) >= 1024:  # a storm of distinct messages: start afresh
+                self._said.clear()
+        self._said[text] = now
+        return False
 
 
 def quiet_apprise_logging(level: int = logging.WARNING) -> None:
@@ -155,7 +175,7 @@ class AppriseNotifier:
         channel = channel_of(url)
         client = apprise.Apprise(asset=self.asset)
         if not client.add(url):
-            event(log, "notify_invalid_url", logging.WARNING, channel=channel)
+            event(log, "notify_invalid_url", logging.DEBUG, channel=channel)  # the outbox warns
             raise NotifyError(f"{channel}: apprise cannot use this URL", permanent=True)
         try:
             async with asyncio.timeout(self.timeout + _GRACE):
@@ -182,7 +202,8 @@ class AppriseNotifier:
 
     @staticmethod
     def _failed(channel: str, message: Message, detail: str, permanent: bool) -> NotifyError:
-        """Log the failure (channel only, never the URL) and build the error to raise."""
-        event(log, "notify_failed", logging.WARNING, channel=channel, kind=message.kind,
+        """Log the failure (channel only, never the URL) and build the error to raise. At
+        debug level: the outbox reports a failing channel once, not each message's try."""
+        event(log, "notify_failed", logging.DEBUG, channel=channel, kind=message.kind,
               key=message.key, permanent=permanent, detail=detail)
         return NotifyError(f"{channel}: {detail}", permanent=permanent)

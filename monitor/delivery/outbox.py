@@ -79,6 +79,7 @@ class Outbox:
         self._busy: set[int] = set()
         self._limit = asyncio.Semaphore(PARALLEL)
         self._tasks: set[asyncio.Task[None]] = set()
+        self._failing: dict[str, str] = {}  # channel key → the error already reported
 
     def wake(self) -> None:
         self._wake.set()
@@ -148,11 +149,25 @@ class Outbox:
             await self.notifier.send(url, message)
         except NotifyError as exc:
             self.metrics.notifications.labels(channel, "failed").inc()
+            self._report_failure(row, channel, key, str(exc), exc.permanent)
             await self._failed(row, urls, str(exc), exc.permanent)
             return
         await self.store.run(mark_sent, row.id, self.clock(), key)
         self.metrics.notifications.labels(channel, "sent").inc()
+        if self._failing.pop(key, None) is not None:
+            event(log, "channel_recovered", logging.WARNING, channel=channel)
         event(log, "sent", key=row.key, channel=channel, attempts=row.attempts + 1)
+
+    def _report_failure(self, row: OutboxRow, channel: str, key: str, error: str,
+                        permanent: bool) -> None:
+        """Warn once per channel and error: a placeholder address in the config fails the
+        same way for every message and every retry, and a warning each time buries the rest
+        of the log. Repeats go to debug until the channel works again or fails differently."""
+        repeat = self._failing.get(key) == error
+        self._failing[key] = error
+        event(log, "send_failed", logging.DEBUG if repeat else logging.WARNING, key=row.key,
+              channel=channel, error=error, permanent=permanent, attempts=row.attempts + 1,
+              **({} if repeat else {"repeats": "logged at debug until it works"}))
 
     async def _capped(self, row: OutboxRow, url: str, key: str) -> OutboxRow:
         """Fill in the capped digest: how many messages were held since when."""
@@ -168,8 +183,6 @@ class Outbox:
     async def _failed(self, row: OutboxRow, urls: tuple[str, ...], error: str,
                       permanent: bool) -> None:
         attempts = row.attempts + 1  # tries on this channel
-        event(log, "send_failed", logging.WARNING, key=row.key, error=error,
-              permanent=permanent, attempts=attempts)
         background = row.key.endswith(BACKGROUND)
         more = row.channel_index + 1 < len(urls)
         if (not permanent and attempts == 1 and more and row.kind in URGENT

@@ -215,6 +215,12 @@ def use_token(conn: sqlite3.Connection, token_id: str, now: float) -> bool:
         return cur.rowcount == 1
 
 
+def token_used_at(conn: sqlite3.Connection, token_id: str) -> float | None:
+    """When an ack token was used, if it was."""
+    row = conn.execute("SELECT used_at FROM used_tokens WHERE token_id=?", (token_id,)).fetchone()
+    return float(row[0]) if row else None
+
+
 UPDATE_STATUSES = ("investigating", "identified", "monitoring", "resolved")
 
 

@@ -6,10 +6,12 @@ redaction filter replaces them wherever they would appear in a log line.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import sys
 from collections.abc import Iterable
 from typing import Any
+from zoneinfo import ZoneInfo
 
 
 def kv(**fields: Any) -> str:
@@ -54,12 +56,32 @@ class RedactSecrets(logging.Filter):
         return True
 
 
-def setup(level: str = "INFO", secrets: Iterable[str] = ()) -> RedactSecrets:
+DEFAULT_ZONE = ZoneInfo("Asia/Jakarta")  # siaga.timezone's default
+
+
+def timestamp(at: float, tz: dt.tzinfo) -> str:
+    """The one time format of logs and console: ISO 8601 in the configured zone, with its
+    offset, so a log line and a console line about the same moment read the same."""
+    return dt.datetime.fromtimestamp(at, tz).isoformat(timespec="seconds")
+
+
+class ZonedFormatter(logging.Formatter):
+    """Stamps records in the configured `siaga.timezone`, not the process's local time (a
+    server often runs in UTC while its officers read WIB)."""
+
+    def __init__(self, tz: dt.tzinfo) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(name)s %(message)s")
+        self.tz = tz
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        return timestamp(record.created, self.tz)
+
+
+def setup(level: str = "INFO", secrets: Iterable[str] = (),
+          tz: dt.tzinfo = DEFAULT_ZONE) -> RedactSecrets:
     """Configure the 'siaga' logger to write one line per event to stderr."""
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(
-        logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s", "%Y-%m-%dT%H:%M:%S%z")
-    )
+    handler.setFormatter(ZonedFormatter(tz))
     redact = RedactSecrets(secrets)
     handler.addFilter(redact)
     root = logging.getLogger("siaga")
@@ -75,3 +97,10 @@ def learn_secrets(secrets: Iterable[str], logger: str = "siaga") -> None:
         for f in handler.filters:
             if isinstance(f, RedactSecrets):
                 f.learn(secrets)
+
+
+def set_zone(tz: dt.tzinfo, logger: str = "siaga") -> None:
+    """After a reload that changed `siaga.timezone`: stamp the next lines in the new zone."""
+    for handler in logging.getLogger(logger).handlers:
+        if isinstance(handler.formatter, ZonedFormatter):
+            handler.formatter.tz = tz

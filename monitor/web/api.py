@@ -97,9 +97,18 @@ def with_paging(daemon: Services, check: Check, data: dict[str, Any], now: float
         if check.name in inc.covers:
             data["incident"] = {"id": inc.id, "status": inc.status.value, "root": inc.check,
                                 "suppressed": inc.suppressed,
-                                "why": inc.affected.get(check.name, "root")}
+                                "why": inc.affected.get(check.name, "root"),
+                                "acked_by": inc.acked_by, "acked_at": iso(inc.acked_at),
+                                "acked_by_name": officer_name(daemon, inc.acked_by)}
             break
     return data
+
+
+def officer_name(daemon: Services, officer: str | None) -> str | None:
+    """An officer's name as people say it ("Budi Santoso"), not the login id."""
+    officers = getattr(daemon.config.sections.get("oncall"), "officers", {})
+    person = officers.get(officer) if officer else None
+    return person.name if person else officer
 
 
 async def list_checks(request: web.Request) -> web.Response:

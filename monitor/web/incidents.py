@@ -1,19 +1,13 @@
-"""Incident endpoints: the acknowledge link (signed, expiring, single-use) and the token-
-protected API used by `siaga ack / resolve / incidents`.
-
-The link's GET only shows a confirmation page: link previewers (chat apps fetch every URL
-they see) must not acknowledge anything. The POST from that page does.
-"""
+"""Incident endpoints: the token-protected API used by `siaga ack / resolve / incidents`
+and the status page's updates. The officer's signed acknowledge link is `web/ack.py`."""
 
 from __future__ import annotations
 
-from html import escape
 from typing import Any
 
 from aiohttp import web
 
-from monitor.errors import AckTokenError, IncidentError
-from monitor.i18n import text
+from monitor.errors import IncidentError
 from monitor.incidents.model import Incident
 from monitor.store.records import (
     UPDATE_STATUSES,
@@ -22,7 +16,6 @@ from monitor.store.records import (
     incident_events,
     incident_updates,
     list_incidents,
-    use_token,
 )
 from monitor.web.app import (
     DAEMON,
@@ -33,16 +26,6 @@ from monitor.web.app import (
     json_response,
 )
 
-PAGE = """<!doctype html><html lang="{lang}"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1"><title>{title}</title>
-<style>body{{font-family:system-ui,sans-serif;max-width:32rem;margin:2rem auto;padding:0 1rem}}
-button{{font-size:1.2rem;padding:.6rem 1.2rem}}</style></head><body>{body}</body></html>"""
-
-
-def page(lang: str, title: str, body: str, status: int = 200) -> web.Response:
-    html = PAGE.format(lang=lang, title=escape(title), body=body)
-    return web.Response(text=html, status=status, content_type="text/html")
-
 
 def incident_json(inc: Incident) -> dict[str, Any]:
     return {"id": inc.id, "check": inc.check, "title": inc.title, "group": inc.group,
@@ -51,53 +34,6 @@ def incident_json(inc: Incident) -> dict[str, Any]:
             "ack_note": inc.ack_note, "resolved_at": inc.resolved_at,
             "resolved_by": inc.resolved_by, "resolve_note": inc.resolve_note,
             "affected": inc.affected, "suppressed": inc.suppressed}
-
-
-def _lang(request: web.Request) -> str:
-    daemon = request.app[DAEMON]
-    wanted = request.query.get("lang") or request.headers.get("Accept-Language", "")[:2]
-    return wanted if wanted in ("id", "en") else daemon.config.settings.language
-
-
-def _claim(request: web.Request) -> Any:
-    daemon = request.app[DAEMON]
-    return daemon.signer.verify(request.match_info["token"], daemon.pager.clock())
-
-
-async def ack_form(request: web.Request) -> web.Response:
-    lang = _lang(request)
-    try:
-        claim = _claim(request)
-    except AckTokenError as exc:
-        return page(lang, text(lang, "ack.refused"), f"<h1>{escape(text(lang, 'ack.refused'))}"
-                    f"</h1><p>{escape(text(lang, 'ack.' + exc.reason.replace(' ', '_')))}</p>",
-                    403)
-    inc = request.app[DAEMON].pager.incidents.get(claim.incident_id)
-    title = inc.title if inc else f"#{claim.incident_id}"
-    body = (f"<h1>{escape(text(lang, 'ack.confirm_title'))}</h1><p>{escape(title)}</p>"
-            f"<form method=post><button type=submit>{escape(text(lang, 'ack.button'))}"
-            f"</button></form>")
-    return page(lang, text(lang, "ack.confirm_title"), body)
-
-
-async def ack_post(request: web.Request) -> web.Response:
-    daemon = request.app[DAEMON]
-    lang = _lang(request)
-    try:
-        claim = _claim(request)
-    except AckTokenError as exc:
-        msg = text(lang, "ack." + exc.reason.replace(" ", "_"))
-        return page(lang, text(lang, "ack.refused"), f"<h1>{escape(msg)}</h1>", 403)
-    now = daemon.pager.clock()
-    if not await daemon.store.run(use_token, claim.token_id, now):
-        msg = text(lang, "ack.already_used")
-        return page(lang, text(lang, "ack.refused"), f"<h1>{escape(msg)}</h1>", 409)
-    try:
-        inc = await daemon.actions.acknowledge(claim.incident_id, claim.officer)
-    except IncidentError as exc:
-        return page(lang, text(lang, "ack.refused"), f"<h1>{escape(str(exc))}</h1>", 409)
-    done = text(lang, "ack.done", title=inc.title, who=claim.officer)
-    return page(lang, done, f"<h1>{escape(done)}</h1>")
 
 
 async def api_list(request: web.Request) -> web.Response:
@@ -190,8 +126,6 @@ def _id(request: web.Request) -> int:
 
 
 def add_routes(app: web.Application) -> None:
-    app.router.add_get("/ack/{token}", ack_form)
-    app.router.add_post("/ack/{token}", ack_post)
     app.router.add_get("/api/v1/incidents", api_list)
     app.router.add_get("/api/v1/incidents/{id}", api_get)
     app.router.add_post("/api/v1/incidents/{id}/{action:ack|resolve}", api_act)
