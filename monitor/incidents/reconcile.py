@@ -9,7 +9,7 @@ each just shows up as a difference on the next pass.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from monitor.checking.state import State
@@ -61,6 +61,12 @@ class Evidence:
     probed_at: Mapping[str, float] = field(default_factory=dict)
     holding: Mapping[str, float] = field(default_factory=dict)
     blind_spots: tuple[str, ...] = ()  # what Siaga cannot watch now (monitor.checking.watchdog)
+    # Indexes that make a pass cost what is interesting, not the number of checks (a site may
+    # have 20,000): the names whose view is down, flapping or failing, in the views' order
+    # (ties in depth are decided in that order), and the connectivity references' names.
+    # Supersets do (each name once); None means "scan every view".
+    troubled: Sequence[str] | None = None
+    references: Sequence[str] | None = None
 
 
 NO_EVIDENCE = Evidence()
@@ -73,10 +79,11 @@ def reconcile(
     """The actions that make incidents match the checks' current states."""
     actions: list[Action] = []
     open_incs = [i for i in incidents if i.is_open]
-    blind = _blind(views)
+    troubled, refs = _troubled(views, evidence), _references(views, evidence)
+    blind = _blind(refs)
     # Suspect blindness as soon as every reference target's last probe failed, before
     # fail_after confirms it: service failures seen meanwhile are likely Siaga's own.
-    suspect = _blind(views, suspect=True)
+    suspect = _blind(refs, suspect=True)
     actions += _resolutions(views, open_incs, blind)
     actions += _self_monitoring(open_incs, evidence.blind_spots)
     resolving = {a.incident_id for a in actions if isinstance(a, Resolve)}
@@ -92,12 +99,13 @@ def reconcile(
     covered = {c for i in live for c in i.covers}
     covered |= {a.check for a in merges if isinstance(a, Attach)}
     if blind and not any(i.kind is Kind.BLIND for i in live):
-        first = sorted(v.name for v in views.values() if v.connectivity and v.down)[0]
+        first = sorted(v.name for v in refs if v.down)[0]
         actions.append(Open(views[first], Kind.BLIND, "monitoring is blind"))
-    candidates = [v for v in views.values()
+    candidates = [v for v in troubled
                   if (v.down or v.state is State.FLAPPING) and v.name not in covered]
     if not suspect and grouping.window > 0 and not any(i.kind is Kind.MASS for i in live):
-        mass = _mass_outage(views, candidates, live, now, grouping)
+        services = len(views) - len(refs)
+        mass = _mass_outage(views, candidates, troubled, services, live, now, grouping)
         if mass is not None:
             actions.append(mass)
             covered |= set(mass.members)
@@ -113,8 +121,22 @@ def reconcile(
             covered.add(view.name)
             actions.append(held)
             continue
-        actions += _decide(view, views, live, covered, suspect, now, grouping)
+        actions += _decide(view, views, troubled, live, covered, suspect, now, grouping)
     return actions
+
+
+def _troubled(views: dict[str, View], evidence: Evidence) -> list[View]:
+    """The views that are down, flapping or failing, in the views' order."""
+    if evidence.troubled is None:
+        return [v for v in views.values() if v.down or v.failing or v.state is State.FLAPPING]
+    return [v for v in map(views.get, evidence.troubled)
+            if v is not None and (v.down or v.failing or v.state is State.FLAPPING)]
+
+
+def _references(views: dict[str, View], evidence: Evidence) -> list[View]:
+    if evidence.references is None:
+        return [v for v in views.values() if v.connectivity]
+    return [v for v in map(views.get, evidence.references) if v is not None and v.connectivity]
 
 
 def ancestors(name: str, views: dict[str, View]) -> list[str]:
@@ -156,8 +178,9 @@ def _confirming(view: View, views: dict[str, View], now: float,
     return Confirm(view.name, tuple(unsettled))
 
 
-def _mass_outage(views: dict[str, View], candidates: list[View], live: list[Incident],
-                 now: float, grouping: Grouping) -> Open | None:
+def _mass_outage(views: dict[str, View], candidates: list[View], troubled: list[View],
+                 services: int, live: list[Incident], now: float,
+                 grouping: Grouping) -> Open | None:
     """A mass outage: a check is confirmed DOWN while, of all checks, `mass_share` (and at
     least `mass_min`) in more than one group began failing within `mass_within` of it — an
     outage too wide to page per group. Failures a failing ancestor explains do not count
@@ -166,9 +189,9 @@ def _mass_outage(views: dict[str, View], candidates: list[View], live: list[Inci
             and v.failing_since is not None and root_cause(v.name, views) is None]
     if not down:
         return None
-    services = [v for v in views.values() if not v.connectivity]
-    failing = [v for v in services if v.failing and v.failing_since is not None]
-    if len(failing) < max(grouping.mass_min, grouping.mass_share * len(services)):
+    failing = [v for v in troubled
+               if not v.connectivity and v.failing and v.failing_since is not None]
+    if len(failing) < max(grouping.mass_min, grouping.mass_share * services):
         return None
     failing = [v for v in failing if not _explained(v, views)]
     recent = []
@@ -176,7 +199,7 @@ def _mass_outage(views: dict[str, View], candidates: list[View], live: list[Inci
         assert first.failing_since is not None
         recent = [v for v in failing if v.failing_since is not None
                   and abs(v.failing_since - first.failing_since) <= grouping.mass_within]
-        if len(recent) >= max(grouping.mass_min, grouping.mass_share * len(services)):
+        if len(recent) >= max(grouping.mass_min, grouping.mass_share * services):
             break
     else:
         return None
@@ -190,7 +213,7 @@ def _mass_outage(views: dict[str, View], candidates: list[View], live: list[Inci
     members = tuple(dict.fromkeys([*absorbed, *(v.name for v in down),
                                    *(v.name for v in recent)]))
     groups = {v.group for v in recent}
-    reason = f"{len(recent)} of {len(services)} checks failing in {len(groups)} groups"
+    reason = f"{len(recent)} of {services} checks failing in {len(groups)} groups"
     view = View(MASS_CHECK, "*", "Siaga", State.DOWN)
     return Open(view, Kind.MASS, reason, members=members, absorb=absorb)
 
@@ -211,8 +234,7 @@ def _self_monitoring(incs: list[Incident], blind_spots: tuple[str, ...]) -> list
     return []
 
 
-def _blind(views: dict[str, View], *, suspect: bool = False) -> bool:
-    refs = [v for v in views.values() if v.connectivity]
+def _blind(refs: list[View], *, suspect: bool = False) -> bool:
     return bool(refs) and all(v.down or (suspect and v.failing) for v in refs)
 
 
@@ -284,8 +306,8 @@ def _depth(view: View, views: dict[str, View]) -> int:
     return depth
 
 
-def _decide(view: View, views: dict[str, View], live: list[Incident], covered: set[str],
-            blind: bool, now: float, grouping: Grouping) -> list[Action]:
+def _decide(view: View, views: dict[str, View], troubled: list[View], live: list[Incident],
+            covered: set[str], blind: bool, now: float, grouping: Grouping) -> list[Action]:
     if view.connectivity:
         return []  # reference targets speak through the blind incident only
     kind = Kind.FLAPPING if view.state is State.FLAPPING else Kind.DOWN
@@ -308,16 +330,18 @@ def _decide(view: View, views: dict[str, View], live: list[Incident], covered: s
             covered.add(view.name)
             return [Attach(peer.id, view.name, "mass" if peer.kind is Kind.MASS else "grouped")]
     covered.add(view.name)
-    dependents = _failing_dependents(view, views, covered) if kind is Kind.DOWN else ()
+    dependents = (_failing_dependents(view, views, troubled, covered)
+                  if kind is Kind.DOWN else ())
     covered.update(dependents)
     return [Open(view, kind, "", dependents=dependents)]
 
 
-def _failing_dependents(view: View, views: dict[str, View], covered: set[str]) -> tuple[str, ...]:
+def _failing_dependents(view: View, views: dict[str, View], troubled: list[View],
+                        covered: set[str]) -> tuple[str, ...]:
     """Checks behind `view` that already fail: its first page lists them (they would
     otherwise join one by one as each is confirmed, and be told in a digest)."""
     return tuple(sorted(
-        v.name for v in views.values()
+        v.name for v in troubled
         if v.depends_on and v.failing and v.name not in covered and not v.connectivity
         and view.name in ancestors(v.name, views)))
 

@@ -112,6 +112,10 @@ class Pager(Escalation):
         # incident until they recover (kept in memory; a restart may open one again).
         self.quiet: set[str] = set()
         self._live: dict[str, View] = {}
+        # Reconcile's indexes (Evidence.troubled, .references), kept per result so a pass
+        # costs what is down or failing, not the number of checks.
+        self._troubled: set[str] = set()
+        self._order: dict[str, int] = {}  # each view's place in _live, to keep its order
         self._refs: list[Check] = []
         self._reason: dict[str, str | None] = {}
         self._key: Hashable = None
@@ -173,9 +177,11 @@ class Pager(Escalation):
         if self._transitions:
             batch, self._transitions = self._transitions, []
             await self.store.run(add_transitions, batch)
-        evidence = Evidence(self._probed_at, self._holding, self.blind_spots())
-        actions = reconcile(self.views(now), list(self.incidents.values()), now, self.grouping,
-                            evidence)
+        views = self.views(now)
+        troubled = sorted(self._troubled, key=self._order.__getitem__)
+        evidence = Evidence(self._probed_at, self._holding, self.blind_spots(), troubled,
+                            [c.name for c in self._refs])
+        actions = reconcile(views, list(self.incidents.values()), now, self.grouping, evidence)
         actions = self._confirm([a for a in actions if isinstance(a, Confirm)], actions, now)
         if actions:
             await self._apply(actions, now)
@@ -219,7 +225,7 @@ class Pager(Escalation):
         return out
 
     def _rebuild(self, now: float) -> None:
-        self._live, self._reason = {}, {}
+        self._live, self._reason, self._troubled, self._order = {}, {}, set(), {}
         self._refs = [c for c in self.engine.checks.values() if c.connectivity]
         for name, check in self.engine.checks.items():
             rt = self.engine.runtime.get(name)
@@ -227,7 +233,16 @@ class Pager(Escalation):
                 reason = self.suppression(check, now)
                 rt.maintenance = reason == "maintenance"
                 self._reason[name] = reason
-                self._live[name] = self._view(check, rt.state.state, rt.last)
+                self._put(self._view(check, rt.state.state, rt.last))
+
+    def _put(self, view: View) -> None:
+        if view.name not in self._live:
+            self._order[view.name] = len(self._order)
+        self._live[view.name] = view
+        if view.down or view.failing or view.state is State.FLAPPING:
+            self._troubled.add(view.name)
+        else:
+            self._troubled.discard(view.name)
 
     def _view(self, check: Check, state: State, last: ProbeResult | None) -> View:
         failing = last is not None and not last.ok
@@ -244,7 +259,7 @@ class Pager(Escalation):
         changed = view is None or view.state is not cs.state or view.failing == result.ok
         current = self.engine.checks.get(check.name)
         if changed and current is not None:
-            self._live[check.name] = self._view(current, cs.state, result)
+            self._put(self._view(current, cs.state, result))
         if check.name in self._confirming:
             self.wake()  # a dependent's page waits for this answer
 
