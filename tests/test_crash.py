@@ -13,6 +13,7 @@ import time
 
 import pytest
 
+from tests.daemons import until
 from tests.test_paging import local
 
 pytestmark = pytest.mark.slow
@@ -69,14 +70,6 @@ def outbox(state) -> list[tuple[str, str]]:
         return []
     finally:
         conn.close()
-
-
-async def until(predicate, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.05)
 
 
 def setup(tmp_path, targets, json_receiver, step: str) -> tuple[Siaga, object]:

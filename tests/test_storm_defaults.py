@@ -11,13 +11,11 @@ import time
 
 import aiohttp
 import pytest
-from prometheus_client import CollectorRegistry
 
 from monitor.checking.state import State
-from monitor.config.loader import parse_config
-from monitor.daemon import Daemon
 from monitor.incidents.model import Incident, Kind, Status
 from monitor.paging import digests
+from tests.daemons import start, until
 from tests.simulation import Simulation
 
 pytestmark = pytest.mark.slow
@@ -32,22 +30,6 @@ oncall:
   admins: [admin]
   rotations: [{{name: piket, every: 1d, officers: [budi]}}]
 """
-
-
-async def start(tmp_path, text: str) -> Daemon:
-    path = tmp_path / "checks.yaml"
-    path.write_text(text)
-    daemon = Daemon(parse_config(text, str(path)), registry=CollectorRegistry())
-    await daemon.start()
-    return daemon
-
-
-async def until(predicate, timeout: float, what: str) -> None:
-    loop = asyncio.get_running_loop()
-    end = loop.time() + timeout
-    while not predicate():
-        assert loop.time() < end, f"not reached within {timeout}s: {what}"
-        await asyncio.sleep(0.05)
 
 
 async def test_ten_services_of_a_group_failing_together_make_one_page_one_digest_one_resolved(
