@@ -56,6 +56,7 @@ from monitor.telemetry.metrics import Metrics
 from monitor.web.app import Server, build_app
 from monitor.web.push import RateLimit
 from monitor.web.status import status_cache
+from monitor.web.status_server import StatusProcess
 
 log = logging.getLogger("siaga.daemon")
 LATENESS_WINDOW = 2000  # recent probe starts /healthz judges lateness over
@@ -88,7 +89,7 @@ def load_or_create_instance_id(state_dir: Path) -> str:
 # Settings read once at start (sockets, files, label sets, semaphores, routes); every other
 # setting, the API token and push tokens included, takes effect on reload.
 RESTART_SETTINGS = ("listen", "state_dir", "location", "max_concurrency",
-                    "per_host_concurrency", "latency_histogram")
+                    "per_host_concurrency", "latency_histogram", "status_listen")
 
 
 def restart_needed(running: Config, loaded: Config) -> tuple[str, ...]:
@@ -129,6 +130,7 @@ class Daemon:
             self.metrics.add(gauge)
         self.scheduler: Scheduler | None = None
         self.server: Server | None = None
+        self.status_process: StatusProcess | None = None  # siaga.status_listen
         self.serve = serve
         self.recent_lateness: deque[float] = deque(maxlen=LATENESS_WINDOW)
         self.last_reload_error: str | None = None
@@ -252,6 +254,8 @@ class Daemon:
                                                name="rollups"))  # uptime rollups + pruning
         self._tasks.append(asyncio.create_task(self.uptime.run(), name="uptime-windows"))
         self._tasks.append(asyncio.create_task(self.latency.run(), name="latency"))
+        if self.serve and s.status_listen:
+            await self._start_status_process(s.status_listen)
         if self.serve or s.status_export:
             self._tasks.append(asyncio.create_task(self.status_pages.run(), name="status-page"))
         alerting = self.pager.grouping
@@ -264,6 +268,18 @@ class Daemon:
         self.scheduler.set_checks(self.probed(self.config), initial=True)
         event(log, "started", checks=len(self.config.checks), location=s.location,
               listen=f"{s.listen_host}:{self.server.port}" if self.server else "-")
+
+    async def _start_status_process(self, address: str) -> None:
+        """The public status page in a process of its own (monitor.web.status_server)."""
+        host, _, port = address.rpartition(":")
+        process = StatusProcess(host.strip("[]") or "0.0.0.0", int(port))
+        await process.start()  # ListenError: `siaga run` says why and exits
+        self.status_process = process
+        self.status_pages.on_build.append(
+            lambda bodies: process.publish(bodies, self.config.settings.language))
+        self._tasks.append(asyncio.create_task(process.run(), name="status-process"))
+        event(log, "status_server_started", listen=f"{process.host}:{process.port}",
+              pid=process.pid)
 
     async def _close_gap(self, at: float | None = None) -> None:
         """Time Siaga was not watching is "no data" (monitor.checking.liveness): at start, from the
@@ -352,6 +368,8 @@ class Daemon:
             await asyncio.gather(*self._tasks, return_exceptions=True)
         if self.outbox is not None:
             await self.outbox.stop()
+        if self.status_process is not None:
+            await self.status_process.stop()
         if self.server is not None:
             await self.server.stop()
         await self._close_gap(time.time())

@@ -77,6 +77,7 @@ class StatusCache:
         self.refresh, self.min_gap, self.clock = refresh, min_gap, clock
         self.bodies: Bodies = {}
         self.builds = 0
+        self.on_build: list[Callable[[Bodies], None]] = []  # e.g. the status page's process
         self._wanted = asyncio.Event()
         self._ready = asyncio.Event()
 
@@ -114,3 +115,5 @@ class StatusCache:
             return
         self.bodies, self.builds = bodies, self.builds + 1
         self._ready.set()
+        for listener in self.on_build:
+            listener(bodies)

@@ -1,0 +1,209 @@
+"""Issue 19, the status page under a surge: with `siaga.status_listen` the public page is
+served by a process of its own (monitor.web.status_server), so citizens' requests are never
+parsed on the probing loop. What a user sees: the page on its own port, following the
+services' state and config edits, back after its process dies, gone when Siaga stops."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import aiohttp
+import pytest
+from multidict import CIMultiDict
+
+from monitor.cli import main
+from monitor.config.loader import parse_config
+from monitor.errors import ConfigError
+from tests.daemons import start, until
+from tests.targets import Targets
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def config(tmp_path: Path, url: str, title: str = "Layanan Perizinan") -> str:
+    return (f'siaga: {{listen: "127.0.0.1:0", status_listen: "127.0.0.1:0", '
+            f'state_dir: "{tmp_path / "state"}"}}\n'
+            "defaults: {interval: 1s, timeout: 1s}\n"
+            "checks:\n"
+            f'  - {{name: izin, title: "{title}", public: true, http: {{url: "{url}"}}}}\n'
+            f'  - {{name: internal-db, http: {{url: "{url}"}}}}\n')
+
+
+@pytest.fixture
+async def targets():
+    t = Targets()
+    runner = await t.start()
+    yield t
+    await runner.cleanup()
+
+
+async def fetch(url: str, **headers: str) -> tuple[int, CIMultiDict[str], bytes]:
+    async with (aiohttp.ClientSession(auto_decompress=False) as session,
+                session.get(url, headers=headers, allow_redirects=False) as resp):
+        return resp.status, CIMultiDict(resp.headers), await resp.read()
+
+
+async def state_of(base: str, title: str) -> str | None:
+    status, _, body = await fetch(f"{base}/status.json", **{"Accept-Encoding": "identity"})
+    if status != 200:
+        return None
+    for group in json.loads(body)["groups"]:
+        for service in group["services"]:
+            if service["title"] == title:
+                return str(service["state"])
+    return None
+
+
+async def wait_state(base: str, title: str, want: str, timeout: float) -> None:
+    end = time.monotonic() + timeout
+    seen = None
+    while time.monotonic() < end:
+        seen = await state_of(base, title)
+        if seen == want:
+            return
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"{title} shows {seen!r}, not {want!r}, after {timeout}s")
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return Path(f"/proc/{pid}").exists() and "Z" not in Path(
+        f"/proc/{pid}/stat").read_text().split(") ", 1)[1][:1]
+
+
+@pytest.mark.slow
+async def test_page_on_its_own_port_follows_the_services(tmp_path, targets):
+    daemon = await start(tmp_path, config(tmp_path, targets.url("izin")))
+    try:
+        process = daemon.status_process
+        assert process is not None and process.pid != os.getpid()
+        base = f"http://127.0.0.1:{process.port}"
+        await wait_state(base, "Layanan Perizinan", "up", 10)
+
+        status, headers, body = await fetch(f"{base}/status", **{"Accept-Encoding": "gzip"})
+        assert status == 200 and headers["Content-Encoding"] == "gzip"
+        page = gzip.decompress(body).decode()
+        assert "Layanan Perizinan" in page and "internal-db" not in page
+        assert headers["Cache-Control"] == "public, max-age=5"
+        again = await fetch(f"{base}/status", **{"Accept-Encoding": "gzip",
+                                                 "If-None-Match": headers["ETag"]})
+        assert again[0] == 304 and again[2] == b""
+        english = (await fetch(f"{base}/status?lang=en", **{"Accept-Encoding": "identity"}))[2]
+        assert b'lang="en"' in english
+        feed = await fetch(f"{base}/status/feed.atom")
+        assert feed[0] == 200 and feed[1]["Content-Type"].startswith("application/atom+xml")
+        assert (await fetch(f"{base}/"))[1]["Location"] == "/status"
+        # Nothing but the public page lives there: no API, metrics or health.
+        for path in ("/metrics", "/api/v1/checks", "/healthz", "/dashboard"):
+            assert (await fetch(base + path))[0] == 404, path
+
+        targets.status["izin"] = 500  # the service fails: citizens see it on that port
+        await wait_state(base, "Layanan Perizinan", "down", 15)
+        targets.status["izin"] = 200
+        await wait_state(base, "Layanan Perizinan", "up", 15)
+    finally:
+        await daemon.stop()
+
+
+@pytest.mark.slow
+async def test_edit_reaches_the_page_and_killed_process_comes_back(tmp_path, targets):
+    daemon = await start(tmp_path, config(tmp_path, targets.url("izin")))
+    try:
+        process = daemon.status_process
+        assert process is not None
+        base = f"http://127.0.0.1:{process.port}"
+        await wait_state(base, "Layanan Perizinan", "up", 10)
+
+        # An operator renames the service: the page on the status port follows the reload.
+        path = tmp_path / "checks.yaml"
+        path.write_text(config(tmp_path, targets.url("izin"), title="Perizinan Online"))
+        await until(lambda: daemon.config.checks[0].title == "Perizinan Online", 10,
+                    "the edit is applied")
+        await wait_state(base, "Perizinan Online", "up", 10)
+
+        first = process.pid
+        assert first is not None
+        os.kill(first, signal.SIGKILL)  # the page's process dies (OOM killer, a bug)
+        await until(lambda: process.pid not in (None, first), 10, "a new status process")
+        await wait_state(f"http://127.0.0.1:{process.port}", "Perizinan Online", "up", 10)
+        assert process.restarts == 1
+
+        # Probing and paging went on meanwhile: the check keeps recording.
+        runtime = daemon.engine.runtime["izin"]
+        seen = runtime.probes
+        await until(lambda: runtime.probes > seen, 5, "izin is still probed")
+        second = process.pid
+    finally:
+        await daemon.stop()
+    assert second is not None and not alive(second), "stopping Siaga stops the page's process"
+
+
+def test_port_in_use_is_one_clear_line(tmp_path, capsys):
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    port = taken.getsockname()[1]
+    path = tmp_path / "checks.yaml"
+    path.write_text(f'siaga: {{listen: "127.0.0.1:0", status_listen: "127.0.0.1:{port}", '
+                    f'state_dir: "{tmp_path / "state"}"}}\n'
+                    "checks:\n  - {name: a, public: true, tcp: {host: 127.0.0.1, port: 9}}\n")
+    try:
+        assert main(["run", "-c", str(path)]) == 2
+    finally:
+        taken.close()
+    err = capsys.readouterr().err
+    assert f"siaga.status_listen 127.0.0.1:{port}" in err and "in use" in err
+    assert "Traceback" not in err
+
+
+def test_daemon_killed_takes_the_page_process_with_it(tmp_path):
+    """SIGKILL gives the daemon no chance to stop its child: the child sees its pipe close."""
+    path = tmp_path / "checks.yaml"
+    path.write_text(config(tmp_path, "http://127.0.0.1:9/"))
+    daemon = subprocess.Popen([sys.executable, "-m", "monitor", "run", "-c", str(path)],
+                              cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        child = None
+        end = time.monotonic() + 20
+        while child is None and time.monotonic() < end:
+            kids = Path(f"/proc/{daemon.pid}/task/{daemon.pid}/children").read_text().split()
+            child = int(kids[0]) if kids else None
+            time.sleep(0.1)
+        assert child is not None, "status process not started"
+        daemon.kill()
+        daemon.wait(10)
+        end = time.monotonic() + 10
+        while alive(child) and time.monotonic() < end:
+            time.sleep(0.1)
+        assert not alive(child), "the status process outlived a killed daemon"
+    finally:
+        if daemon.poll() is None:
+            daemon.kill()
+        assert daemon.stderr is not None
+        daemon.stderr.close()
+
+
+@pytest.mark.parametrize("value, message", [
+    ('"127.0.0.1:70000"', "port must be 1–65535"),
+    ('"127.0.0.1:9477"', "must differ from siaga.listen"),
+    ('"status"', "HOST:PORT"),
+])
+def test_bad_status_listen_names_the_key(tmp_path, value, message):
+    text = (f'siaga: {{listen: "127.0.0.1:9477", status_listen: {value}}}\n'
+            "checks:\n  - {name: a, tcp: {host: 127.0.0.1, port: 9}}\n")
+    with pytest.raises(ConfigError) as caught:
+        parse_config(text, str(tmp_path / "checks.yaml"))
+    problems = [str(p) for p in caught.value.problems]
+    assert any("status_listen" in p and message in p for p in problems), problems
