@@ -207,3 +207,32 @@ def test_bad_status_listen_names_the_key(tmp_path, value, message):
         parse_config(text, str(tmp_path / "checks.yaml"))
     problems = [str(p) for p in caught.value.problems]
     assert any("status_listen" in p and message in p for p in problems), problems
+
+
+@pytest.mark.slow
+async def test_a_stuck_page_process_does_not_grow_the_daemon(tmp_path, targets):
+    """A child that stops reading its pipe (SIGSTOP here) gets no more builds queued than
+    the backlog; once it runs again it serves a current page."""
+    from monitor.web import status_server
+
+    daemon = await start(tmp_path, config(tmp_path, targets.url("izin")))
+    process = daemon.status_process
+    assert process is not None and process.pid is not None
+    try:
+        base = f"http://127.0.0.1:{process.port}"
+        await wait_state(base, "Layanan Perizinan", "up", 10)
+        os.kill(process.pid, signal.SIGSTOP)
+        assert daemon.status_pages.bodies
+        frame = len(status_server.encode(daemon.status_pages.bodies, "id"))
+        for _ in range(2 * status_server.BACKLOG // frame):  # twice the backlog's worth
+            process.publish(daemon.status_pages.bodies, "id")
+        assert process.skipped > 0
+        proc = process._proc
+        assert proc is not None and proc.stdin is not None
+        queued = proc.stdin.transport.get_write_buffer_size()
+        assert queued <= status_server.BACKLOG + frame
+        os.kill(process.pid, signal.SIGCONT)
+        targets.status["izin"] = 500
+        await wait_state(base, "Layanan Perizinan", "down", 20)
+    finally:
+        await daemon.stop()

@@ -38,6 +38,7 @@ from monitor.web.status_cache import Bodies, Body, respond
 log = logging.getLogger("siaga.status")
 NICE = 10  # the child yields the CPU to probing when both want it
 READY_TIMEOUT = 15.0
+BACKLOG = 8 * 1024 * 1024  # bytes of builds queued for a child that does not read
 _LEN = struct.Struct("!I")
 
 
@@ -171,6 +172,7 @@ class StatusProcess:
         self.host, self.port = host, port
         self.latest: bytes | None = None
         self.restarts = 0
+        self.skipped = 0  # builds not sent because the child had not read the earlier ones
         self._proc: asyncio.subprocess.Process | None = None
         self._stopping = False
 
@@ -209,8 +211,14 @@ class StatusProcess:
 
     def _send(self, frame: bytes) -> None:
         proc = self._proc
-        if proc is not None and proc.stdin is not None and not proc.stdin.is_closing():
-            proc.stdin.write(frame)
+        if proc is None or proc.stdin is None or proc.stdin.is_closing():
+            return
+        if proc.stdin.transport.get_write_buffer_size() > BACKLOG:
+            # A child that stopped reading (stopped, stuck) must not grow our memory: it
+            # gets a later build once it reads again, or a restart.
+            self.skipped += 1
+            return
+        proc.stdin.write(frame)
 
     @property
     def pid(self) -> int | None:
