@@ -68,10 +68,10 @@ def time_swaps(daemon: Daemon) -> list[float]:
     swaps: list[float] = []
     real = daemon.reloader.apply  # what the reloader calls on the loop
 
-    def timed(loaded: object = None) -> bool:
+    def timed(loaded: object = None, plan: object = None) -> bool:
         t = time.perf_counter()
         try:
-            return real(loaded)  # type: ignore[arg-type]
+            return real(loaded, plan)  # type: ignore[arg-type]
         finally:
             swaps.append(time.perf_counter() - t)
 

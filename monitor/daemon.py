@@ -21,7 +21,7 @@ from prometheus_client import CollectorRegistry
 from rich.console import Console
 
 from monitor.checking import liveness
-from monitor.checking.engine import Engine
+from monitor.checking.engine import Engine, ReloadSummary
 from monitor.checking.faults import Faults
 from monitor.checking.heartbeats import Heartbeats, Tokens
 from monitor.checking.scheduler import Scheduler
@@ -185,7 +185,8 @@ class Daemon:
 
     def _build_operations(self, config: Config) -> None:
         """Reloads, heartbeats, push rate limits and store health."""
-        self.reloader = Reloader(lambda: self.config.path, self.reload)
+        self.reloader = Reloader(lambda: self.config.path, self.reload,
+                                 prepare=self.engine.diff)  # compared off the loop
         self.heartbeats = Heartbeats(self.engine, self.store,
                                      Tokens(Path(config.settings.state_dir)), config.settings.tz)
         self.on_reload.append(lambda c: setattr(self.heartbeats, "tz", c.settings.tz))
@@ -289,10 +290,12 @@ class Daemon:
         if at is not None:
             await self.store.run(liveness.close_watch, list(self.config.by_name), at)
 
-    def reload(self, loaded: Config | ConfigError | None = None) -> bool:
+    def reload(self, loaded: Config | ConfigError | None = None,
+               plan: ReloadSummary | None = None) -> bool:
         """Load the file again; keep running on the old config if the new one is invalid.
 
-        `loaded` is the outcome of a load already done off the loop (monitor.config.reloader)."""
+        `loaded` is the outcome of a load already done off the loop (monitor.config.reloader),
+        `plan` the engine's diff against it, also made there."""
         try:
             if isinstance(loaded, ConfigError):
                 raise loaded
@@ -306,7 +309,7 @@ class Daemon:
             return False
         logs.learn_secrets(config.secrets)
         logs.set_zone(config.settings.tz)
-        summary = self.engine.apply(config)
+        summary = self.engine.apply(config, plan)
         self.restart_needed = restart_needed(self.started_with, config)
         self.engine.ctx.body_limit = config.settings.body_limit  # read by each probe
         self.config = config
@@ -315,7 +318,8 @@ class Daemon:
             self.faults.keep_only(kind, names)
         self.last_reload_error = None
         if self.scheduler is not None:
-            self.scheduler.set_checks(self.probed(config))
+            self.scheduler.set_checks(self.probed(config),
+                                      changed=frozenset(summary.changed))
         self.metrics.config_loaded(True)
         self.suppression.forget()
         for hook in self.on_reload:

@@ -27,6 +27,7 @@ import logging
 import os
 import sys
 from collections.abc import Callable
+from typing import Any
 
 from monitor.config.loader import load_config
 from monitor.config.model import Config
@@ -68,16 +69,19 @@ def _load(path: str) -> Config | ConfigError:
             gc.enable()
 
 
-Apply = Callable[[Config | ConfigError], bool]  # swap in a loaded config; False if refused
+Apply = Callable[[Config | ConfigError, Any], bool]  # swap in a loaded config (+ its plan)
+Prepare = Callable[[Config], Any]  # work on a loaded config that can run off the loop
 
 
 class Reloader:
     """Reloads a config: `path()` says where the file is now, `apply` swaps in what was
     loaded (or reports why not); `watch()` is the file poller task."""
 
-    def __init__(self, path: Callable[[], str], apply: Apply, *, poll: float = POLL) -> None:
+    def __init__(self, path: Callable[[], str], apply: Apply, *, poll: float = POLL,
+                 prepare: Prepare | None = None) -> None:
         self.path = path
         self.apply = apply
+        self.prepare = prepare
         self.poll = poll
         self._lock = asyncio.Lock()
         self._pending: set[asyncio.Task[bool]] = set()
@@ -94,13 +98,19 @@ class Reloader:
             interval = sys.getswitchinterval()
             sys.setswitchinterval(min(interval, SWITCH_INTERVAL))
             try:
-                loaded = await asyncio.to_thread(_load, path)
+                loaded, plan = await asyncio.to_thread(self._load_and_prepare, path)
             finally:
                 sys.setswitchinterval(interval)
-            ok = self.apply(loaded)
+            ok = self.apply(loaded, plan)
             if ok:
                 gc.freeze()
             return ok
+
+    def _load_and_prepare(self, path: str) -> tuple[Config | ConfigError, Any]:
+        loaded = _load(path)
+        if isinstance(loaded, ConfigError) or self.prepare is None:
+            return loaded, None
+        return loaded, self.prepare(loaded)
 
     def on_sighup(self) -> None:
         """The SIGHUP handler: the same off-loop reload as the watcher's."""
