@@ -97,6 +97,9 @@ async def test_page_on_its_own_port_follows_the_services(tmp_path, targets):
         page = gzip.decompress(body).decode()
         assert "Layanan Perizinan" in page and "internal-db" not in page
         assert headers["Cache-Control"] == "public, max-age=5"
+        # No script, nothing loaded from elsewhere: an injected tag could do nothing.
+        assert headers["Content-Security-Policy"].startswith("default-src 'none';")
+        assert headers["X-Content-Type-Options"] == "nosniff"
         again = await fetch(f"{base}/status", **{"Accept-Encoding": "gzip",
                                                  "If-None-Match": headers["ETag"]})
         assert again[0] == 304 and again[2] == b""
