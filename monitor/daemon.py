@@ -17,6 +17,7 @@ from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 
+from aiohttp import web
 from prometheus_client import CollectorRegistry
 from rich.console import Console
 
@@ -53,6 +54,7 @@ from monitor.telemetry.deadman import StoreHealth
 from monitor.telemetry.deadman import run as deadman_run
 from monitor.telemetry.logs import event
 from monitor.telemetry.metrics import Metrics
+from monitor.web import services
 from monitor.web.app import Server, build_app
 from monitor.web.push import RateLimit
 from monitor.web.status import status_cache
@@ -143,7 +145,10 @@ class Daemon:
         self.store = Store(config.settings.state_dir)
         self._build_paging(config, notifier)
         self._build_operations(config)
-        self.status_pages = status_cache(self)  # the public page, rebuilt on changes
+        # the public page, rebuilt on changes
+        self.status_pages = status_cache(lambda: self.config, self.engine, self.store)
+        self.pager.on_change.append(self.status_pages.changed)
+        self.on_reload.append(self.status_pages.changed)
         self.uptime = UptimeWindows(self.store, lambda: self.config)  # 7/30/90-day figures
         self.metrics.add(self.uptime.collector())
         self.engine.on_transition.append(lambda check, *_: self.uptime.changed(check.name))
@@ -190,6 +195,30 @@ class Daemon:
         self.push_limit = RateLimit()
         self.store_health = StoreHealth(self.store)
 
+    def provide_web(self, app: web.Application) -> None:
+        """Give the web layer the few services its handlers use (monitor.web.services)."""
+        app[services.CONFIG] = lambda: self.config
+        app[services.CLOCK] = self.pager.clock
+        app[services.STORE] = self.store
+        app[services.ENGINE] = self.engine
+        app[services.OPEN_INCIDENTS] = lambda: self.pager.incidents
+        app[services.ACTIONS] = self.actions
+        app[services.SIGNER] = self.signer
+        app[services.SUPPRESSED] = self.suppression.reason
+        app[services.HEARTBEATS] = self.heartbeats
+        app[services.PUSH_LIMIT] = self.push_limit
+        app[services.PUSH_REFUSED] = lambda reason: self.metrics.heartbeat_rejected.labels(
+            reason).inc()
+        app[services.SCRAPE] = self.metrics.stream
+        app[services.HEALTH] = self.health_problems
+        app[services.STATUS_PAGES] = self.status_pages
+        app[services.UPTIME] = lambda: self.uptime.figures
+        app[services.REFRESH_SILENCES] = self.refresh_silences
+        app[services.RELOADING] = services.Reloading(
+            self.reloader.reload, lambda: self.last_reload_error, lambda: self.restart_needed)
+        app[services.API_TOKEN] = lambda: self.api_token
+        app[services.INSTANCE_ID] = self.instance_id
+
     def rate_limit(self, url: str) -> int:
         """Messages an hour one channel of an officer may get (alerting.rate_limit)."""
         grouping = self.pager.grouping
@@ -233,7 +262,7 @@ class Daemon:
         stats.on_lateness.append(self.recent_lateness.append)
         stats.on_missed.append(lambda check: self.metrics.missed.inc())
         if self.serve:
-            self.server = Server(build_app(self), s.listen_host, s.listen_port)
+            self.server = Server(build_app(self.provide_web), s.listen_host, s.listen_port)
             await self.server.start()
         await self._close_gap()
         await self.pager.load()

@@ -29,7 +29,8 @@ from monitor.reporting.latency import hourly
 from monitor.reporting.rollup import Maintenance, maintenance_of
 from monitor.reporting.uptime import Uptime
 from monitor.reporting.uptime_windows import WINDOWS, Figures, compute, window_start
-from monitor.web.app import DAEMON, authorized
+from monitor.web.app import authorized
+from monitor.web.services import CONFIG, SIGNER, STORE, UPTIME
 
 if TYPE_CHECKING:
     import datetime as dt
@@ -72,7 +73,7 @@ def allowed(request: web.Request) -> bool:
         return True
     key = request.query.get("key", "")
     try:
-        verify_view(request.app[DAEMON].signer, key, time.time())
+        verify_view(request.app[SIGNER], key, time.time())
     except AckTokenError:
         return False
     return bool(key)
@@ -86,16 +87,16 @@ def _lang(request: web.Request, default: str) -> str:
 async def dashboard(request: web.Request) -> web.Response:
     from monitor.web import dashboard_render
 
-    daemon = request.app[DAEMON]
-    settings = daemon.config.settings
+    config = request.app[CONFIG]()
+    settings = config.settings
     lang = _lang(request, settings.language)
     headers = {"Cache-Control": "private, no-store", "Referrer-Policy": "no-referrer"}
     if not allowed(request):
         body = dashboard_render.refused(lang)
         return web.Response(text=body, status=403, content_type="text/html", headers=headers)
-    data = await daemon.store.run(collect, list(daemon.config.checks), daemon.uptime.figures,
-                                  time.time(), settings.tz, settings.timezone,
-                                  maintenance_of(daemon.config), settings.agency)
+    data = await request.app[STORE].run(collect, list(config.checks), request.app[UPTIME](),
+                                        time.time(), settings.tz, settings.timezone,
+                                        maintenance_of(config), settings.agency)
     key = request.query.get("key", "")
     page = await asyncio.to_thread(dashboard_render.render, data, lang, settings.tz, key)
     return web.Response(text=page, content_type="text/html", headers=headers)
