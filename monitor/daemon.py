@@ -48,6 +48,7 @@ from monitor.probes.base import ProbeContext
 from monitor.reporting.latency import LatencyLog
 from monitor.reporting.rollup import run as rollup_run
 from monitor.reporting.uptime_windows import UptimeWindows
+from monitor.secretfile import read_or_create
 from monitor.store.sqlite import Store
 from monitor.telemetry import logs
 from monitor.telemetry.deadman import StoreHealth
@@ -68,13 +69,8 @@ def load_or_create_api_token(state_dir: Path) -> str:
     (mode 0600) in the state directory, which `siaga ack` on the same machine reads."""
     if os.environ.get("SIAGA_API_TOKEN"):
         return os.environ["SIAGA_API_TOKEN"]
-    path = state_dir / "api.token"
-    if not path.exists():
-        state_dir.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(secrets.token_urlsafe(32))
-    return path.read_text().strip()
+    made = read_or_create(state_dir / "api.token", lambda: secrets.token_urlsafe(32).encode())
+    return made.decode().strip()
 
 
 def load_or_create_instance_id(state_dir: Path) -> str:
