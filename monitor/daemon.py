@@ -330,7 +330,8 @@ class Daemon:
         for hook in self.on_reload:
             hook(config)
         event(log, "reloaded", added=len(summary.added), removed=len(summary.removed),
-              changed=len(summary.changed), unchanged=summary.unchanged,
+              changed=len(summary.changed), reset=len(summary.reset),
+              unchanged=summary.unchanged,
               restart_needed=",".join(self.restart_needed) or "-")
         return True
 

@@ -8,7 +8,8 @@ text-format header add `_total`.
 Per-check families carry the labels `check, group, location, kind` first. The blackbox
 names are kept for its dashboards and rules even where the word is loose:
 `probe_ssl_earliest_cert_expiry` is the expiry of the leaf certificate the target presents
-(the one a browser checks first); the chain behind it is not read.
+(the earliest of the hops' leaves when an HTTP probe follows redirects); the chain behind it
+is not read.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ SUCCESS = Family("probe_success", "Whether the last probe succeeded", "gauge")
 DURATION = Family("probe_duration_seconds", "Duration of the last probe", "gauge")
 HTTP_STATUS = Family("probe_http_status_code", "HTTP status code of the last probe", "gauge")
 CERT_EXPIRY = Family("probe_ssl_earliest_cert_expiry",
-                     "Unix time the earliest certificate expires", "gauge")
+                     "Unix time the leaf certificate expires", "gauge")
 DNS_LOOKUP = Family("probe_dns_lookup_time_seconds", "DNS lookup time of the last probe",
                     "gauge")
 ICMP_RTT = Family("probe_icmp_duration_seconds", "ICMP round trip time of the last probe",

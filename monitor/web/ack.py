@@ -19,6 +19,7 @@ from aiohttp import web
 from monitor.errors import AckTokenError, IncidentError
 from monitor.i18n import LANGUAGES, reason, state_word, text
 from monitor.incidents.model import Incident, Kind, Status
+from monitor.paging.acktoken import reason_text
 from monitor.store.records import get_incident, paged_recipients, token_used_at, use_token
 from monitor.web.services import ACTIONS, CLOCK, CONFIG, OPEN_INCIDENTS, SIGNER, STORE
 
@@ -108,7 +109,7 @@ async def ack_form(request: web.Request) -> web.Response:
         claim = app[SIGNER].verify(request.match_info["token"], app[CLOCK]())
     except AckTokenError as exc:
         lang = language(request)
-        return refused(lang, text(lang, "ack." + exc.reason.replace(" ", "_")), 403)
+        return refused(lang, reason_text(lang, exc.reason), 403)
     lang = language(request, claim.officer)
     inc = await incident_of(app, claim.incident_id)
     if inc is None:
@@ -131,7 +132,7 @@ async def ack_post(request: web.Request) -> web.Response:
         claim = app[SIGNER].verify(request.match_info["token"], app[CLOCK]())
     except AckTokenError as exc:
         lang = language(request)
-        return refused(lang, text(lang, "ack." + exc.reason.replace(" ", "_")), 403)
+        return refused(lang, reason_text(lang, exc.reason), 403)
     lang = language(request, claim.officer)
     if not await app[STORE].run(use_token, claim.token_id, app[CLOCK]()):
         return await used_link(app, lang, claim.incident_id)
