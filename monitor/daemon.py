@@ -45,6 +45,7 @@ from monitor.paging.pager import Pager
 from monitor.paging.templates import is_sms_url
 from monitor.probes import KINDS, host_of
 from monitor.probes.base import ProbeContext
+from monitor.process import freeze_heap
 from monitor.reporting.latency import LatencyLog
 from monitor.reporting.rollup import run as rollup_run
 from monitor.reporting.uptime_windows import UptimeWindows
@@ -287,6 +288,7 @@ class Daemon:
             self.pager.on_change.append(route.changed)  # the pager's decisions, not transitions
             self._tasks.append(asyncio.create_task(route.run(), name="alertmanager"))
         self.scheduler.set_checks(self.probed(self.config), initial=True)
+        freeze_heap()  # the daemon's start-up heap (monitor.process says why)
         event(log, "started", checks=len(self.config.checks), location=s.location,
               listen=f"{s.listen_host}:{self.server.port}" if self.server else "-")
 
