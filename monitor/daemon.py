@@ -17,6 +17,7 @@ from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 
+from aiohttp import web
 from prometheus_client import CollectorRegistry
 from rich.console import Console
 
@@ -44,15 +45,18 @@ from monitor.paging.pager import Pager
 from monitor.paging.templates import is_sms_url
 from monitor.probes import KINDS, host_of
 from monitor.probes.base import ProbeContext
+from monitor.process import freeze_heap
 from monitor.reporting.latency import LatencyLog
 from monitor.reporting.rollup import run as rollup_run
 from monitor.reporting.uptime_windows import UptimeWindows
+from monitor.secretfile import read_or_create
 from monitor.store.sqlite import Store
 from monitor.telemetry import logs
 from monitor.telemetry.deadman import StoreHealth
 from monitor.telemetry.deadman import run as deadman_run
 from monitor.telemetry.logs import event
 from monitor.telemetry.metrics import Metrics
+from monitor.web import services
 from monitor.web.app import Server, build_app
 from monitor.web.push import RateLimit
 from monitor.web.status import status_cache
@@ -67,13 +71,8 @@ def load_or_create_api_token(state_dir: Path) -> str:
     (mode 0600) in the state directory, which `siaga ack` on the same machine reads."""
     if os.environ.get("SIAGA_API_TOKEN"):
         return os.environ["SIAGA_API_TOKEN"]
-    path = state_dir / "api.token"
-    if not path.exists():
-        state_dir.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(secrets.token_urlsafe(32))
-    return path.read_text().strip()
+    made = read_or_create(state_dir / "api.token", lambda: secrets.token_urlsafe(32).encode())
+    return made.decode().strip()
 
 
 def load_or_create_instance_id(state_dir: Path) -> str:
@@ -145,7 +144,10 @@ class Daemon:
         self.store = Store(config.settings.state_dir)
         self._build_paging(config, notifier)
         self._build_operations(config)
-        self.status_pages = status_cache(self)  # the public page, rebuilt on changes
+        # the public page, rebuilt on changes
+        self.status_pages = status_cache(lambda: self.config, self.engine, self.store)
+        self.pager.on_change.append(self.status_pages.changed)
+        self.on_reload.append(self.status_pages.changed)
         self.uptime = UptimeWindows(self.store, lambda: self.config)  # 7/30/90-day figures
         self.metrics.add(self.uptime.collector())
         self.engine.on_transition.append(lambda check, *_: self.uptime.changed(check.name))
@@ -193,6 +195,30 @@ class Daemon:
         self.push_limit = RateLimit()
         self.store_health = StoreHealth(self.store)
 
+    def provide_web(self, app: web.Application) -> None:
+        """Give the web layer the few services its handlers use (monitor.web.services)."""
+        app[services.CONFIG] = lambda: self.config
+        app[services.CLOCK] = self.pager.clock
+        app[services.STORE] = self.store
+        app[services.ENGINE] = self.engine
+        app[services.OPEN_INCIDENTS] = lambda: self.pager.incidents
+        app[services.ACTIONS] = self.actions
+        app[services.SIGNER] = self.signer
+        app[services.SUPPRESSED] = self.suppression.reason
+        app[services.HEARTBEATS] = self.heartbeats
+        app[services.PUSH_LIMIT] = self.push_limit
+        app[services.PUSH_REFUSED] = lambda reason: self.metrics.heartbeat_rejected.labels(
+            reason).inc()
+        app[services.SCRAPE] = self.metrics.stream
+        app[services.HEALTH] = self.health_problems
+        app[services.STATUS_PAGES] = self.status_pages
+        app[services.UPTIME] = lambda: self.uptime.figures
+        app[services.REFRESH_SILENCES] = self.refresh_silences
+        app[services.RELOADING] = services.Reloading(
+            self.reloader.reload, lambda: self.last_reload_error, lambda: self.restart_needed)
+        app[services.API_TOKEN] = lambda: self.api_token
+        app[services.INSTANCE_ID] = self.instance_id
+
     def rate_limit(self, url: str) -> int:
         """Messages an hour one channel of an officer may get (alerting.rate_limit)."""
         grouping = self.pager.grouping
@@ -236,7 +262,7 @@ class Daemon:
         stats.on_lateness.append(self.recent_lateness.append)
         stats.on_missed.append(lambda check: self.metrics.missed.inc())
         if self.serve:
-            self.server = Server(build_app(self), s.listen_host, s.listen_port)
+            self.server = Server(build_app(self.provide_web), s.listen_host, s.listen_port)
             await self.server.start()
         await self._close_gap()
         await self.pager.load()
@@ -267,6 +293,7 @@ class Daemon:
             self.pager.on_change.append(route.changed)  # the pager's decisions, not transitions
             self._tasks.append(asyncio.create_task(route.run(), name="alertmanager"))
         self.scheduler.set_checks(self.probed(self.config), initial=True)
+        freeze_heap()  # the daemon's start-up heap (monitor.process says why)
         event(log, "started", checks=len(self.config.checks), location=s.location,
               listen=f"{s.listen_host}:{self.server.port}" if self.server else "-")
 
@@ -325,7 +352,8 @@ class Daemon:
         for hook in self.on_reload:
             hook(config)
         event(log, "reloaded", added=len(summary.added), removed=len(summary.removed),
-              changed=len(summary.changed), unchanged=summary.unchanged,
+              changed=len(summary.changed), reset=len(summary.reset),
+              unchanged=summary.unchanged,
               restart_needed=",".join(self.restart_needed) or "-")
         return True
 

@@ -4,6 +4,7 @@ incidents resolved and series gone, invalid files refused, and the file watcher.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 
 import aiohttp
@@ -214,3 +215,12 @@ def test_a_plan_made_before_another_reload_is_not_trusted(tmp_path):
 
     fresh = engine.diff(second)
     assert engine.apply(second, fresh) is fresh  # a current plan is used as it is
+
+
+async def test_a_reload_logs_how_many_checks_started_afresh_on_a_new_target(
+        daemon, farm, tmp_path, caplog):
+    (tmp_path / "checks.yaml").write_text(text(farm, tmp_path, AFTER))
+    with caplog.at_level(logging.INFO, "siaga.daemon"):
+        assert await daemon.reloader.reload()
+    line = next(r.getMessage() for r in caplog.records if "event=reloaded" in r.getMessage())
+    assert "added=1 removed=1 changed=2 reset=1 unchanged=1" in line  # retarget: tcp → http

@@ -37,7 +37,7 @@ class Runtime:
     probes: int = 0
     failures: int = 0
     changes: int = 0
-    maintenance: bool = False  # set by the router while a maintenance window covers the check
+    maintenance: bool = False  # set by the pager while a maintenance window covers the check
     latency: list[float] | None = None  # opt-in histogram: bucket counts…, sum (last item)
     seen: float = 0.0  # when a result was last recorded (or the check was added): staleness
 

@@ -163,12 +163,12 @@ def result_table(check: Check, result: ProbeResult, redact: Callable[[str], str]
 
 def cmd_run(args: argparse.Namespace, out: Console, err: Console) -> int:
     from monitor.daemon import Daemon
-    from monitor.telemetry import logs
+    from monitor.process import prepare_process
 
     config = load_or_report(args.config, err, isolated=True)
     if config is None:
         return EXIT_USAGE
-    logs.setup(args.log_level, config.secrets, config.settings.tz)
+    prepare_process(args.log_level, config.secrets, config.settings.tz)
 
     async def main() -> None:
         await Daemon(config, console=out).run()

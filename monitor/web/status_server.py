@@ -77,9 +77,6 @@ class Pages:
         self.language = "id"
 
 
-PAGES: web.AppKey[Pages] = web.AppKey("pages")
-
-
 class Feed(asyncio.Protocol):
     """Reads frames from stdin into `pages`; stdin closing means the daemon is gone."""
 
@@ -118,7 +115,6 @@ def child_app(pages: Pages) -> web.Application:
         raise web.HTTPFound("/status")
 
     app = web.Application(client_max_size=1024)
-    app[PAGES] = pages
     app.router.add_get("/", root)
     app.router.add_get("/status", serving("html"))
     app.router.add_get("/status.json", serving("json"))
