@@ -6,6 +6,7 @@ services' state and config edits, back after its process dies, gone when Siaga s
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gzip
 import json
 import os
@@ -14,6 +15,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import aiohttp
@@ -238,4 +240,153 @@ async def test_a_stuck_page_process_does_not_grow_the_daemon(tmp_path, targets):
         targets.status["izin"] = 500
         await wait_state(base, "Layanan Perizinan", "down", 20)
     finally:
+        await daemon.stop()
+
+
+def status_child(pid: int, other_than: int | None = None) -> int | None:
+    """The daemon's status page process (not a helper some library spawns at import)."""
+    try:
+        kids = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except FileNotFoundError:
+        return None
+    for kid in map(int, kids):
+        with contextlib.suppress(OSError):
+            if (b"status_server" in Path(f"/proc/{kid}/cmdline").read_bytes()
+                    and kid != other_than):
+                return kid
+    return None
+
+
+def wait_for(predicate: Callable[[], object], timeout: float, what: str) -> None:
+    end = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < end, f"not reached within {timeout}s: {what}"
+        time.sleep(0.002)
+
+
+def spawn_daemon(path: Path) -> subprocess.Popen[bytes]:
+    """`siaga run` as in a terminal: its own process group, which Ctrl-C signals as a whole."""
+    return subprocess.Popen([sys.executable, "-m", "monitor", "run", "-c", str(path)],
+                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            start_new_session=True)
+
+
+def test_ctrl_c_while_the_page_process_starts_is_a_clean_stop(tmp_path):
+    """Ctrl-C signals the terminal's whole process group. A child that is still importing
+    must not get it: it printed a KeyboardInterrupt traceback and `siaga run` exited 2 with
+    "status page server ... cannot start: exited with code -2"."""
+    path = tmp_path / "checks.yaml"
+    path.write_text(config(tmp_path, "http://127.0.0.1:9/"))
+    daemon = spawn_daemon(path)
+    try:
+        wait_for(lambda: status_child(daemon.pid), 20, "status process spawned")
+        os.killpg(daemon.pid, signal.SIGINT)  # at once: the child is still starting
+        _, err = daemon.communicate(timeout=30)
+    finally:
+        if daemon.poll() is None:
+            daemon.kill()
+            daemon.communicate()
+    text = err.decode(errors="replace")
+    assert daemon.returncode == 0, text
+    assert "Traceback" not in text and "KeyboardInterrupt" not in text, text
+
+
+async def test_stopping_while_a_replacement_starts_leaves_no_process():
+    """Siaga stopped (systemd, Ctrl-C) while a replacement child was starting: `run()` was
+    cancelled in `start()`, which walked away from the child it had spawned; `stop()` saw no
+    process and returned while that child lived on (until the daemon's exit closed its pipe,
+    when it died on a BrokenPipeError traceback announcing its port)."""
+    from monitor.web.status_server import StatusProcess
+
+    process = StatusProcess("127.0.0.1", 0)
+    await process.start()
+    runner = asyncio.create_task(process.run())
+    first = process.pid
+    assert first is not None
+    os.kill(first, signal.SIGKILL)
+    loop = asyncio.get_running_loop()
+    end = loop.time() + 20
+    while (second := status_child(os.getpid(), first)) is None:
+        assert loop.time() < end, "no replacement spawned"
+        await asyncio.sleep(0.002)
+    await asyncio.sleep(0.05)  # spawned: start() waits for its `listening` line
+    assert alive(second)
+    runner.cancel()  # the daemon's stop() cancels its tasks first...
+    await asyncio.gather(runner, return_exceptions=True)
+    await process.stop()  # ...then stops the status process
+    assert not alive(second), "the replacement outlived stop()"
+
+
+def test_a_child_whose_daemon_is_gone_exits_without_a_traceback():
+    """The daemon died before the child said on which port it listens: the child's stdout
+    is a broken pipe. It exits quietly instead of printing a BrokenPipeError traceback."""
+    child = subprocess.Popen([sys.executable, "-m", "monitor.web.status_server", "127.0.0.1",
+                              "0"], cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE)
+    assert child.stdout is not None and child.stdin is not None and child.stderr is not None
+    child.stdout.close()  # nobody reads what it says
+    try:
+        child.stdin.close()  # and its daemon is gone
+        err = child.stderr.read().decode(errors="replace")
+        child.wait(20)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+        child.stderr.close()
+    assert "Traceback" not in err and "Exception ignored" not in err, err
+
+
+async def test_the_page_process_never_imports_from_the_working_directory(
+        tmp_path, monkeypatch):
+    """`python -m` puts the working directory first on sys.path: started from a directory
+    holding a `monitor` package (another Siaga checkout, a writable directory), the child
+    ran that code instead of the daemon's."""
+    from monitor.web.status_server import StatusProcess
+
+    rogue = tmp_path / "monitor" / "web"
+    rogue.mkdir(parents=True)
+    (tmp_path / "monitor" / "__init__.py").write_text("")
+    (rogue / "__init__.py").write_text("")
+    (rogue / "status_server.py").write_text('print("error rogue code ran", flush=True)\n')
+    monkeypatch.chdir(tmp_path)
+    process = StatusProcess("127.0.0.1", 0)
+    await process.start()
+    try:
+        assert process.pid is not None and process.port > 0
+    finally:
+        await process.stop()
+
+
+@pytest.mark.slow
+async def test_a_build_skipped_while_the_process_was_stuck_reaches_it_once_it_reads(
+        tmp_path, targets):
+    """Builds that find the pipe backlog full are skipped; the latest one must still reach
+    the child when it reads again, not wait for the next change or the 60 s refresh (the
+    last transition of a storm is the one citizens need to see)."""
+    from monitor.web import status_server
+
+    daemon = await start(tmp_path, config(tmp_path, targets.url("izin")))
+    process = daemon.status_process
+    assert process is not None and process.pid is not None
+    try:
+        base = f"http://127.0.0.1:{process.port}"
+        await wait_state(base, "Layanan Perizinan", "up", 10)
+        os.kill(process.pid, signal.SIGSTOP)
+        frame = len(status_server.encode(daemon.status_pages.bodies, "id"))
+        for _ in range(2 * status_server.BACKLOG // frame):  # the backlog is full
+            process.publish(daemon.status_pages.bodies, "id")
+        skipped = process.skipped
+        builds = daemon.status_pages.builds
+        targets.status["izin"] = 500  # goes down while the child cannot read
+        await wait_state(f"http://127.0.0.1:{daemon.server.port}", "Layanan Perizinan",
+                         "down", 15)  # the daemon's own listener has the new build
+        await until(lambda: process.skipped > skipped, 5, "the down build was skipped")
+        later = daemon.status_pages.builds
+        os.kill(process.pid, signal.SIGCONT)
+        await wait_state(base, "Layanan Perizinan", "down", 10)
+        assert later > builds
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(process.pid, signal.SIGCONT)
         await daemon.stop()

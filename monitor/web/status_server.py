@@ -134,12 +134,24 @@ async def child_main(host: str, port: int) -> int:
     try:
         await web.TCPSite(runner, host, port, reuse_address=True).start()
     except OSError as exc:
-        print(f"error {exc.strerror or exc}", flush=True)
+        say(f"error {exc.strerror or exc}")
         return 2
-    print(f"listening {runner.addresses[0][1]}", flush=True)
+    if not say(f"listening {runner.addresses[0][1]}"):
+        await runner.cleanup()
+        return 1  # the daemon went away while we started: nobody to serve for
     await gone.wait()
     await runner.cleanup()
     return 0
+
+
+def say(line: str) -> bool:
+    """One line to the daemon; False when it is gone (its end of the pipe closed). Written
+    unbuffered, so no flush at exit can fail on the broken pipe again."""
+    try:
+        os.write(sys.stdout.fileno(), f"{line}\n".encode())
+    except OSError:
+        return False
+    return True
 
 
 def main(argv: list[str]) -> int:
@@ -171,27 +183,33 @@ class StatusProcess:
         self.skipped = 0  # builds not sent because the child had not read the earlier ones
         self._proc: asyncio.subprocess.Process | None = None
         self._stopping = False
+        self._catch_up: asyncio.Task[None] | None = None  # the latest build, once it reads
 
     async def start(self) -> None:
         """Spawn the child and wait until it listens; ListenError when it cannot."""
         # The child imports this package from where the daemon found it (installed or not).
         root = str(Path(__file__).resolve().parents[2])
         path = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH", "")) if p)
+        # -P: not the working directory first on sys.path, where another `monitor` package
+        # (an older checkout, a writable directory) would be imported instead of ours.
+        # A session of its own: Ctrl-C in a terminal signals its whole process group, and a
+        # child still importing would die of it with a traceback; the daemon stops it.
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "monitor.web.status_server", self.host, str(self.port),
-            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-            env={**os.environ, "PYTHONPATH": path})
+            sys.executable, "-P", "-m", "monitor.web.status_server", self.host,
+            str(self.port), stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+            env={**os.environ, "PYTHONPATH": path}, start_new_session=True)
         assert proc.stdout is not None
         try:
             async with asyncio.timeout(READY_TIMEOUT):
                 line = (await proc.stdout.readline()).decode(errors="replace").strip()
         except TimeoutError:
             line = "error no answer within 15 s"
+        except BaseException:  # cancelled (the daemon stops): the child must not outlive us
+            await _kill(proc)
+            raise
         word, _, rest = line.partition(" ")
         if word != "listening":
-            with contextlib.suppress(ProcessLookupError):
-                proc.kill()
-            await proc.wait()
+            await _kill(proc)
             reason = rest or f"exited with code {proc.returncode}"
             raise ListenError(f"status page server (siaga.status_listen {self.host}:"
                               f"{self.port}) cannot start: {reason}")
@@ -211,10 +229,24 @@ class StatusProcess:
             return
         if proc.stdin.transport.get_write_buffer_size() > BACKLOG:
             # A child that stopped reading (stopped, stuck) must not grow our memory: it
-            # gets a later build once it reads again, or a restart.
+            # gets the latest build once it reads again, or a restart.
             self.skipped += 1
+            if self._catch_up is None or self._catch_up.done():
+                self._catch_up = asyncio.get_running_loop().create_task(
+                    self._send_latest_once_read(proc), name="status-process-catch-up")
             return
         proc.stdin.write(frame)
+
+    async def _send_latest_once_read(self, proc: asyncio.subprocess.Process) -> None:
+        """After skipped builds: the newest one as soon as the child has read the backlog
+        (not at the next change, perhaps a minute later)."""
+        assert proc.stdin is not None
+        try:
+            await proc.stdin.drain()
+        except (ConnectionError, RuntimeError):  # it died: its successor gets `latest`
+            return
+        if self._proc is proc and self.latest is not None:
+            self._send(self.latest)
 
     @property
     def pid(self) -> int | None:
@@ -245,6 +277,8 @@ class StatusProcess:
 
     async def stop(self) -> None:
         self._stopping = True
+        if self._catch_up is not None:
+            self._catch_up.cancel()
         proc, self._proc = self._proc, None
         if proc is None:
             return
@@ -254,9 +288,13 @@ class StatusProcess:
             async with asyncio.timeout(5):
                 await proc.wait()
         except TimeoutError:
-            with contextlib.suppress(ProcessLookupError):
-                proc.kill()
-            await proc.wait()
+            await _kill(proc)
+
+
+async def _kill(proc: asyncio.subprocess.Process) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        proc.kill()
+    await proc.wait()
 
 
 if __name__ == "__main__":
