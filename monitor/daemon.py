@@ -145,7 +145,7 @@ class Daemon:
         self._build_operations(config)
         self.status_pages = status_cache(self)  # the public page, rebuilt on changes
         self.uptime = UptimeWindows(self.store, lambda: self.config)  # 7/30/90-day figures
-        self.metrics.add(self.uptime.collector())
+        self.metrics.add_text(self.uptime.collector())
         self.engine.on_transition.append(lambda check, *_: self.uptime.changed(check.name))
         self.latency = LatencyLog(self.store)  # hourly latency for /dashboard's charts
         self.engine.on_result.append(self.latency.on_result)

@@ -32,6 +32,7 @@ HELP = {
 ORDER = list(HELP)
 COUNTERS = {"siaga_probes_total", "siaga_check_state_changes_total"}
 Lines = tuple[str, ...]  # one (possibly empty) string per family, in ORDER
+CHUNK = 2000  # checks per piece of a scrape
 
 
 def check_lines(check: Check, rt: Runtime, lab: str) -> Lines:
@@ -104,7 +105,7 @@ def family(rows: list[Lines], i: int) -> str:
     return "".join(family_parts(rows, i))
 
 
-def family_parts(rows: list[Lines], i: int, size: int = 2000) -> Iterator[str]:
+def family_parts(rows: list[Lines], i: int, size: int = CHUNK) -> Iterator[str]:
     """One family's text in pieces of `size` checks (a few hundred KB each), so a scrape of
     20,000 checks never holds a whole family (10 MB for the HTTP phases) at once."""
     name = ORDER[i]

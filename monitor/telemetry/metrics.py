@@ -18,7 +18,7 @@ import platform
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator
-from typing import Any
+from typing import Any, Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import (
@@ -99,7 +99,20 @@ HELP = exposition.HELP
 # latency histogram
 Scrape = tuple[list[exposition.Lines], list[tuple[str, tuple[float, ...]]]]
 LATENCY_NAME = "siaga_probe_latency_seconds"
+# A whole scrape: the per-check families, then each text family's header and rows
+FullScrape = tuple[Scrape, list[tuple[str, list[str]]]]
 LATENCY_HELP = "Probe latency of the check (opt-in per check or globally)"
+
+
+class TextFamily(Protocol):
+    """A per-check family written by `/metrics` as cached text (`text_head()` and one string
+    per check from `text_rows()`), and by `collect()` on the generic path: same samples."""
+
+    def collect(self) -> Iterator[Metric]: ...
+
+    def text_head(self) -> str: ...
+
+    def text_rows(self) -> list[str]: ...
 
 
 class CheckCollector(Collector):
@@ -231,6 +244,7 @@ class Metrics:
         self._scrape_lock = asyncio.Lock()
         self.engine = engine
         self._globals = CollectorRegistry(auto_describe=True)
+        self._text: list[TextFamily] = []
         self.checks = CheckCollector(engine, location)
         registry.register(self.checks)
         self._declare_probing()
@@ -283,6 +297,13 @@ class Metrics:
         `/metrics` serves it: the fast path writes only what is registered here."""
         return self._add(metric)
 
+    def add_text(self, family: TextFamily) -> None:
+        """Register a per-check family that `/metrics` writes from its own cached text (the
+        generic path, `generate_latest(self._globals)`, is far too slow for 20,000 checks and
+        runs on the event loop); the injected registry still sees it through `collect()`."""
+        self.registry.register(family)
+        self._text.append(family)
+
     def config_loaded(self, ok: bool) -> None:
         self.reload_ok.set(1 if ok else 0)
         if ok:
@@ -300,8 +321,8 @@ class Metrics:
                 observe_latency(rt, result.duration)
 
     def render(self, items: list[tuple[Check, Runtime]] | None = None) -> bytes:
-        with self._render_lock:
-            return generate_latest(self._globals) + self.checks.render(items).encode()
+        scrape = self._scrape(self.checks.snapshot() if items is None else items)
+        return generate_latest(self._globals) + "".join(self._chunks(scrape)).encode()
 
     async def stream(self, write: Callable[[bytes], Awaitable[None]]) -> None:
         """Write /metrics family by family, rendering in a thread: at 20,000 checks the
@@ -316,16 +337,25 @@ class Metrics:
         async with self._scrape_lock:  # one thread at a time waits for the render lock
             scrape = await asyncio.to_thread(self._scrape, items)
         await write(generate_latest(self._globals))
-        chunks = self.checks.chunks(scrape)
+        chunks = self._chunks(scrape)
         while True:
             chunk = await asyncio.to_thread(_next_encoded, chunks)
             if chunk is None:
                 return
             await write(chunk)
 
-    def _scrape(self, items: list[tuple[Check, Runtime]]) -> Scrape:
+    def _scrape(self, items: list[tuple[Check, Runtime]]) -> FullScrape:
         with self._render_lock:
-            return self.checks.scrape(items)
+            return (self.checks.scrape(items),
+                    [(family.text_head(), family.text_rows()) for family in self._text])
+
+    def _chunks(self, scrape: FullScrape) -> Iterator[str]:
+        checks, texts = scrape
+        yield from self.checks.chunks(checks)
+        for head, rows in texts:
+            for start in range(0, max(len(rows), 1), exposition.CHUNK):
+                text = "".join(rows[start:start + exposition.CHUNK])
+                yield head + text if start == 0 else text
 
 
 def _next_encoded(chunks: Iterator[str]) -> bytes | None:
