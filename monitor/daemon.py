@@ -14,7 +14,7 @@ import secrets
 import signal
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from prometheus_client import CollectorRegistry
@@ -59,6 +59,7 @@ from monitor.web.status import status_cache
 
 log = logging.getLogger("siaga.daemon")
 LATENESS_WINDOW = 2000  # recent probe starts /healthz judges lateness over
+START_GRACE = 1.0  # s from start to the bulk work over every check (Daemon._later)
 
 
 def load_or_create_api_token(state_dir: Path) -> str:
@@ -248,12 +249,12 @@ class Daemon:
                                             name="deadman"),
                         asyncio.create_task(self.watchdog.run(), name="watchdog"),
                         asyncio.create_task(liveness.keep_marking(s.state_dir), name="mark")]
-        self._tasks.append(asyncio.create_task(rollup_run(self.store, lambda: self.config),
-                                               name="rollups"))  # uptime rollups + pruning
-        self._tasks.append(asyncio.create_task(self.uptime.run(), name="uptime-windows"))
-        self._tasks.append(asyncio.create_task(self.latency.run(), name="latency"))
+        # Bulk work over every check waits a moment, so that probing starts first
+        self._later(lambda: rollup_run(self.store, lambda: self.config), "rollups")  # + pruning
+        self._later(self.uptime.run, "uptime-windows")
+        self._later(self.latency.run, "latency")
         if self.serve or s.status_export:
-            self._tasks.append(asyncio.create_task(self.status_pages.run(), name="status-page"))
+            self._later(self.status_pages.run, "status-page")
         alerting = self.pager.grouping
         if alerting.alertmanager:  # changing these URLs takes a restart
             route = AlertmanagerRoute(alerting.alertmanager, s.location, s.base_url,
@@ -264,6 +265,15 @@ class Daemon:
         self.scheduler.set_checks(self.probed(self.config), initial=True)
         event(log, "started", checks=len(self.config.checks), location=s.location,
               listen=f"{s.listen_host}:{self.server.port}" if self.server else "-")
+
+    def _later(self, work: Callable[[], Awaitable[None]], name: str) -> None:
+        """Run `work()` as a task after START_GRACE seconds (at 20,000 checks the uptime
+        windows, rollups and status page each hold the loop or the store for a while)."""
+        async def later() -> None:
+            await asyncio.sleep(START_GRACE)
+            await work()
+
+        self._tasks.append(asyncio.create_task(later(), name=name))
 
     async def _close_gap(self, at: float | None = None) -> None:
         """Time Siaga was not watching is "no data" (monitor.checking.liveness): at start, from the

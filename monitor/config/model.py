@@ -6,9 +6,27 @@ builds a new one. Runtime state (check state, incidents) lives elsewhere, keyed 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, fields
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
+
+T = TypeVar("T")
+
+
+def quick_unpickle(cls: type[T]) -> type[T]:
+    """Give a slotted dataclass a `__setstate__` that knows its field names: the one
+    `dataclass(slots=True)` makes calls `dataclasses.fields()` for every object, which was
+    half the time of loading 20,000 cached checks (monitor.config.cache). Same state: the
+    field values in field order."""
+    names = tuple(f.name for f in fields(cls))  # type: ignore[arg-type]
+    set_ = object.__setattr__
+
+    def __setstate__(self: T, state: list[Any]) -> None:
+        for name, value in zip(names, state, strict=True):
+            set_(self, name, value)
+
+    cls.__setstate__ = __setstate__  # type: ignore[attr-defined]
+    return cls
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,6 +39,7 @@ class FlapPolicy:
     enabled: bool = True
 
 
+@quick_unpickle
 @dataclass(frozen=True, slots=True)
 class Check:
     """One thing Siaga watches. `spec` is the kind's own frozen spec object."""
