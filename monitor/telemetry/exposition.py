@@ -72,8 +72,9 @@ class Renderer:
         self._cache: dict[str, tuple[tuple[object, ...], Lines]] = {}
 
     def rows(self, items: Sequence[tuple[Check, Runtime]],
-             labels: Callable[[Check], str]) -> list[Lines]:
-        """Every check's lines, re-rendering only the checks that changed. The cache is
+             labels: Callable[[Check], str], *, prune: bool = True) -> list[Lines]:
+        """Every check's lines, re-rendering only the checks that changed (`prune`: `items`
+        is every check, forget the others). The cache is
         updated in place, so a stale entry is freed as soon as it is replaced (a fresh dict
         would hold old and new lines of every check at once: ~50 MB at 20,000 checks)."""
         cache = self._cache
@@ -88,11 +89,17 @@ class Renderer:
                 lines = check_lines(check, rt, labels(check))
                 cache[check.name] = (key, lines)
             rows.append(lines)
-        if len(cache) > len(rows):  # checks were removed
+        if prune:
+            self.prune(items)
+        return rows
+
+    def prune(self, items: Sequence[tuple[Check, Runtime]]) -> None:
+        """Forget the lines of checks not in `items` (removed by a reload)."""
+        cache = self._cache
+        if len(cache) > len(items):
             keep = {check.name for check, _ in items}
             for name in [n for n in cache if n not in keep]:
                 del cache[name]
-        return rows
 
     def render(self, items: Sequence[tuple[Check, Runtime]],
                labels: Callable[[Check], str]) -> str:
