@@ -66,16 +66,16 @@ class Ticker:
 def time_swaps(daemon: Daemon) -> list[float]:
     """Time the on-loop part (`Daemon.reload(config)`) of the reloads that follow."""
     swaps: list[float] = []
-    real = daemon.reload
+    real = daemon.reloader.apply  # what the reloader calls on the loop
 
-    def timed(loaded: object = None) -> bool:
+    def timed(loaded: object = None, plan: object = None) -> bool:
         t = time.perf_counter()
         try:
-            return real(loaded)  # type: ignore[arg-type]
+            return real(loaded, plan)  # type: ignore[arg-type]
         finally:
             swaps.append(time.perf_counter() - t)
 
-    daemon.reload = timed  # type: ignore[method-assign]
+    daemon.reloader.apply = timed
     return swaps
 
 

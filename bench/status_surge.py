@@ -3,6 +3,7 @@ and probe lateness with and without the surge. Prints one JSON line; progress on
 
     python bench/status_surge.py                 # 100 public checks, 200 clients, 30 s
     python bench/status_surge.py --smoke         # 20 public checks, 20 clients, 3 s
+    python bench/status_surge.py --status-listen # the page in its own process (status_listen)
 
 Siaga runs pinned to the second core (`taskset`), the target and the load generator on the
 first. The store is seeded with 90 days of history (a few outages on every third check) so the
@@ -17,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -35,7 +37,7 @@ D = 86400.0
 
 
 def make_config(tmp: Path, public: int, internal: int, interval: float, target: int,
-                listen: int) -> Path:
+                listen: int, status_listen: int | None = None) -> Path:
     url = f"http://{HOST}:{target}/ok"
     lines = [f'  - {{name: "pub-{i:03d}", group: "Layanan {i % 8}", title: "Layanan Publik '
              f'{i:03d}", public: true, http: {{url: "{url}"}}}}' for i in range(public)]
@@ -44,7 +46,8 @@ def make_config(tmp: Path, public: int, internal: int, interval: float, target: 
     path = tmp / "checks.yaml"
     path.write_text(
         f'siaga: {{listen: "{HOST}:{listen}", state_dir: "{tmp / "state"}", '
-        f"max_concurrency: 500, per_host_concurrency: 500}}\n"
+        + (f'status_listen: "{HOST}:{status_listen}", ' if status_listen else "")
+        + "max_concurrency: 500, per_host_concurrency: 500}\n"
         f"defaults: {{interval: {interval}s, timeout: {min(2.0, interval):g}s}}\n"
         "checks:\n" + "\n".join(lines) + "\n")
     return path
@@ -170,12 +173,14 @@ async def sizes(session: aiohttp.ClientSession, base: str) -> dict[str, int]:
 
 async def measure(args: argparse.Namespace, pin: Pinning, tmp: Path) -> dict[str, Any]:
     target_port, listen = free_port(), free_port()
+    status_port = free_port() if args.status_listen else None
     target = subprocess.Popen([sys.executable, str(ROOT / "bench" / "target.py"),
                                str(target_port)], stdout=subprocess.DEVNULL)
     siaga = None
     try:
         wait_listening(target_port, 10)
-        config = make_config(tmp, args.public, args.internal, args.interval, target_port, listen)
+        config = make_config(tmp, args.public, args.internal, args.interval, target_port, listen,
+                             status_port)
         seed(tmp / "state", args.public, time.time())
         with open(tmp / "siaga.log", "wb") as daemon_log:
             siaga = subprocess.Popen([*pin.prefix(), sys.executable, "-m", "monitor", "run",
@@ -183,20 +188,28 @@ async def measure(args: argparse.Namespace, pin: Pinning, tmp: Path) -> dict[str
                                      stdout=subprocess.DEVNULL, stderr=daemon_log)
         wait_listening(listen, 20)
         base = f"http://{HOST}:{listen}"
+        child = None
+        if status_port:
+            wait_listening(status_port, 20)
+            child = page_process(siaga.pid)
+            if args.child_core == "harness" and pin.harness is not None:
+                os.sched_setaffinity(child, {pin.harness})
         async with aiohttp.ClientSession() as session:
             log(f"warm-up {args.warmup:g} s")
             await asyncio.sleep(args.warmup)
             result: dict[str, Any] = await sizes(session, base)
             a = await lateness(session, base)
             cpu_a = procstat.cpu_seconds(siaga.pid)
+            child_a = procstat.cpu_seconds(child) if child else 0.0
             log(f"quiet window {args.seconds:g} s")
             await asyncio.sleep(args.seconds)
             b = await lateness(session, base)
             cpu_b = procstat.cpu_seconds(siaga.pid)
             log(f"surge: {args.clients} clients for {args.seconds:g} s")
-            load = await surge(listen, args.clients, args.seconds, args.rate)
+            load = await surge(status_port or listen, args.clients, args.seconds, args.rate)
             c = await lateness(session, base)
             cpu_c = procstat.cpu_seconds(siaga.pid)
+            child_c = procstat.cpu_seconds(child) if child else 0.0
         quiet, loud = window(a, b), window(b, c)
         result |= {
             "public_checks": args.public, "checks": args.public + args.internal,
@@ -207,11 +220,23 @@ async def measure(args: argparse.Namespace, pin: Pinning, tmp: Path) -> dict[str
             "siaga_cpu_share_quiet": r((cpu_b - cpu_a) / args.seconds, 3),
             "siaga_cpu_share_surge": r((cpu_c - cpu_b) / load["seconds"], 3),
             "lateness_quiet": quiet, "lateness_surge": loud, "pinning": pin.describe(),
+            "served_by": (f"status_listen process (nice 10) on the "
+                          f"{args.child_core} core" if child else "the daemon's own listener"),
+            "page_process_cpu_share_over_both_windows": (
+                r((child_c - child_a) / (args.seconds + load["seconds"]), 3) if child else None),
         }
         return result
     finally:
         stop_process(siaga)
         stop_process(target)
+
+
+def page_process(pid: int) -> int:
+    """The daemon's status page process (its only child)."""
+    kids = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    if len(kids) != 1:
+        raise RuntimeError(f"expected one child of siaga ({pid}), found {kids}")
+    return int(kids[0])
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -226,6 +251,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--warmup", type=float, default=5.0)
     p.add_argument("--smoke", action="store_true", help="tiny: 20 public, 20 clients, 3 s")
     p.add_argument("--no-pin", action="store_true")
+    p.add_argument("--status-listen", action="store_true",
+                   help="serve the page from its own process (siaga.status_listen)")
+    p.add_argument("--child-core", choices=["sut", "harness"], default="sut",
+                   help="with --status-listen: the page process shares Siaga's core (worst "
+                        "case, the default) or the load generator's")
     args = p.parse_args(argv)
     if args.smoke:
         args.public, args.internal, args.clients, args.seconds, args.warmup = 20, 0, 20, 3.0, 2.0

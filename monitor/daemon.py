@@ -17,11 +17,12 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+from aiohttp import web
 from prometheus_client import CollectorRegistry
 from rich.console import Console
 
 from monitor.checking import liveness
-from monitor.checking.engine import Engine
+from monitor.checking.engine import Engine, ReloadSummary
 from monitor.checking.faults import Faults
 from monitor.checking.heartbeats import Heartbeats, Tokens
 from monitor.checking.scheduler import Scheduler
@@ -44,18 +45,22 @@ from monitor.paging.pager import Pager
 from monitor.paging.templates import is_sms_url
 from monitor.probes import KINDS, host_of
 from monitor.probes.base import ProbeContext
+from monitor.process import freeze_heap
 from monitor.reporting.latency import LatencyLog
 from monitor.reporting.rollup import run as rollup_run
 from monitor.reporting.uptime_windows import UptimeWindows
+from monitor.secretfile import read_or_create
 from monitor.store.sqlite import Store
 from monitor.telemetry import logs
 from monitor.telemetry.deadman import StoreHealth
 from monitor.telemetry.deadman import run as deadman_run
 from monitor.telemetry.logs import event
 from monitor.telemetry.metrics import Metrics
+from monitor.web import services
 from monitor.web.app import Server, build_app
 from monitor.web.push import RateLimit
 from monitor.web.status import status_cache
+from monitor.web.status_server import StatusProcess
 
 log = logging.getLogger("siaga.daemon")
 LATENESS_WINDOW = 2000  # recent probe starts /healthz judges lateness over
@@ -67,13 +72,8 @@ def load_or_create_api_token(state_dir: Path) -> str:
     (mode 0600) in the state directory, which `siaga ack` on the same machine reads."""
     if os.environ.get("SIAGA_API_TOKEN"):
         return os.environ["SIAGA_API_TOKEN"]
-    path = state_dir / "api.token"
-    if not path.exists():
-        state_dir.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(secrets.token_urlsafe(32))
-    return path.read_text().strip()
+    made = read_or_create(state_dir / "api.token", lambda: secrets.token_urlsafe(32).encode())
+    return made.decode().strip()
 
 
 def load_or_create_instance_id(state_dir: Path) -> str:
@@ -89,7 +89,7 @@ def load_or_create_instance_id(state_dir: Path) -> str:
 # Settings read once at start (sockets, files, label sets, semaphores, routes); every other
 # setting, the API token and push tokens included, takes effect on reload.
 RESTART_SETTINGS = ("listen", "state_dir", "location", "max_concurrency",
-                    "per_host_concurrency", "latency_histogram")
+                    "per_host_concurrency", "latency_histogram", "status_listen")
 
 
 def restart_needed(running: Config, loaded: Config) -> tuple[str, ...]:
@@ -130,6 +130,7 @@ class Daemon:
             self.metrics.add(gauge)
         self.scheduler: Scheduler | None = None
         self.server: Server | None = None
+        self.status_process: StatusProcess | None = None  # siaga.status_listen
         self.serve = serve
         self.recent_lateness: deque[float] = deque(maxlen=LATENESS_WINDOW)
         self.last_reload_error: str | None = None
@@ -144,7 +145,10 @@ class Daemon:
         self.store = Store(config.settings.state_dir)
         self._build_paging(config, notifier)
         self._build_operations(config)
-        self.status_pages = status_cache(self)  # the public page, rebuilt on changes
+        # the public page, rebuilt on changes
+        self.status_pages = status_cache(lambda: self.config, self.engine, self.store)
+        self.pager.on_change.append(self.status_pages.changed)
+        self.on_reload.append(self.status_pages.changed)
         self.uptime = UptimeWindows(self.store, lambda: self.config)  # 7/30/90-day figures
         self.metrics.add_text(self.uptime.collector())
         self.engine.on_transition.append(lambda check, *_: self.uptime.changed(check.name))
@@ -184,12 +188,37 @@ class Daemon:
 
     def _build_operations(self, config: Config) -> None:
         """Reloads, heartbeats, push rate limits and store health."""
-        self.reloader = Reloader(lambda: self.config.path, self.reload)
+        self.reloader = Reloader(lambda: self.config.path, self.reload,
+                                 prepare=self.engine.diff)  # compared off the loop
         self.heartbeats = Heartbeats(self.engine, self.store,
                                      Tokens(Path(config.settings.state_dir)), config.settings.tz)
         self.on_reload.append(lambda c: setattr(self.heartbeats, "tz", c.settings.tz))
         self.push_limit = RateLimit()
         self.store_health = StoreHealth(self.store)
+
+    def provide_web(self, app: web.Application) -> None:
+        """Give the web layer the few services its handlers use (monitor.web.services)."""
+        app[services.CONFIG] = lambda: self.config
+        app[services.CLOCK] = self.pager.clock
+        app[services.STORE] = self.store
+        app[services.ENGINE] = self.engine
+        app[services.OPEN_INCIDENTS] = lambda: self.pager.incidents
+        app[services.ACTIONS] = self.actions
+        app[services.SIGNER] = self.signer
+        app[services.SUPPRESSED] = self.suppression.reason
+        app[services.HEARTBEATS] = self.heartbeats
+        app[services.PUSH_LIMIT] = self.push_limit
+        app[services.PUSH_REFUSED] = lambda reason: self.metrics.heartbeat_rejected.labels(
+            reason).inc()
+        app[services.SCRAPE] = self.metrics.stream
+        app[services.HEALTH] = self.health_problems
+        app[services.STATUS_PAGES] = self.status_pages
+        app[services.UPTIME] = lambda: self.uptime.figures
+        app[services.REFRESH_SILENCES] = self.refresh_silences
+        app[services.RELOADING] = services.Reloading(
+            self.reloader.reload, lambda: self.last_reload_error, lambda: self.restart_needed)
+        app[services.API_TOKEN] = lambda: self.api_token
+        app[services.INSTANCE_ID] = self.instance_id
 
     def rate_limit(self, url: str) -> int:
         """Messages an hour one channel of an officer may get (alerting.rate_limit)."""
@@ -234,7 +263,7 @@ class Daemon:
         stats.on_lateness.append(self.recent_lateness.append)
         stats.on_missed.append(lambda check: self.metrics.missed.inc())
         if self.serve:
-            self.server = Server(build_app(self), s.listen_host, s.listen_port)
+            self.server = Server(build_app(self.provide_web), s.listen_host, s.listen_port)
             await self.server.start()
         await self._close_gap()
         await self.pager.load()
@@ -253,6 +282,8 @@ class Daemon:
         self._later(lambda: rollup_run(self.store, lambda: self.config), "rollups")  # + pruning
         self._later(self.uptime.run, "uptime-windows")
         self._later(self.latency.run, "latency")
+        if self.serve and s.status_listen:
+            await self._start_status_process(s.status_listen)
         if self.serve or s.status_export:
             self._later(self.status_pages.run, "status-page")
         alerting = self.pager.grouping
@@ -263,6 +294,7 @@ class Daemon:
             self.pager.on_change.append(route.changed)  # the pager's decisions, not transitions
             self._tasks.append(asyncio.create_task(route.run(), name="alertmanager"))
         self.scheduler.set_checks(self.probed(self.config), initial=True)
+        freeze_heap()  # the daemon's start-up heap (monitor.process says why)
         event(log, "started", checks=len(self.config.checks), location=s.location,
               listen=f"{s.listen_host}:{self.server.port}" if self.server else "-")
 
@@ -275,6 +307,18 @@ class Daemon:
 
         self._tasks.append(asyncio.create_task(later(), name=name))
 
+    async def _start_status_process(self, address: str) -> None:
+        """The public status page in a process of its own (monitor.web.status_server)."""
+        host, _, port = address.rpartition(":")
+        process = StatusProcess(host.strip("[]") or "0.0.0.0", int(port))
+        await process.start()  # ListenError: `siaga run` says why and exits
+        self.status_process = process
+        self.status_pages.on_build.append(
+            lambda bodies: process.publish(bodies, self.config.settings.language))
+        self._tasks.append(asyncio.create_task(process.run(), name="status-process"))
+        event(log, "status_server_started", listen=f"{process.host}:{process.port}",
+              pid=process.pid)
+
     async def _close_gap(self, at: float | None = None) -> None:
         """Time Siaga was not watching is "no data" (monitor.checking.liveness): at start, from the
         mark a crashed run left; at stop, from now."""
@@ -283,10 +327,12 @@ class Daemon:
         if at is not None:
             await self.store.run(liveness.close_watch, list(self.config.by_name), at)
 
-    def reload(self, loaded: Config | ConfigError | None = None) -> bool:
+    def reload(self, loaded: Config | ConfigError | None = None,
+               plan: ReloadSummary | None = None) -> bool:
         """Load the file again; keep running on the old config if the new one is invalid.
 
-        `loaded` is the outcome of a load already done off the loop (monitor.config.reloader)."""
+        `loaded` is the outcome of a load already done off the loop (monitor.config.reloader),
+        `plan` the engine's diff against it, also made there."""
         try:
             if isinstance(loaded, ConfigError):
                 raise loaded
@@ -300,7 +346,7 @@ class Daemon:
             return False
         logs.learn_secrets(config.secrets)
         logs.set_zone(config.settings.tz)
-        summary = self.engine.apply(config)
+        summary = self.engine.apply(config, plan)
         self.restart_needed = restart_needed(self.started_with, config)
         self.engine.ctx.body_limit = config.settings.body_limit  # read by each probe
         self.config = config
@@ -309,13 +355,15 @@ class Daemon:
             self.faults.keep_only(kind, names)
         self.last_reload_error = None
         if self.scheduler is not None:
-            self.scheduler.set_checks(self.probed(config))
+            self.scheduler.set_checks(self.probed(config),
+                                      changed=frozenset(summary.changed))
         self.metrics.config_loaded(True)
         self.suppression.forget()
         for hook in self.on_reload:
             hook(config)
         event(log, "reloaded", added=len(summary.added), removed=len(summary.removed),
-              changed=len(summary.changed), unchanged=summary.unchanged,
+              changed=len(summary.changed), reset=len(summary.reset),
+              unchanged=summary.unchanged,
               restart_needed=",".join(self.restart_needed) or "-")
         return True
 
@@ -362,6 +410,8 @@ class Daemon:
             await asyncio.gather(*self._tasks, return_exceptions=True)
         if self.outbox is not None:
             await self.outbox.stop()
+        if self.status_process is not None:
+            await self.status_process.stop()
         if self.server is not None:
             await self.server.stop()
         await self._close_gap(time.time())

@@ -34,6 +34,18 @@ def config_cache_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None
     patch.undo()
 
 
+@pytest.fixture(autouse=True)
+def siaga_logger_restored() -> Iterator[None]:
+    """`siaga run` in-process (monitor.telemetry.logs.setup) gives the "siaga" logger its own
+    handler on the test's captured stream and stops propagation: put it back after each
+    test, or later tests' caplog (and the swallowed-exception guard) would see nothing."""
+    logger = logging.getLogger("siaga")
+    saved = (logger.handlers[:], logger.propagate, logger.level)
+    yield
+    logger.handlers[:], logger.propagate = saved[0], saved[1]
+    logger.setLevel(saved[2])
+
+
 @pytest_asyncio.fixture
 async def smtp_server() -> AsyncIterator[SmtpReceiver]:
     """A real SMTP server on 127.0.0.1 collecting mail (see tests/receivers.py)."""

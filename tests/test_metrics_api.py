@@ -14,6 +14,7 @@ from monitor.config.loader import parse_config
 from monitor.daemon import Daemon
 from monitor.reporting.uptime import Uptime
 from monitor.reporting.uptime_windows import WINDOWS, UptimeWindows
+from monitor.telemetry.families import TABLE
 
 CONFIG = """
 siaga: {{location: test-1, listen: "127.0.0.1:0", state_dir: "{state}"}}
@@ -79,6 +80,26 @@ async def test_the_fast_render_equals_the_generic_exposition(daemon):
     fast = samples(daemon.metrics.render().decode())
     generic = samples(generate_latest(daemon.registry).decode())
     assert fast == generic
+
+
+def headers(text: str) -> dict[str, tuple[str, str]]:
+    """Each family's (type, help) as a Prometheus parser reads them."""
+    return {f.name: (f.type, f.documentation) for f in text_string_to_metric_families(text)}
+
+
+async def test_every_family_of_the_table_is_scraped_with_its_help_and_type(daemon):
+    status, text = await get(daemon, "/metrics")
+    assert status == 200
+    scraped = headers(text)
+    assert {f.name: scraped.get(f.name) for f in TABLE} == {f.name: (f.type, f.help)
+                                                           for f in TABLE}
+
+
+async def test_the_fast_render_and_the_generic_one_agree_on_every_family(daemon):
+    fast = headers(daemon.metrics.render().decode())
+    generic = headers(generate_latest(daemon.registry).decode())
+    assert fast == generic
+    assert {f.name for f in TABLE} <= set(fast)
 
 
 async def test_metrics_endpoint_serves_the_text_format(daemon):

@@ -4,6 +4,7 @@ incidents resolved and series gone, invalid files refused, and the file watcher.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 
 import aiohttp
@@ -187,3 +188,39 @@ async def test_a_reload_says_which_changed_settings_wait_for_a_restart(daemon, f
     path.write_text(text(farm, tmp_path, BEFORE))  # back as it was: nothing waits any more
     assert await daemon.reloader.reload()
     assert daemon.restart_needed == ()
+
+
+def test_a_plan_made_before_another_reload_is_not_trusted(tmp_path):
+    """The reloader compares checks off the loop; if another config was applied between that
+    comparison and the swap, the swap compares again instead of using a stale diff."""
+    from monitor.checking.engine import Engine
+    from monitor.probes.base import ProbeContext
+
+    def config(*urls: str) -> str:
+        return ("checks:\n" + "".join(f'  - {{name: c{i}, http: {{url: "{u}"}}}}\n'
+                                      for i, u in enumerate(urls)))
+
+    path = str(tmp_path / "checks.yaml")
+    first = parse_config(config("http://127.0.0.1:1/a", "http://127.0.0.1:1/b"), path)
+    engine = Engine(first, ProbeContext())
+    second = parse_config(config("http://127.0.0.1:1/a", "http://127.0.0.1:1/other"), path)
+    third = parse_config(config("http://127.0.0.1:1/moved"), path)
+    stale = engine.diff(third)  # made against `first`
+    assert stale.reset == ["c0"] and stale.removed == ["c1"]
+    engine.apply(second)
+    summary = engine.apply(third, stale)
+    assert summary is not stale
+    assert summary.reset == ["c0"] and summary.removed == ["c1"]
+    assert set(engine.runtime) == {"c0"} and engine.checks["c0"] is third.checks[0]
+
+    fresh = engine.diff(second)
+    assert engine.apply(second, fresh) is fresh  # a current plan is used as it is
+
+
+async def test_a_reload_logs_how_many_checks_started_afresh_on_a_new_target(
+        daemon, farm, tmp_path, caplog):
+    (tmp_path / "checks.yaml").write_text(text(farm, tmp_path, AFTER))
+    with caplog.at_level(logging.INFO, "siaga.daemon"):
+        assert await daemon.reloader.reload()
+    line = next(r.getMessage() for r in caplog.records if "event=reloaded" in r.getMessage())
+    assert "added=1 removed=1 changed=2 reset=1 unchanged=1" in line  # retarget: tcp → http

@@ -86,10 +86,11 @@ async def test_an_uplink_down_with_20_services_behind_it_makes_exactly_one_page(
             "siaga_notifications_suppressed_total", {"reason": "dependency"})
         assert suppressed == 20
         from monitor.web.api import check_json, with_paging
+        from monitor.web.app import build_app
 
         child = daemon.engine.checks["svc07"]
-        seen = with_paging(daemon, child, check_json(child, daemon.engine.runtime["svc07"]),
-                           time.time())
+        seen = with_paging(build_app(daemon.provide_web), child,
+                           check_json(child, daemon.engine.runtime["svc07"]), time.time())
         assert seen["incident"]["root"] == "uplink" and seen["incident"]["why"] == "dependency"
     finally:
         await daemon.stop()

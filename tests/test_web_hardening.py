@@ -221,7 +221,7 @@ def many_checks(tmp_path, n: int) -> Daemon:
 
 async def test_a_scraper_that_stops_reading_does_not_delay_other_scrapes(tmp_path):
     d = many_checks(tmp_path, 3000)
-    server = Server(build_app(d), "127.0.0.1", 0)
+    server = Server(build_app(d.provide_web), "127.0.0.1", 0)
     await server.start()
     stalled = socket.socket()
     stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
@@ -250,7 +250,7 @@ async def test_a_scraper_that_stops_reading_is_dropped_after_the_send_timeout(
     monkeypatch.setattr(api, "SEND_TIMEOUT", 0.5)
     d = many_checks(tmp_path, 3000)
     full = len(d.metrics.render())
-    server = Server(build_app(d), "127.0.0.1", 0)
+    server = Server(build_app(d.provide_web), "127.0.0.1", 0)
     await server.start()
     stalled = socket.socket()
     stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)

@@ -37,7 +37,7 @@ class Runtime:
     probes: int = 0
     failures: int = 0
     changes: int = 0
-    maintenance: bool = False  # set by the router while a maintenance window covers the check
+    maintenance: bool = False  # set by the pager while a maintenance window covers the check
     latency: list[float] | None = None  # opt-in histogram: bucket counts…, sum (last item)
     seen: float = 0.0  # when a result was last recorded (or the check was added): staleness
 
@@ -53,6 +53,8 @@ class ReloadSummary:
     changed: list[str] = field(default_factory=list)
     reset: list[str] = field(default_factory=list)  # target changed: state started afresh
     unchanged: int = 0
+    base: dict[str, Check] = field(default_factory=dict, repr=False)  # the checks compared
+    by_name: dict[str, Check] = field(default_factory=dict, repr=False)  # the new ones
 
 
 class Engine:
@@ -147,24 +149,33 @@ class Engine:
             except Exception:  # one broken listener must not hide the change from the others
                 log.exception("event=listener_failed check=%s", check.name)
 
-    def apply(self, config: Config) -> ReloadSummary:
-        """Swap in a new config, keeping state by name (see ReloadSummary)."""
-        summary = ReloadSummary()
-        new = config.by_name
-        for name in self.checks.keys() - new.keys():
-            summary.removed.append(name)
-            del self.runtime[name]
+    def diff(self, config: Config) -> ReloadSummary:
+        """What `config` changes against the running checks. It only reads, so a reload
+        computes it on its worker thread: comparing 20,000 checks field by field costs tens
+        of milliseconds that the loop would otherwise stall for."""
+        summary = ReloadSummary(base=self.checks, by_name=config.by_name)
+        new, running = summary.by_name, self.checks
+        summary.removed = [name for name in running if name not in new]
         for name, check in new.items():
-            old = self.checks.get(name)
+            old = running.get(name)
             if old is None:
                 summary.added.append(name)
-                self.runtime[name] = self.fresh()
             elif old == check:
                 summary.unchanged += 1
             else:
                 summary.changed.append(name)
                 if not old.same_target(check):
                     summary.reset.append(name)
-                    self.runtime[name] = self.fresh()
-        self.config, self.checks = config, new
+        return summary
+
+    def apply(self, config: Config, summary: ReloadSummary | None = None) -> ReloadSummary:
+        """Swap in a new config, keeping state by name (see ReloadSummary); `summary` is
+        `diff(config)` made earlier (ignored when another config was applied since)."""
+        if summary is None or summary.base is not self.checks:
+            summary = self.diff(config)
+        for name in summary.removed:
+            del self.runtime[name]
+        for name in (*summary.added, *summary.reset):
+            self.runtime[name] = self.fresh()
+        self.config, self.checks = config, summary.by_name
         return summary

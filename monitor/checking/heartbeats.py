@@ -20,7 +20,6 @@ import asyncio
 import datetime as dt
 import hmac
 import logging
-import os
 import secrets
 import sqlite3
 import time
@@ -40,6 +39,7 @@ from monitor.config.scalars import Cron, Duration, Str, format_duration
 from monitor.config.schema import Ctx, Obj
 from monitor.errors import StoreError
 from monitor.probes.base import ProbeResult
+from monitor.secretfile import read_or_create
 from monitor.store.sqlite import Store, transaction
 from monitor.telemetry.logs import event
 
@@ -161,15 +161,9 @@ class Tokens:
         return cached
 
     def _load_or_create(self, name: str) -> str:
-        path = self.dir / name
-        try:
-            self.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            return path.read_text().strip()
-        with os.fdopen(fd, "w") as f:
-            f.write(secrets.token_urlsafe(32))
-        return path.read_text().strip()
+        self.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        made = read_or_create(self.dir / name, lambda: secrets.token_urlsafe(32).encode())
+        return made.decode().strip()
 
     def matches(self, check: Check, given: str) -> bool:
         return hmac.compare_digest(given.encode(), self.token(check).encode())

@@ -18,7 +18,7 @@ import itertools
 import logging
 import random
 import zlib
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Container, Iterable
 from dataclasses import dataclass, field
 
 from monitor.config.model import Check
@@ -89,18 +89,19 @@ class Scheduler:
         slot = self._slots.get(name)
         return slot.due if slot else None
 
-    def set_checks(self, checks: Iterable[Check], *, initial: bool = False) -> None:
-        """Apply a check list: keep unchanged ones' phase, reschedule changed, add, remove."""
+    def set_checks(self, checks: Iterable[Check], *, initial: bool = False,
+                   changed: Container[str] | None = None) -> None:
+        """Apply a check list: keep unchanged ones' phase, reschedule changed, add, remove.
+        `changed`: the names known to differ (a reload's diff); others are not compared."""
         now = self._loop.time()
         wanted = {c.name: c for c in checks}
-        for name in list(self._slots):
-            if name not in wanted:
-                self._remove(name)
+        for name in [n for n in self._slots if n not in wanted]:
+            self._remove(name)
         for name, check in wanted.items():
             slot = self._slots.get(name)
             if slot is None:
                 self._add(check, now, initial)
-            elif slot.check != check:
+            elif (name in changed) if changed is not None else slot.check != check:
                 self._change(slot, check, now)
             else:
                 # Equal but not the same object: the slot must run the live config's check,

@@ -6,7 +6,7 @@ expectation (latency or certificate warning) makes it DEGRADED. Flapping is dete
 Nagios way: over the last `window` results, state changes are weighted from 0.75 (oldest)
 to 1.25 (newest); at or above `high` percent the check is FLAPPING, and it stays so until the
 figure drops to `low` percent (hysteresis). Every change of the shown state is a Transition.
-MAINTENANCE is not decided here: the router overlays it from maintenance windows.
+MAINTENANCE is not decided here: the pager overlays it from maintenance windows.
 """
 
 from __future__ import annotations

@@ -165,6 +165,7 @@ def result_table(check: Check, result: ProbeResult, redact: Callable[[str], str]
 
 def cmd_run(args: argparse.Namespace, out: Console, err: Console) -> int:
     from monitor.daemon import Daemon
+    from monitor.process import prepare_process
     from monitor.telemetry import logs
 
     with logs.held() as held:  # the cache's lines, logged once logging is set up
@@ -172,7 +173,7 @@ def cmd_run(args: argparse.Namespace, out: Console, err: Console) -> int:
         config = load_or_report(args.config, err, isolated=True, cache=cache)
     if config is None:
         return EXIT_USAGE
-    logs.setup(args.log_level, config.secrets, config.settings.tz)
+    prepare_process(args.log_level, config.secrets, config.settings.tz)
     held.replay()
 
     async def main() -> None:

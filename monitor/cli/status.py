@@ -16,7 +16,7 @@ from rich.text import Text
 
 from monitor.cli.client import Client
 from monitor.config.model import Config
-from monitor.i18n import reason, register, state_word, text
+from monitor.i18n import reason, state_word, text
 
 EXIT_OK = 0
 PROBLEMS_FIRST = ["down", "flapping", "degraded", "unknown", "maintenance", "up"]
@@ -24,25 +24,6 @@ STYLE = {"down": "bold red", "flapping": "magenta", "degraded": "yellow", "unkno
          "maintenance": "cyan", "up": "green"}
 WATCH_EVERY = 2.0
 COLUMNS = ("group", "check", "state", "since", "latency", "reason", "incident")
-
-register("id", {
-    "status.group": "grup", "status.check": "layanan", "status.state": "kondisi",
-    "status.since": "sejak", "status.latency": "latensi", "status.reason": "keterangan",
-    "status.incident": "insiden",
-    "status.checks": "{n} layanan",
-    "status.acked": "#{id} ditangani oleh {who}",
-    "status.open": "#{id} belum ditangani",
-    "status.suppressed": "#{id} ({why})",
-})
-register("en", {
-    "status.group": "group", "status.check": "check", "status.state": "state",
-    "status.since": "since", "status.latency": "latency", "status.reason": "reason",
-    "status.incident": "incident",
-    "status.checks": "{n} checks",
-    "status.acked": "#{id} handled by {who}",
-    "status.open": "#{id} not acknowledged",
-    "status.suppressed": "#{id} ({why})",
-})
 
 
 def _since(iso: str | None, tz: dt.tzinfo, now: float) -> str:
@@ -60,11 +41,11 @@ def incident_cell(lang: str, incident: dict[str, Any] | None) -> str:
     if not incident:
         return ""
     if incident.get("suppressed"):
-        return text(lang, "status.suppressed", id=incident["id"], why=incident["suppressed"])
+        return text(lang, "cli.status.suppressed", id=incident["id"], why=incident["suppressed"])
     who = incident.get("acked_by_name") or incident.get("acked_by")
     if who:
-        return text(lang, "status.acked", id=incident["id"], who=who)
-    return text(lang, "status.open", id=incident["id"])
+        return text(lang, "cli.status.acked", id=incident["id"], who=who)
+    return text(lang, "cli.status.open", id=incident["id"])
 
 
 def status_view(checks: list[dict[str, Any]], config: Config, now: float,
@@ -80,7 +61,7 @@ def status_view(checks: list[dict[str, Any]], config: Config, now: float,
                                             rank.get(c["state"], 9), c["name"]))
     table = Table(expand=True)
     for column in COLUMNS:
-        table.add_column(text(lang, f"status.{column}"), overflow="fold")
+        table.add_column(text(lang, f"cli.status.{column}"), overflow="fold")
     for c in ordered:
         last = c.get("last") or {}
         latency = f"{last['duration'] * 1000:.0f} ms" if "duration" in last else ""
@@ -93,7 +74,7 @@ def status_view(checks: list[dict[str, Any]], config: Config, now: float,
     counts = {s: sum(c["state"] == s for c in checks) for s in PROBLEMS_FIRST}
     summary = "  ".join(f"[{STYLE[s]}]{state_word(lang, s)}: {n}[/]"
                         for s, n in counts.items() if n)
-    return Group(f"{text(lang, 'status.checks', n=len(checks))}  {summary}", table)
+    return Group(f"{text(lang, 'cli.status.checks', n=len(checks))}  {summary}", table)
 
 
 def cmd_status(args: argparse.Namespace, config: Config, out: Console, err: Console) -> int:

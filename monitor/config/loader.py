@@ -6,7 +6,6 @@ cross-check the whole (duplicate names, unknown or cyclic dependencies, interval
 
 from __future__ import annotations
 
-import gc
 import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -22,6 +21,7 @@ from monitor.config.scalars import Bool, Duration, Enum, Float, Int, Str, Url
 from monitor.config.schema import INVALID, Ctx, Field, ListOf, Obj, contains_invalid
 from monitor.errors import ConfigError, Problem
 from monitor.probes import KINDS
+from monitor.process import gc_paused
 
 NAME_PATTERN = r"[a-z0-9][a-z0-9._-]{0,62}"
 NAME_HINT = "lowercase letters, digits, '.', '_' or '-' (at most 63), like 'portal-web'"
@@ -41,16 +41,27 @@ def _settings(values: dict[str, Any], node: Node, path: str, ctx: Ctx) -> Any:
         tz = values["timezone"]
         ctx.error_at(f"{path}.timezone", f"unknown time zone {tz!r}, e.g. Asia/Jakarta")
         ok = False
-    host, _, port = str(values["listen"]).rpartition(":")
-    host = host[1:-1] if host.startswith("[") else host
-    if not 0 <= int(port) <= 65535:  # 0: the system picks a free port (tests use it)
-        ctx.error_at(f"{path}.listen", f"port must be 1–65535 (or 0: any free port), "
-                     f"got {int(port)}")
-        ok = False
-    elif host and host_problem(host):
-        ctx.error_at(f"{path}.listen", str(host_problem(host)))
+    for key in ("listen", "status_listen"):
+        if values.get(key) is not None:
+            ok = _address(str(values[key]), f"{path}.{key}", ctx) and ok
+    same = values.get("status_listen") == values["listen"]
+    if same and not str(values["listen"]).endswith(":0"):  # two ":0"s get two free ports
+        ctx.error_at(f"{path}.status_listen", "must differ from siaga.listen (the status page "
+                     "is served there too; status_listen gives it a process of its own)")
         ok = False
     return Settings(**values) if ok else INVALID
+
+
+def _address(text: str, where: str, ctx: Ctx) -> bool:
+    host, _, port = text.rpartition(":")
+    host = host[1:-1] if host.startswith("[") else host
+    if not 0 <= int(port) <= 65535:  # 0: the system picks a free port (tests use it)
+        ctx.error_at(where, f"port must be 1–65535 (or 0: any free port), got {int(port)}")
+        return False
+    if host and host_problem(host):
+        ctx.error_at(where, str(host_problem(host)))
+        return False
+    return True
 
 
 SETTINGS = Obj(
@@ -86,6 +97,11 @@ SETTINGS = Obj(
                            "(e.g. https://hc-ping.com/${UUID})", default=None),
         "deadman_every": Duration("How often the dead-man's switch URL is called", default=60.0,
                                   min=0.05),
+        "status_listen": Str("Address of a separate process serving only the public status "
+                             "page (/status, JSON, Atom), so a surge of citizens never slows "
+                             "probing", default=None,
+                             pattern=r"(\[[0-9a-fA-F:]+\]|[^:\s]+):\d{1,5}",
+                             hint="HOST:PORT like 0.0.0.0:8080"),
         "status_export": Str("Directory the status page (HTML, JSON, Atom) is written to on "
                              "every change (relative to this file)", default=None),
         "agency": Str("The agency's name, shown on the status page, dashboard and reports "
@@ -281,15 +297,8 @@ def parse_bytes(data: bytes, file: str, env: Mapping[str, str] | None = None) ->
 
 def parse_config(text: str, file: str, env: Mapping[str, str] | None = None) -> Config:
     """Validate and build; every problem at once in ConfigError."""
-    # A big file makes hundreds of thousands of short-lived objects without cycles; the
-    # cyclic collector would rescan them again and again (20,000 checks: 8 s instead of 1.5 s).
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
+    with gc_paused():  # monitor.process says why
         return _parse(text, file, env)
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _parse(text: str, file: str, env: Mapping[str, str] | None) -> Config:

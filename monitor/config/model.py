@@ -91,6 +91,7 @@ class Settings:
     rollup_retention: float = 400 * 86400.0  # hourly/daily uptime rollups kept
     deadman_url: str | None = None  # GET every deadman_every while healthy (telemetry.deadman)
     deadman_every: float = 60.0
+    status_listen: str | None = None  # the public status page's own process (web.status_server)
     status_export: str | None = None  # directory the status page is written to on each change
     agency: str = ""  # the agency's name on the status page, dashboard and reports
     logo: str | None = None  # image file shown with it (resolved against the config file)

@@ -11,31 +11,26 @@ The watcher polls `os.stat` once a second and compares (mtime, size, inode): edi
 write a temporary file and rename it into place change the inode even when mtime and size
 happen to match. A change seen while a reload runs is picked up by the next poll.
 
-Garbage collection: with 10,000 checks the heap holds millions of tracked objects, and a
-full (generation 2) collection, triggered by whichever thread allocates (the parser's too),
-holds the GIL for 1-2 s, stalling every probe (measured with bench/reload.py). So the
-long-lived heap is frozen (`gc.freeze()`) once the daemon runs and again after each load, and
-the collector is paused while the parser runs; collections then walk only young objects.
-Config objects are acyclic, so what a reload drops is still freed by reference counting.
+While a reload parses, the GIL switch interval is short and the cyclic collector paused, and
+the heap is frozen after it: process-wide settings, made by `monitor.process` (which says why).
 """
 
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 import os
-import sys
 from collections.abc import Callable
+from typing import Any
 
 from monitor.config.loader import load_config
 from monitor.config.model import Config
 from monitor.errors import ConfigError, Problem
+from monitor.process import freeze_heap, gc_paused, short_switch_interval
 from monitor.telemetry.logs import event
 
 log = logging.getLogger("siaga.reloader")
 POLL = 1.0
-SWITCH_INTERVAL = 0.0005
 
 Fingerprint = tuple[int, int, int] | None
 
@@ -52,10 +47,9 @@ def fingerprint(path: str) -> Fingerprint:
 def _load(path: str) -> Config | ConfigError:
     """Load on a worker thread, with the cyclic collector paused meanwhile: the parser's
     million short-lived nodes would otherwise trigger full collections that hold the GIL."""
-    enabled = gc.isenabled()
-    gc.disable()
     try:
-        return load_config(path)
+        with gc_paused():
+            return load_config(path)
     except ConfigError as exc:
         return exc
     except Exception as exc:  # a loader bug: the reload fails visibly, the daemon runs on
@@ -63,21 +57,22 @@ def _load(path: str) -> Config | ConfigError:
         message = f"could not be loaded ({type(exc).__name__}); the old config stays in use"
         return ConfigError([Problem(path, 1, 1, "", message)])
     finally:
-        gc.freeze()  # what the parse allocated would otherwise all sit in generation 0
-        if enabled:
-            gc.enable()
+        freeze_heap()  # what the parse allocated would otherwise all sit in generation 0
 
 
-Apply = Callable[[Config | ConfigError], bool]  # swap in a loaded config; False if refused
+Apply = Callable[[Config | ConfigError, Any], bool]  # swap in a loaded config (+ its plan)
+Prepare = Callable[[Config], Any]  # work on a loaded config that can run off the loop
 
 
 class Reloader:
     """Reloads a config: `path()` says where the file is now, `apply` swaps in what was
     loaded (or reports why not); `watch()` is the file poller task."""
 
-    def __init__(self, path: Callable[[], str], apply: Apply, *, poll: float = POLL) -> None:
+    def __init__(self, path: Callable[[], str], apply: Apply, *, poll: float = POLL,
+                 prepare: Prepare | None = None) -> None:
         self.path = path
         self.apply = apply
+        self.prepare = prepare
         self.poll = poll
         self._lock = asyncio.Lock()
         self._pending: set[asyncio.Task[bool]] = set()
@@ -89,18 +84,18 @@ class Reloader:
             path = self.path()
             self.seen = fingerprint(path)
             event(log, "reload_requested", reason=reason, file=path)
-            # A CPU-bound thread makes every GIL hand-back to the loop wait a whole switch
-            # interval (the convoy effect); a short one keeps probes on time while parsing.
-            interval = sys.getswitchinterval()
-            sys.setswitchinterval(min(interval, SWITCH_INTERVAL))
-            try:
-                loaded = await asyncio.to_thread(_load, path)
-            finally:
-                sys.setswitchinterval(interval)
-            ok = self.apply(loaded)
+            with short_switch_interval():
+                loaded, plan = await asyncio.to_thread(self._load_and_prepare, path)
+            ok = self.apply(loaded, plan)
             if ok:
-                gc.freeze()
+                freeze_heap()
             return ok
+
+    def _load_and_prepare(self, path: str) -> tuple[Config | ConfigError, Any]:
+        loaded = _load(path)
+        if isinstance(loaded, ConfigError) or self.prepare is None:
+            return loaded, None
+        return loaded, self.prepare(loaded)
 
     def on_sighup(self) -> None:
         """The SIGHUP handler: the same off-loop reload as the watcher's."""
@@ -114,7 +109,6 @@ class Reloader:
 
     async def watch(self) -> None:
         """Poll the file every `poll` seconds and reload when it changed."""
-        gc.freeze()  # the daemon's start-up heap (see the module docstring)
         while True:
             await asyncio.sleep(self.poll)
             if self.changed() and not self._lock.locked():

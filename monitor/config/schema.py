@@ -8,10 +8,10 @@ them at once.
 
 from __future__ import annotations
 
-import collections
 import difflib
 import os
 import re
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -144,9 +144,9 @@ class ListOf(Field):
             return ctx.error(node, path, f"expected at least {self.min_items} item(s)")
         out = []
         names = [_item_name(c) if path == "checks" else None for c in node.value]
-        counts = collections.Counter(names)  # names.count() per item was O(n²): 6 s at 20,000
+        seen = Counter(names)  # one count, not a list.count per item (quadratic at 20,000)
         for i, child in enumerate(node.value):
-            named = names[i] if counts[names[i]] == 1 else None  # duplicates: by index
+            named = names[i] if seen[names[i]] == 1 else None  # duplicates: by index
             child_path = f"{path}[{named or i}]"
             ctx.places[child_path] = (child.start_mark.line + 1, child.start_mark.column + 1)
             out.append(self.item.check(child, child_path, ctx))

@@ -15,7 +15,6 @@ import binascii
 import hashlib
 import hmac
 import math
-import os
 import secrets
 import struct
 from collections.abc import Mapping
@@ -24,6 +23,7 @@ from pathlib import Path
 
 from monitor.errors import AckTokenError, ConfigError, Problem
 from monitor.i18n import text
+from monitor.secretfile import read_or_create
 
 ENV_KEY = "SIAGA_ACK_KEY"
 KEY_FILE = "ack.key"
@@ -141,37 +141,15 @@ def _key_problem(message: str, where: str) -> ConfigError:
 
 def load_or_create_key(state_dir: Path, env: Mapping[str, str]) -> bytes:
     """The signing key: `SIAGA_ACK_KEY` from the environment (≥ 32 characters), else the
-    32 random bytes in `state_dir/ack.key`, created once (mode 0600) and reused after."""
+    32 random bytes in `state_dir/ack.key`, created once (monitor.secretfile: mode 0600,
+    race-safe) and reused after."""
     from_env = env.get(ENV_KEY)
     if from_env is not None:
         if len(from_env) < MIN_ENV_KEY_CHARS:
             raise _key_problem(f"must be at least {MIN_ENV_KEY_CHARS} characters", ENV_KEY)
         return from_env.encode("utf-8")
     path = state_dir / KEY_FILE
-    if not path.exists():
-        _create_key_file(path)
-    key = path.read_bytes()
+    key = read_or_create(path, lambda: secrets.token_bytes(KEY_BYTES))
     if len(key) != KEY_BYTES:
         raise _key_problem(f"expected {KEY_BYTES} bytes, found {len(key)}", str(path))
     return key
-
-
-def _create_key_file(path: Path) -> None:
-    """Write a fresh key so that readers see either no file or the complete key: it goes to
-    a private temporary file first, then is hard-linked into place, which fails (and we keep
-    the other key) if a second process won the race."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        os.fchmod(fd, 0o600)  # the umask can only narrow it; be explicit anyway
-        os.write(fd, secrets.token_bytes(KEY_BYTES))
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    try:
-        os.link(temp, path)
-    except FileExistsError:
-        pass
-    finally:
-        temp.unlink()

@@ -34,7 +34,8 @@ class ProbeResult:
     duration: float = 0.0
     phases: dict[str, float] = field(default_factory=dict)
     status_code: int | None = None
-    cert_expiry: float | None = None  # unix time of the earliest notAfter in the chain
+    cert_expiry: float | None = None  # unix time the leaf certificate expires (its notAfter;
+    # the earliest of the hops' leaves over redirects); the chain behind it is not read
     degraded: str | None = None
     details: dict[str, Any] = field(default_factory=dict)
     started_at: float = 0.0  # wall clock (time.time()) when the probe started

@@ -140,14 +140,12 @@ def roll_up_check(conn: sqlite3.Connection, check: str, now: float, tz: dt.tzinf
     first = raw_start(conn, check)
     if first is None:
         return 0
-    removed = conn.execute("SELECT removed_at FROM checks_seen WHERE check_name = ?",
-                           (check,)).fetchone()
     rows = []
     for period in ("hour", "day"):
         bounds = _bounds(conn, check, period, first, now, tz)
         if len(bounds) < 2:
             continue
-        end = min(bounds[-1], removed[0]) if removed and removed[0] else bounds[-1]
+        end = bounds[-1]
         segs = segments(history(conn, check, bounds[0], end), bounds[0], end)
         planned = maintenance(check, bounds[0], bounds[-1])
         for start, stop, bucket in zip(bounds, bounds[1:], split(segs, bounds), strict=False):

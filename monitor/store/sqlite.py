@@ -22,6 +22,9 @@ from monitor.errors import StoreError
 
 T = TypeVar("T")
 
+# Migrations are history: never edited once released. Left over from v1 and neither written
+# nor read any more: the table `checks_seen` and the rollups' `probes`, `failures` and
+# `latency_sum` columns (uptime is time-weighted since v2; latency lives in latency_hours).
 MIGRATIONS: list[str] = [
     # 0 → 1
     """
@@ -140,7 +143,7 @@ def migrate(conn: sqlite3.Connection) -> int:
 class Store:
     """The database of one Siaga instance, at `state_dir/siaga.db`."""
 
-    def __init__(self, state_dir: str | Path, *, readonly: bool = False) -> None:
+    def __init__(self, state_dir: str | Path) -> None:
         self.dir = Path(state_dir)
         self.path = self.dir / "siaga.db"
         try:

@@ -4,7 +4,8 @@ Each check's lines are rendered once per change and cached: a scrape re-renders 
 checks probed since the last one (with a 30 s interval and a 15 s scrape, about half) and
 joins the rest, family by family. The label string is built once per check. The generic
 prometheus-client path spends most of its time in per-sample objects and escaping;
-`tests/test_metrics_api.py` keeps both paths equal.
+`tests/test_metrics_api.py` keeps both paths equal; names, help texts and types come from
+the one table in `monitor.telemetry.families`.
 """
 
 from __future__ import annotations
@@ -14,24 +15,11 @@ from collections.abc import Callable, Iterator, Sequence
 from monitor.checking.engine import Runtime
 from monitor.config.model import Check
 from monitor.probes.base import PHASES
+from monitor.telemetry.families import PER_CHECK
 
-HELP = {
-    "probe_success": "Whether the last probe succeeded",
-    "probe_duration_seconds": "Duration of the last probe",
-    "probe_http_status_code": "HTTP status code of the last probe",
-    "probe_ssl_earliest_cert_expiry": "Unix time the earliest certificate expires",
-    "probe_dns_lookup_time_seconds": "DNS lookup time of the last probe",
-    "probe_icmp_duration_seconds": "ICMP round trip time of the last probe",
-    "siaga_check_state": "State of the check: 0 unknown, 1 up, 2 degraded, 3 down, "
-                         "4 flapping, 5 maintenance",
-    "siaga_check_slo_objective": "Availability objective of the check",
-    "probe_http_duration_seconds": "Duration of HTTP probe phases",
-    "siaga_probes_total": "Probes run, by outcome",
-    "siaga_check_state_changes_total": "State changes of the check",
-}
-ORDER = list(HELP)
-COUNTERS = {"siaga_probes_total", "siaga_check_state_changes_total"}
-Lines = tuple[str, ...]  # one (possibly empty) string per family, in ORDER
+(_SUCCESS, _DURATION, _STATUS, _CERT, _DNS, _ICMP, _STATE, _SLO, _PHASES, _PROBES,
+ _CHANGES) = (f.text_name for f in PER_CHECK)
+Lines = tuple[str, ...]  # one (possibly empty) string per family, in PER_CHECK's order
 CHUNK = 2000  # checks per piece of a scrape
 
 
@@ -40,28 +28,28 @@ def check_lines(check: Check, rt: Runtime, lab: str) -> Lines:
     last = rt.last
     success = duration = status = cert = dns = icmp = phases = ""
     if last is not None:
-        success = f"probe_success{{{lab}}} {1.0 if last.ok else 0.0}\n"
-        duration = f"probe_duration_seconds{{{lab}}} {last.duration!r}\n"
+        success = f"{_SUCCESS}{{{lab}}} {1.0 if last.ok else 0.0}\n"
+        duration = f"{_DURATION}{{{lab}}} {last.duration!r}\n"
         if last.status_code is not None:
-            status = f"probe_http_status_code{{{lab}}} {float(last.status_code)}\n"
+            status = f"{_STATUS}{{{lab}}} {float(last.status_code)}\n"
         if last.cert_expiry is not None:
-            cert = f"probe_ssl_earliest_cert_expiry{{{lab}}} {last.cert_expiry!r}\n"
+            cert = f"{_CERT}{{{lab}}} {last.cert_expiry!r}\n"
         ph = last.phases
         if check.kind == "http":
-            phases = "".join(f'probe_http_duration_seconds{{{lab},phase="{p}"}} '
-                             f"{float(ph[p])!r}\n" for p in PHASES if p in ph)
+            phases = "".join(f'{_PHASES}{{{lab},phase="{p}"}} {float(ph[p])!r}\n'
+                             for p in PHASES if p in ph)
         elif check.kind == "dns" and "resolve" in ph:
-            dns = f"probe_dns_lookup_time_seconds{{{lab}}} {float(ph['resolve'])!r}\n"
+            dns = f"{_DNS}{{{lab}}} {float(ph['resolve'])!r}\n"
         elif check.kind == "icmp" and "rtt" in ph:
-            icmp = f'probe_icmp_duration_seconds{{{lab},phase="rtt"}} {float(ph["rtt"])!r}\n'
+            icmp = f'{_ICMP}{{{lab},phase="rtt"}} {float(ph["rtt"])!r}\n'
     return (
         success, duration, status, cert, dns, icmp,
-        f"siaga_check_state{{{lab}}} {float(rt.shown_state.value_code)}\n",
-        f"siaga_check_slo_objective{{{lab}}} {float(check.slo)!r}\n",
+        f"{_STATE}{{{lab}}} {float(rt.shown_state.value_code)}\n",
+        f"{_SLO}{{{lab}}} {float(check.slo)!r}\n",
         phases,
-        f'siaga_probes_total{{{lab},outcome="success"}} {float(rt.probes - rt.failures)}\n'
-        f'siaga_probes_total{{{lab},outcome="failure"}} {float(rt.failures)}\n',
-        f"siaga_check_state_changes_total{{{lab}}} {float(rt.changes)}\n",
+        f'{_PROBES}{{{lab},outcome="success"}} {float(rt.probes - rt.failures)}\n'
+        f'{_PROBES}{{{lab},outcome="failure"}} {float(rt.failures)}\n',
+        f"{_CHANGES}{{{lab}}} {float(rt.changes)}\n",
     )
 
 
@@ -104,7 +92,7 @@ class Renderer:
     def render(self, items: Sequence[tuple[Check, Runtime]],
                labels: Callable[[Check], str]) -> str:
         rows = self.rows(items, labels)
-        return "".join(family(rows, i) for i in range(len(ORDER)))
+        return "".join(family(rows, i) for i in range(len(PER_CHECK)))
 
 
 def family(rows: list[Lines], i: int) -> str:
@@ -115,9 +103,7 @@ def family(rows: list[Lines], i: int) -> str:
 def family_parts(rows: list[Lines], i: int, size: int = CHUNK) -> Iterator[str]:
     """One family's text in pieces of `size` checks (a few hundred KB each), so a scrape of
     20,000 checks never holds a whole family (10 MB for the HTTP phases) at once."""
-    name = ORDER[i]
-    kind = "counter" if name in COUNTERS else "gauge"
-    head = f"# HELP {name} {HELP[name]}\n# TYPE {name} {kind}\n"
+    head = PER_CHECK[i].header
     for start in range(0, max(len(rows), 1), size):
         text = "".join([row[i] for row in rows[start:start + size]])
         yield head + text if start == 0 else text

@@ -5,7 +5,8 @@ work), by `CheckCollector`. It is registered in the injected registry, so the ge
 prometheus-client path (and `get_sample_value` in tests) sees exactly what `/metrics` serves;
 `/metrics` itself uses `render()`, which writes the per-check families as text in one pass
 with pre-built label strings, because the generic path is several times slower at 20,000
-checks. A test keeps the two paths equal.
+checks. Both read their names, help texts and types from `monitor.telemetry.families`, and
+a test keeps the two paths equal.
 
 `siaga_check_state` is one series per check whose value is the state code:
 0 unknown, 1 up, 2 degraded, 3 down, 4 flapping, 5 maintenance.
@@ -18,7 +19,7 @@ import platform
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import (
@@ -35,14 +36,16 @@ from monitor.checking.state import CheckState
 from monitor.config.model import Check
 from monitor.probes.base import PHASES, ProbeResult
 from monitor.telemetry import exposition
+from monitor.telemetry import families as F
+from monitor.telemetry.families import CHECK_LABELS, Family
 
 SLICE = 500  # checks whose lines a scrape renders between two turns of the event loop
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 LATENESS_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
-# (name, value-of(check, runtime) -> float | None, extra label text); the help texts are
-# exposition.HELP, shared with the fast path
-Family = tuple[str, Callable[[Check, Runtime], float | None], str]
+# A one-value-per-check gauge: its family (monitor.telemetry.families), the value of
+# (check, runtime) or None, and its extra label values
+Gauged = tuple[Family, Callable[[Check, Runtime], float | None], tuple[str, ...]]
 
 
 def _bound(value: float) -> str:
@@ -84,25 +87,22 @@ def _state(check: Check, rt: Runtime) -> float | None:
     return float(rt.shown_state.value_code)
 
 
-FAMILIES: list[Family] = [
-    ("probe_success", _success, ""),
-    ("probe_duration_seconds", _last("duration"), ""),
-    ("probe_http_status_code", lambda c, rt: None if rt.last is None
-     or rt.last.status_code is None else float(rt.last.status_code), ""),
-    ("probe_ssl_earliest_cert_expiry", _last("cert_expiry"), ""),
-    ("probe_dns_lookup_time_seconds", _detail_phase("dns", "resolve"), ""),
-    ("probe_icmp_duration_seconds", _detail_phase("icmp", "rtt"), ',phase="rtt"'),
-    ("siaga_check_state", _state, ""),
-    ("siaga_check_slo_objective", lambda c, rt: c.slo, ""),
+GAUGES: list[Gauged] = [
+    (F.SUCCESS, _success, ()),
+    (F.DURATION, _last("duration"), ()),
+    (F.HTTP_STATUS, lambda c, rt: None if rt.last is None
+     or rt.last.status_code is None else float(rt.last.status_code), ()),
+    (F.CERT_EXPIRY, _last("cert_expiry"), ()),
+    (F.DNS_LOOKUP, _detail_phase("dns", "resolve"), ()),
+    (F.ICMP_RTT, _detail_phase("icmp", "rtt"), ("rtt",)),
+    (F.STATE, _state, ()),
+    (F.SLO, lambda c, rt: c.slo, ()),
 ]
-HELP = exposition.HELP
 # One scrape's own data: every check's lines, and (labels, bucket counts…, sum) per opt-in
 # latency histogram
 Scrape = tuple[list[exposition.Lines], list[tuple[str, tuple[float, ...]]]]
-LATENCY_NAME = "siaga_probe_latency_seconds"
 # A whole scrape: the per-check families, then each text family's header and rows
 FullScrape = tuple[Scrape, list[tuple[str, list[str]]]]
-LATENCY_HELP = "Probe latency of the check (opt-in per check or globally)"
 
 
 class TextFamily(Protocol):
@@ -146,31 +146,26 @@ class CheckCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         items = list(self._items())
-        base = ["check", "group", "location", "kind"]
 
         def values(check: Check) -> list[str]:
             return [check.name, check.group, self.location, check.kind]
 
-        for name, get, extra in FAMILIES:
-            extra_names = ["phase"] if extra else []
-            fam = GaugeMetricFamily(name, HELP[name], labels=base + extra_names)
+        for family, get, extra in GAUGES:
+            fam = _family(GaugeMetricFamily, family)
             for check, rt in items:
                 v = get(check, rt)
                 if v is not None:
-                    fam.add_metric(values(check) + (["rtt"] if extra else []), v)
+                    fam.add_metric([*values(check), *extra], v)
             yield fam
-        phases = GaugeMetricFamily("probe_http_duration_seconds",
-                                   HELP["probe_http_duration_seconds"], labels=[*base, "phase"])
+        phases = _family(GaugeMetricFamily, F.HTTP_PHASES)
         for check, rt in items:
             if check.kind == "http" and rt.last is not None:
                 for phase in PHASES:
                     if phase in rt.last.phases:
                         phases.add_metric([*values(check), phase], rt.last.phases[phase])
         yield phases
-        probes = CounterMetricFamily("siaga_probes", HELP["siaga_probes_total"],
-                                     labels=[*base, "outcome"])
-        changes = CounterMetricFamily("siaga_check_state_changes",
-                                      HELP["siaga_check_state_changes_total"], labels=base)
+        probes = _family(CounterMetricFamily, F.PROBES)
+        changes = _family(CounterMetricFamily, F.STATE_CHANGES)
         for check, rt in items:
             probes.add_metric([*values(check), "success"], rt.probes - rt.failures)
             probes.add_metric([*values(check), "failure"], rt.failures)
@@ -181,8 +176,7 @@ class CheckCollector(Collector):
 
     def _latency_family(self, items: list[tuple[Check, Runtime]],
                         values: Callable[[Check], list[str]]) -> Metric:
-        fam = HistogramMetricFamily(LATENCY_NAME, LATENCY_HELP,
-                                    labels=["check", "group", "location", "kind"])
+        fam = _family(HistogramMetricFamily, F.LATENCY)
         for check, rt in items:
             if rt.latency is not None:
                 cumulative, buckets = 0.0, []
@@ -220,7 +214,7 @@ class CheckCollector(Collector):
     def chunks(scrape: Scrape) -> Iterator[str]:
         """The exposition text family by family, so a scrape never holds it all at once."""
         rows, latency = scrape
-        for i in range(len(exposition.ORDER)):
+        for i in range(len(F.PER_CHECK)):
             yield from exposition.family_parts(rows, i)
         out: list[str] = []
         _render_latency(latency, out.append)
@@ -228,17 +222,25 @@ class CheckCollector(Collector):
 
 
 
+PerCheck = TypeVar("PerCheck", GaugeMetricFamily, CounterMetricFamily, HistogramMetricFamily)
+
+
+def _family(kind: type[PerCheck], family: Family) -> PerCheck:
+    """An empty per-check metric family of prometheus-client's `kind`, as the table says."""
+    return kind(family.name, family.help, labels=[*CHECK_LABELS, *family.labels])
+
+
 def _render_latency(items: list[tuple[str, tuple[float, ...]]],
                     add: Callable[[str], None]) -> None:
-    add(f"# HELP {LATENCY_NAME} {LATENCY_HELP}\n# TYPE {LATENCY_NAME} histogram\n")
+    add(F.LATENCY.header)
     bounds = [_bound(b) for b in (*LATENCY_BUCKETS, float("inf"))]
     for labels, counts in items:
         cumulative = 0.0
         for bound, count in zip(bounds, counts, strict=False):
             cumulative += count
-            add(f'{LATENCY_NAME}_bucket{{{labels},le="{bound}"}} {_fmt(cumulative)}\n')
-        add(f"{LATENCY_NAME}_count{{{labels}}} {_fmt(cumulative)}\n"
-            f"{LATENCY_NAME}_sum{{{labels}}} {_fmt(counts[-1])}\n")
+            add(f'{F.LATENCY.name}_bucket{{{labels},le="{bound}"}} {_fmt(cumulative)}\n')
+        add(f"{F.LATENCY.name}_count{{{labels}}} {_fmt(cumulative)}\n"
+            f"{F.LATENCY.name}_sum{{{labels}}} {_fmt(counts[-1])}\n")
 
 
 class Metrics:
@@ -258,43 +260,24 @@ class Metrics:
         registry.register(self.checks)
         self._declare_probing()
         self._declare_paging()
-        info = self._add(Gauge("siaga_build_info", "Siaga build information",
-                               ["version", "python"], registry=None))
+        info = self._add(_instance(Gauge, F.BUILD_INFO))
         info.labels(__version__, platform.python_version()).set(1)
         self.config_loaded(True)
 
     def _declare_probing(self) -> None:
-        self.lateness = self._add(Histogram(
-            "siaga_scheduler_lateness_seconds", "How late probes start against their slot",
-            buckets=LATENESS_BUCKETS, registry=None))
-        self.missed = self._add(Counter(
-            "siaga_scheduler_missed_slots", "Probe slots skipped because the previous probe "
-            "of the check was still running or the loop was blocked", registry=None))
-        self.kind_duration = self._add(Histogram(
-            "siaga_probe_duration_by_kind_seconds", "Probe duration by kind", ["kind"],
-            buckets=LATENCY_BUCKETS, registry=None))
-        self.reload_ok = self._add(Gauge(
-            "siaga_config_last_reload_successful", "Whether the last config load worked",
-            registry=None))
-        self.reload_time = self._add(Gauge(
-            "siaga_config_last_reload_success_timestamp_seconds",
-            "Unix time of the last successful config load", registry=None))
+        self.lateness = self._add(_instance(Histogram, F.LATENESS, buckets=LATENESS_BUCKETS))
+        self.missed = self._add(_instance(Counter, F.MISSED))
+        self.kind_duration = self._add(_instance(Histogram, F.KIND_DURATION,
+                                                 buckets=LATENCY_BUCKETS))
+        self.reload_ok = self._add(_instance(Gauge, F.RELOAD_OK))
+        self.reload_time = self._add(_instance(Gauge, F.RELOAD_TIME))
 
     def _declare_paging(self) -> None:
-        self.incidents_open = self._add(Gauge(
-            "siaga_incidents_open", "Open incidents by group", ["group"], registry=None))
-        self.notifications = self._add(Counter(
-            "siaga_notifications", "Notifications by channel and outcome",
-            ["channel", "outcome"], registry=None))
-        self.suppressed = self._add(Counter(
-            "siaga_notifications_suppressed", "Notifications not sent, by reason", ["reason"],
-            registry=None))
-        self.heartbeat_rejected = self._add(Counter(
-            "siaga_heartbeat_rejected", "Heartbeat pushes refused, by reason", ["reason"],
-            registry=None))
-        self.deadman = self._add(Counter(
-            "siaga_deadman_pings", "Dead-man's switch rounds by outcome (sent, failed, skipped)",
-            ["outcome"], registry=None))
+        self.incidents_open = self._add(_instance(Gauge, F.INCIDENTS_OPEN))
+        self.notifications = self._add(_instance(Counter, F.NOTIFICATIONS))
+        self.suppressed = self._add(_instance(Counter, F.SUPPRESSED))
+        self.heartbeat_rejected = self._add(_instance(Counter, F.HEARTBEAT_REJECTED))
+        self.deadman = self._add(_instance(Counter, F.DEADMAN))
 
     def _add(self, metric: Any) -> Any:
         self.registry.register(metric)
@@ -380,6 +363,12 @@ class Metrics:
             for start in range(0, max(len(rows), 1), exposition.CHUNK):
                 text = "".join(rows[start:start + exposition.CHUNK])
                 yield head + text if start == 0 else text
+
+
+def _instance(kind: Callable[..., Any], family: Family, **options: Any) -> Any:
+    """One of Siaga's own metrics, as the table says, registered nowhere yet (see `_add`)."""
+    return kind(family.name, family.help, list(family.labels), registry=None, **options)
+
 
 
 def observe_latency(rt: Runtime, seconds: float) -> None:

@@ -19,9 +19,9 @@ from aiohttp import web
 from monitor.errors import AckTokenError, IncidentError
 from monitor.i18n import LANGUAGES, reason, state_word, text
 from monitor.incidents.model import Incident, Kind, Status
+from monitor.paging.acktoken import reason_text
 from monitor.store.records import get_incident, paged_recipients, token_used_at, use_token
-from monitor.web.app import DAEMON
-from monitor.web.services import Services
+from monitor.web.services import ACTIONS, CLOCK, CONFIG, OPEN_INCIDENTS, SIGNER, STORE
 
 PAGE = """<!doctype html><html lang="{lang}"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1"><title>{title}</title>
@@ -41,32 +41,32 @@ def refused(lang: str, message: str, status: int) -> web.Response:
     return page(lang, title, f"<h1>{escape(title)}</h1><p>{escape(message)}</p>", status)
 
 
-def officers(daemon: Services) -> Any:
-    return getattr(daemon.config.sections.get("oncall"), "officers", {})
+def officers(app: web.Application) -> Any:
+    return getattr(app[CONFIG]().sections.get("oncall"), "officers", {})
 
 
-def name_of(daemon: Services, officer: str | None) -> str:
-    person = officers(daemon).get(officer) if officer else None
+def name_of(app: web.Application, officer: str | None) -> str:
+    person = officers(app).get(officer) if officer else None
     return person.name if person else (officer or "")
 
 
 def language(request: web.Request, officer: str | None = None) -> str:
     """The officer's language (oncall `language`, else `siaga.language`), not the browser's:
     the page reads like the message that brought the officer here."""
-    daemon = request.app[DAEMON]
     asked = request.query.get("lang")
     if asked in LANGUAGES:
         return asked
-    person = officers(daemon).get(officer) if officer else None
-    return (person.language if person else None) or daemon.config.settings.language
+    person = officers(request.app).get(officer) if officer else None
+    return (person.language if person else None) or request.app[CONFIG]().settings.language
 
 
-def when(daemon: Services, at: float) -> str:
-    return dt.datetime.fromtimestamp(at, daemon.config.settings.tz).strftime("%Y-%m-%d %H:%M %Z")
+def when(app: web.Application, at: float) -> str:
+    tz = app[CONFIG]().settings.tz
+    return dt.datetime.fromtimestamp(at, tz).strftime("%Y-%m-%d %H:%M %Z")
 
 
-async def incident_of(daemon: Services, incident_id: int) -> Incident | None:
-    return daemon.pager.incidents.get(incident_id) or await daemon.store.run(
+async def incident_of(app: web.Application, incident_id: int) -> Incident | None:
+    return app[OPEN_INCIDENTS]().get(incident_id) or await app[STORE].run(
         get_incident, incident_id)
 
 
@@ -79,44 +79,44 @@ def problem(lang: str, inc: Incident) -> str:
     return said
 
 
-async def facts(daemon: Services, lang: str, inc: Incident, officer: str) -> str:
+async def facts(app: web.Application, lang: str, inc: Incident, officer: str) -> str:
     """The list the officer decides on."""
-    paged = await daemon.store.run(paged_recipients, inc.id)
-    others = sorted(name_of(daemon, o) for o in paged - {officer})
+    paged = await app[STORE].run(paged_recipients, inc.id)
+    others = sorted(name_of(app, o) for o in paged - {officer})
     rows = [("ack.service", f"{inc.title} ({inc.group})" if inc.group else inc.title),
             ("ack.problem", problem(lang, inc)),
-            ("ack.since", when(daemon, inc.opened_at)),
+            ("ack.since", when(app, inc.opened_at)),
             ("ack.incident", f"#{inc.id}"),
             ("ack.others", ", ".join(others) or text(lang, "ack.nobody_else"))]
     return "<dl>" + "".join(f"<dt>{escape(text(lang, key))}</dt><dd>{escape(value)}</dd>"
                             for key, value in rows) + "</dl>"
 
 
-def outcome(daemon: Services, lang: str, inc: Incident) -> str | None:
+def outcome(app: web.Application, lang: str, inc: Incident) -> str | None:
     """Who acknowledged and when (or that it is over); None while nobody has."""
     lines = []
     if inc.acked_by and inc.acked_at:
-        lines.append(text(lang, "ack.acked_by", who=name_of(daemon, inc.acked_by),
-                          at=when(daemon, inc.acked_at)))
+        lines.append(text(lang, "ack.acked_by", who=name_of(app, inc.acked_by),
+                          at=when(app, inc.acked_at)))
     if inc.status is Status.RESOLVED and inc.resolved_at:
-        lines.append(text(lang, "ack.resolved", at=when(daemon, inc.resolved_at)))
+        lines.append(text(lang, "ack.resolved", at=when(app, inc.resolved_at)))
     return "".join(f"<p>{escape(line)}</p>" for line in lines) or None
 
 
 async def ack_form(request: web.Request) -> web.Response:
-    daemon = request.app[DAEMON]
+    app = request.app
     try:
-        claim = daemon.signer.verify(request.match_info["token"], daemon.pager.clock())
+        claim = app[SIGNER].verify(request.match_info["token"], app[CLOCK]())
     except AckTokenError as exc:
         lang = language(request)
-        return refused(lang, text(lang, "ack." + exc.reason.replace(" ", "_")), 403)
+        return refused(lang, reason_text(lang, exc.reason), 403)
     lang = language(request, claim.officer)
-    inc = await incident_of(daemon, claim.incident_id)
+    inc = await incident_of(app, claim.incident_id)
     if inc is None:
         return refused(lang, text(lang, "ack.no_incident", id=claim.incident_id), 404)
-    details = await facts(daemon, lang, inc, claim.officer)
-    done = outcome(daemon, lang, inc)
-    used = await daemon.store.run(token_used_at, claim.token_id)
+    details = await facts(app, lang, inc, claim.officer)
+    done = outcome(app, lang, inc)
+    used = await app[STORE].run(token_used_at, claim.token_id)
     if done is not None or used is not None or not inc.is_open:
         heading = text(lang, "ack.status_title", id=inc.id)
         return page(lang, heading, f"<h1>{escape(heading)}</h1>{details}{done or ''}")
@@ -127,29 +127,29 @@ async def ack_form(request: web.Request) -> web.Response:
 
 
 async def ack_post(request: web.Request) -> web.Response:
-    daemon = request.app[DAEMON]
+    app = request.app
     try:
-        claim = daemon.signer.verify(request.match_info["token"], daemon.pager.clock())
+        claim = app[SIGNER].verify(request.match_info["token"], app[CLOCK]())
     except AckTokenError as exc:
         lang = language(request)
-        return refused(lang, text(lang, "ack." + exc.reason.replace(" ", "_")), 403)
+        return refused(lang, reason_text(lang, exc.reason), 403)
     lang = language(request, claim.officer)
-    if not await daemon.store.run(use_token, claim.token_id, daemon.pager.clock()):
-        return await used_link(daemon, lang, claim.incident_id)
+    if not await app[STORE].run(use_token, claim.token_id, app[CLOCK]()):
+        return await used_link(app, lang, claim.incident_id)
     try:
-        inc = await daemon.actions.acknowledge(claim.incident_id, claim.officer)
+        inc = await app[ACTIONS].acknowledge(claim.incident_id, claim.officer)
     except IncidentError as exc:
         return refused(lang, str(exc), 409)
-    done = text(lang, "ack.done", title=inc.title, who=name_of(daemon, claim.officer))
+    done = text(lang, "ack.done", title=inc.title, who=name_of(app, claim.officer))
     link = (f'<p><a href="{escape(request.path)}">'
             f'{escape(text(lang, "ack.view", id=inc.id))}</a></p>')
     return page(lang, done, f"<h1>{escape(done)}</h1>{link}")
 
 
-async def used_link(daemon: Services, lang: str, incident_id: int) -> web.Response:
+async def used_link(app: web.Application, lang: str, incident_id: int) -> web.Response:
     """A second press: say who acknowledged and when, no button."""
-    inc = await incident_of(daemon, incident_id)
-    done = outcome(daemon, lang, inc) if inc else None
+    inc = await incident_of(app, incident_id)
+    done = outcome(app, lang, inc) if inc else None
     title = text(lang, "ack.already_used")
     return page(lang, title, f"<h1>{escape(title)}</h1>{done or ''}", 409)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aiohttp import web
 
@@ -17,10 +17,8 @@ from monitor.checking.engine import Runtime
 from monitor.checking.state import Transition
 from monitor.config.model import Check
 from monitor.probes import KINDS
-from monitor.web.app import DAEMON, json_error, json_response
-
-if TYPE_CHECKING:
-    from monitor.web.services import Services
+from monitor.web.app import json_error, json_response
+from monitor.web.services import CONFIG, ENGINE, HEALTH, OPEN_INCIDENTS, SCRAPE, SUPPRESSED
 
 # A scraper that takes no piece of /metrics (a few hundred KB) for this long is dropped;
 # Prometheus gives up far sooner (scrape_timeout ≤ scrape_interval).
@@ -75,7 +73,7 @@ async def metrics(request: web.Request) -> web.StreamResponse:
             await response.write(chunk)
 
     try:
-        await request.app[DAEMON].metrics.stream(send)
+        await request.app[SCRAPE](send)
         await response.write_eof()
     except (ConnectionError, TimeoutError):  # the scraper left or stopped reading
         if request.transport is not None:
@@ -84,49 +82,49 @@ async def metrics(request: web.Request) -> web.StreamResponse:
 
 
 async def healthz(request: web.Request) -> web.Response:
-    problems = request.app[DAEMON].health_problems()
+    problems = request.app[HEALTH]()
     if problems:
         return json_response({"status": "failing", "problems": problems}, 503)
     return json_response({"status": "ok"})
 
 
-def with_paging(daemon: Services, check: Check, data: dict[str, Any], now: float) -> dict[str, Any]:
+def with_paging(app: web.Application, check: Check, data: dict[str, Any],
+                now: float) -> dict[str, Any]:
     """Why nobody is paged for this check, if so, and the incident covering it."""
-    data["suppressed"] = daemon.suppression.reason(check, now)
-    for inc in daemon.pager.incidents.values():
+    data["suppressed"] = app[SUPPRESSED](check, now)
+    for inc in app[OPEN_INCIDENTS]().values():
         if check.name in inc.covers:
             data["incident"] = {"id": inc.id, "status": inc.status.value, "root": inc.check,
                                 "suppressed": inc.suppressed,
                                 "why": inc.affected.get(check.name, "root"),
                                 "acked_by": inc.acked_by, "acked_at": iso(inc.acked_at),
-                                "acked_by_name": officer_name(daemon, inc.acked_by)}
+                                "acked_by_name": officer_name(app, inc.acked_by)}
             break
     return data
 
 
-def officer_name(daemon: Services, officer: str | None) -> str | None:
+def officer_name(app: web.Application, officer: str | None) -> str | None:
     """An officer's name as people say it ("Budi Santoso"), not the login id."""
-    officers = getattr(daemon.config.sections.get("oncall"), "officers", {})
+    officers = getattr(app[CONFIG]().sections.get("oncall"), "officers", {})
     person = officers.get(officer) if officer else None
     return person.name if person else officer
 
 
 async def list_checks(request: web.Request) -> web.Response:
-    daemon = request.app[DAEMON]
-    engine, now = daemon.engine, time.time()
-    items = [with_paging(daemon, c, check_json(c, engine.runtime[n]), now)
+    engine, now = request.app[ENGINE], time.time()
+    items = [with_paging(request.app, c, check_json(c, engine.runtime[n]), now)
              for n, c in engine.checks.items() if n in engine.runtime]
     return json_response({"checks": items})
 
 
 async def get_check(request: web.Request) -> web.Response:
-    engine = request.app[DAEMON].engine
+    engine = request.app[ENGINE]
     name = request.match_info["name"]
     check = engine.checks.get(name)
     if check is None or name not in engine.runtime:
         return json_error(f"no check named {name!r}", 404)
     data = check_json(check, engine.runtime[name], detail=True)
-    return json_response(with_paging(request.app[DAEMON], check, data, time.time()))
+    return json_response(with_paging(request.app, check, data, time.time()))
 
 
 def add_routes(app: web.Application) -> None:

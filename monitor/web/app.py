@@ -1,8 +1,8 @@
 """The aiohttp application: routes, JSON errors, and the server's lifecycle.
 
 Handlers live in one module per audience (api, incidents, silences, operations, push,
-status); each has `add_routes(app)` and reaches what it uses through `DAEMON` (typed as
-`monitor.web.services.Services`, never the daemon class).
+status); each has `add_routes(app)` and reads the few services it uses through the typed
+keys of `monitor.web.services`, never the daemon.
 """
 
 from __future__ import annotations
@@ -12,18 +12,15 @@ import hmac
 import json
 import logging
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
 from monitor.errors import ListenError
 from monitor.telemetry.logs import kv
+from monitor.web.services import API_TOKEN, INSTANCE_ID, missing
 
-if TYPE_CHECKING:
-    from monitor.web.services import Services
-
-DAEMON: web.AppKey[Services] = web.AppKey("daemon")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -75,7 +72,7 @@ async def json_object(request: web.Request) -> dict[str, Any] | None:
 def authorized(request: web.Request) -> bool:
     """Whether the request carries the daemon's current API token (it follows reloads)."""
     given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
-    return same_secret(given, request.app[DAEMON].api_token)
+    return same_secret(given, request.app[API_TOKEN]())
 
 
 @web.middleware
@@ -96,15 +93,19 @@ def _text(exc: web.HTTPException) -> str:
 
 async def _identify(request: web.Request, response: web.StreamResponse) -> None:
     """Say which Siaga answers (monitor.cli.client checks it against its state directory)."""
-    response.headers["X-Siaga-Instance"] = request.app[DAEMON].instance_id
+    response.headers["X-Siaga-Instance"] = request.app[INSTANCE_ID]
 
 
-def build_app(daemon: Services) -> web.Application:
-    # Handler modules import this one (DAEMON, json_response): import them here, not above.
+def build_app(provide: Callable[[web.Application], None]) -> web.Application:
+    """The app with every route; `provide(app)` puts a value under each key of
+    `monitor.web.services` (the wiring's job), and a key left out stops the start here."""
+    # Handler modules import this one (json_response…): import them here, not above.
     from monitor.web import ack, api, dashboard, incidents, operations, push, silences, status
 
     app = web.Application(middlewares=[api_errors], client_max_size=64 * 1024)
-    app[DAEMON] = daemon
+    provide(app)
+    if missing(app):
+        raise RuntimeError(f"web services not provided: {', '.join(missing(app))}")
     app.on_response_prepare.append(_identify)
     for module in (api, ack, incidents, silences, operations, push, status, dashboard):
         module.add_routes(app)

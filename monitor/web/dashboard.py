@@ -22,14 +22,15 @@ from aiohttp import web
 
 from monitor.config.model import Check
 from monitor.errors import AckTokenError
-from monitor.i18n import LANGUAGES, register
+from monitor.i18n import LANGUAGES
 from monitor.paging.acktoken import verify_view
 from monitor.reporting import report as reports
 from monitor.reporting.latency import hourly
 from monitor.reporting.rollup import Maintenance, maintenance_of
 from monitor.reporting.uptime import Uptime
 from monitor.reporting.uptime_windows import WINDOWS, Figures, compute, window_start
-from monitor.web.app import DAEMON, authorized
+from monitor.web.app import authorized
+from monitor.web.services import CONFIG, SIGNER, STORE, UPTIME
 
 if TYPE_CHECKING:
     import datetime as dt
@@ -72,7 +73,7 @@ def allowed(request: web.Request) -> bool:
         return True
     key = request.query.get("key", "")
     try:
-        verify_view(request.app[DAEMON].signer, key, time.time())
+        verify_view(request.app[SIGNER], key, time.time())
     except AckTokenError:
         return False
     return bool(key)
@@ -86,16 +87,16 @@ def _lang(request: web.Request, default: str) -> str:
 async def dashboard(request: web.Request) -> web.Response:
     from monitor.web import dashboard_render
 
-    daemon = request.app[DAEMON]
-    settings = daemon.config.settings
+    config = request.app[CONFIG]()
+    settings = config.settings
     lang = _lang(request, settings.language)
     headers = {"Cache-Control": "private, no-store", "Referrer-Policy": "no-referrer"}
     if not allowed(request):
         body = dashboard_render.refused(lang)
         return web.Response(text=body, status=403, content_type="text/html", headers=headers)
-    data = await daemon.store.run(collect, list(daemon.config.checks), daemon.uptime.figures,
-                                  time.time(), settings.tz, settings.timezone,
-                                  maintenance_of(daemon.config), settings.agency)
+    data = await request.app[STORE].run(collect, list(config.checks), request.app[UPTIME](),
+                                        time.time(), settings.tz, settings.timezone,
+                                        maintenance_of(config), settings.agency)
     key = request.query.get("key", "")
     page = await asyncio.to_thread(dashboard_render.render, data, lang, settings.tz, key)
     return web.Response(text=page, content_type="text/html", headers=headers)
@@ -103,29 +104,3 @@ async def dashboard(request: web.Request) -> web.Response:
 
 def add_routes(app: web.Application) -> None:
     app.router.add_get("/dashboard", dashboard)
-
-
-register("id", {
-    "dash.title": "Dasbor ketersediaan", "dash.refused": "Perlu token atau tautan",
-    "dash.refused_text": "Halaman ini untuk internal. Buka dengan tautan bertanda tangan "
-                         "dari `siaga dashboard-url`, atau kirim token API.",
-    "dash.days": "{n} hari", "dash.slo": "Target", "dash.budget": "Sisa anggaran gangguan",
-    "dash.incidents": "Insiden 30 hari", "dash.mtta": "Rata-rata tanggap",
-    "dash.mttr": "Rata-rata pulih", "dash.latency": "Latensi 7 hari",
-    "dash.latency_figs": "rata-rata {mean} · jam terburuk {worst}",
-    "dash.no_latency": "belum ada data latensi", "dash.total": "Total kelompok",
-    "dash.met": "memenuhi target", "dash.missed": "di bawah target",
-    "dash.updated": "Dibuat", "dash.none": "—", "dash.overspent": "terlampaui",
-})
-register("en", {
-    "dash.title": "Availability dashboard", "dash.refused": "Token or link needed",
-    "dash.refused_text": "This page is internal. Open it with a signed link from "
-                         "`siaga dashboard-url`, or send the API token.",
-    "dash.days": "{n} days", "dash.slo": "Objective", "dash.budget": "Error budget left",
-    "dash.incidents": "Incidents 30 days", "dash.mtta": "Mean time to acknowledge",
-    "dash.mttr": "Mean time to resolve", "dash.latency": "Latency 7 days",
-    "dash.latency_figs": "mean {mean} · worst hour {worst}",
-    "dash.no_latency": "no latency data yet", "dash.total": "Group total",
-    "dash.met": "meets the objective", "dash.missed": "below the objective",
-    "dash.updated": "Generated", "dash.none": "—", "dash.overspent": "overspent",
-})

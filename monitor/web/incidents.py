@@ -17,14 +17,8 @@ from monitor.store.records import (
     incident_updates,
     list_incidents,
 )
-from monitor.web.app import (
-    DAEMON,
-    authorized,
-    bounded_int,
-    json_error,
-    json_object,
-    json_response,
-)
+from monitor.web.app import authorized, bounded_int, json_error, json_object, json_response
+from monitor.web.services import ACTIONS, CLOCK, CONFIG, STATUS_PAGES, STORE
 
 
 def incident_json(inc: Incident) -> dict[str, Any]:
@@ -41,20 +35,19 @@ async def api_list(request: web.Request) -> web.Response:
     if limit is None:
         return json_error("limit must be a positive integer", 400)
     limit = min(limit, 500)
-    daemon = request.app[DAEMON]
-    incs = await daemon.store.run(lambda conn: list_incidents(conn, limit=limit))
+    incs = await request.app[STORE].run(lambda conn: list_incidents(conn, limit=limit))
     return json_response({"incidents": [incident_json(i) for i in incs]})
 
 
 async def api_get(request: web.Request) -> web.Response:
-    daemon = request.app[DAEMON]
+    store = request.app[STORE]
     incident_id = _id(request)
-    inc = await daemon.store.run(get_incident, incident_id)
+    inc = await store.run(get_incident, incident_id)
     if inc is None:
         return json_error(f"no incident {incident_id}", 404)
     data = incident_json(inc)
-    data["events"] = await daemon.store.run(incident_events, incident_id)
-    data["updates"] = (await daemon.store.run(incident_updates, [incident_id]))[incident_id]
+    data["events"] = await store.run(incident_events, incident_id)
+    data["updates"] = (await store.run(incident_updates, [incident_id]))[incident_id]
     return json_response(data)
 
 
@@ -63,24 +56,24 @@ async def api_update(request: web.Request) -> web.Response:
     "text in siaga.language" or {"id": "…", "en": "…"}, "by": "sari"}."""
     if not authorized(request):
         return json_error("missing or wrong API token", 401)
-    daemon = request.app[DAEMON]
+    store = request.app[STORE]
     body = await json_object(request)
     if body is None:
         return json_error("body must be a JSON object", 400)
     status = body.get("status")
     if status not in UPDATE_STATUSES:
         return json_error(f"status must be one of {', '.join(UPDATE_STATUSES)}", 400)
-    messages = update_messages(body.get("message"), daemon.config.settings.language)
+    messages = update_messages(body.get("message"), request.app[CONFIG]().settings.language)
     if not messages:
         return json_error('message must be text, or {"id": text, "en": text} '
                           "(at most 2,000 characters each)", 400)
     incident_id = _id(request)
-    if await daemon.store.run(get_incident, incident_id) is None:
+    if await store.run(get_incident, incident_id) is None:
         return json_error(f"no incident {incident_id}", 404)
     who = str(body.get("by") or "api")[:64]
-    update = await daemon.store.run(add_update, incident_id, daemon.pager.clock(), status,
-                                    messages, who)
-    daemon.status_pages.changed()  # the page and the feed show it within a second
+    update = await store.run(add_update, incident_id, request.app[CLOCK](), status, messages,
+                             who)
+    request.app[STATUS_PAGES].changed()  # the page and the feed show it within a second
     return json_response(update, 201)
 
 
@@ -100,19 +93,19 @@ def update_messages(given: Any, default_lang: str) -> dict[str, str]:
 async def api_act(request: web.Request) -> web.Response:
     if not authorized(request):
         return json_error("missing or wrong API token", 401)
-    daemon = request.app[DAEMON]
     body = await json_object(request)
     if body is None:
         return json_error("body must be a JSON object", 400)
     who = str(body.get("by") or "api")[:64]
     note = body.get("note")
     action = request.match_info["action"]
-    act = daemon.actions.acknowledge if action == "ack" else daemon.actions.resolve
+    actions = request.app[ACTIONS]
+    act = actions.acknowledge if action == "ack" else actions.resolve
     incident_id = _id(request)
     try:
         inc = await act(incident_id, who, str(note)[:500] if note else None)
     except IncidentError as exc:
-        if await daemon.store.run(get_incident, incident_id) is None:
+        if await request.app[STORE].run(get_incident, incident_id) is None:
             return json_error(f"no incident {incident_id}", 404)
         return json_error(str(exc), 409)
     return json_response(incident_json(inc))

@@ -7,19 +7,20 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from monitor.web.app import DAEMON, authorized, json_error, json_response
+from monitor.web.app import authorized, json_error, json_response
+from monitor.web.services import CONFIG, RELOADING
 
 
 async def reload(request: web.Request) -> web.Response:
     if not authorized(request):
         return json_error("missing or wrong API token", 401)
-    daemon = request.app[DAEMON]
-    if not await daemon.reloader.reload("api"):
+    reloading = request.app[RELOADING]
+    if not await reloading.reload("api"):
         return json_error(f"config not reloaded, still running the old one: "
-                          f"{daemon.last_reload_error}", 422)
-    return json_response({"reloaded": True, "file": daemon.config.path,
-                          "checks": len(daemon.config.checks),
-                          "restart_needed": list(daemon.restart_needed)})
+                          f"{reloading.last_error()}", 422)
+    config = request.app[CONFIG]()
+    return json_response({"reloaded": True, "file": config.path, "checks": len(config.checks),
+                          "restart_needed": list(reloading.restart_needed())})
 
 
 def add_routes(app: web.Application) -> None:

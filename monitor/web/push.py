@@ -15,7 +15,8 @@ from collections.abc import Callable
 
 from aiohttp import web
 
-from monitor.web.app import DAEMON, bounded_int, json_response, same_secret
+from monitor.web.app import bounded_int, json_response, same_secret
+from monitor.web.services import HEARTBEATS, PUSH_LIMIT, PUSH_REFUSED
 
 RATE = 60  # requests per source address…
 PER = 60.0  # …per this many seconds
@@ -45,7 +46,7 @@ class RateLimit:
 
 
 def _refuse(request: web.Request, reason: str, status: int, text: str) -> web.Response:
-    request.app[DAEMON].metrics.heartbeat_rejected.labels(reason).inc()
+    request.app[PUSH_REFUSED](reason)
     return json_response({"error": text}, status)
 
 
@@ -58,14 +59,14 @@ async def _message(request: web.Request) -> str | None:
 
 
 async def push(request: web.Request) -> web.Response:
-    daemon = request.app[DAEMON]
-    if not daemon.push_limit.allow(request.remote or "-"):
+    heartbeats = request.app[HEARTBEATS]
+    if not request.app[PUSH_LIMIT].allow(request.remote or "-"):
         return _refuse(request, "rate_limited", 429, "too many requests; slow down")
     name, action = request.match_info["check"], request.match_info.get("action", "ping")
-    check = daemon.heartbeats.check(name)
+    check = heartbeats.check(name)
     if check is None:
         return _refuse(request, "unknown_check", 403, "refused")
-    if not same_secret(request.match_info["token"], daemon.heartbeats.tokens.token(check)):
+    if not same_secret(request.match_info["token"], heartbeats.tokens.token(check)):
         return _refuse(request, "wrong_token", 403, "refused")
     exit_code: int | None = None
     if "exit_code" in request.query:
@@ -74,7 +75,7 @@ async def push(request: web.Request) -> web.Response:
             return _refuse(request, "bad_request", 400,
                            f"exit_code must be an integer from {EXIT_CODES[0]} to {EXIT_CODES[1]}")
     message = await _message(request) if action == "fail" else None
-    pings = await daemon.heartbeats.ping(check, action, message, exit_code)
+    pings = await heartbeats.ping(check, action, message, exit_code)
     return json_response({"ok": True, "check": name, "ping": action,
                           "duration": pings.last_duration if action == "ping" else None})
 

@@ -1,50 +1,70 @@
-"""What the web layer may use of the running Siaga: the door between `web/` and the wiring.
+"""What the web layer may use of the running Siaga: one typed `AppKey` per service.
 
-Handlers and the status page see this protocol, never the daemon class; the daemon satisfies
-it structurally (mypy checks that where `build_app` is called). Adding a field here is a
-decision to widen the door."""
+Each handler reads only the keys it needs (`request.app[STORE]`), never the daemon:
+`monitor/daemon.py` puts a value under every key (`build_app` refuses to start without one),
+and `tests/test_architecture.py` checks that handlers read nothing else. Live values that a
+reload swaps (the config, the API token) are given as functions, so a handler always sees the
+current one. Adding a key here is a decision to widen the door.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Protocol
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
 
 if TYPE_CHECKING:
     from monitor.checking.engine import Engine
     from monitor.checking.heartbeats import Heartbeats
-    from monitor.config.model import Config
-    from monitor.config.reloader import Reloader
-    from monitor.incidents.suppression import Suppression
+    from monitor.config.model import Check, Config
+    from monitor.incidents.model import Incident
     from monitor.paging.acktoken import AckSigner
     from monitor.paging.actions import Actions
-    from monitor.paging.pager import Pager
-    from monitor.reporting.uptime_windows import UptimeWindows
+    from monitor.reporting.uptime_windows import Figures
     from monitor.store.sqlite import Store
-    from monitor.telemetry.metrics import Metrics
     from monitor.web.push import RateLimit
     from monitor.web.status_cache import StatusCache
 
+Write = Callable[[bytes], Awaitable[None]]
 
-class Services(Protocol):
-    config: Config  # the live config (swapped on reload)
-    engine: Engine
-    store: Store
-    metrics: Metrics
-    pager: Pager
-    actions: Actions
-    signer: AckSigner
-    suppression: Suppression
-    heartbeats: Heartbeats
-    reloader: Reloader
-    push_limit: RateLimit
-    status_pages: StatusCache
-    uptime: UptimeWindows
-    api_token: str
-    instance_id: str
-    last_reload_error: str | None
-    restart_needed: tuple[str, ...]
-    on_reload: list[Callable[[Config], None]]
 
-    def health_problems(self) -> list[str]: ...
+@dataclass(frozen=True, slots=True)
+class Reloading:
+    """What `POST /api/v1/reload` needs: the reload itself and what it left behind."""
 
-    async def refresh_silences(self) -> None: ...
+    reload: Callable[[str], Awaitable[bool]]  # reason → whether the new config is in use
+    last_error: Callable[[], str | None]
+    restart_needed: Callable[[], tuple[str, ...]]
+
+
+CONFIG: web.AppKey[Callable[[], Config]] = web.AppKey("config")  # the live config
+CLOCK: web.AppKey[Callable[[], float]] = web.AppKey("clock")  # the pager's clock
+STORE: web.AppKey[Store] = web.AppKey("store")
+ENGINE: web.AppKey[Engine] = web.AppKey("engine")  # checks and their runtime state (read)
+OPEN_INCIDENTS: web.AppKey[Callable[[], Mapping[int, Incident]]] = web.AppKey("open_incidents")
+ACTIONS: web.AppKey[Actions] = web.AppKey("actions")  # acknowledge / resolve
+SIGNER: web.AppKey[AckSigner] = web.AppKey("signer")
+SUPPRESSED: web.AppKey[Callable[[Check, float], str | None]] = web.AppKey("suppressed")
+HEARTBEATS: web.AppKey[Heartbeats] = web.AppKey("heartbeats")
+PUSH_LIMIT: web.AppKey[RateLimit] = web.AppKey("push_limit")
+PUSH_REFUSED: web.AppKey[Callable[[str], None]] = web.AppKey("push_refused")  # reason → count
+SCRAPE: web.AppKey[Callable[[Write], Awaitable[None]]] = web.AppKey("scrape")  # /metrics text
+HEALTH: web.AppKey[Callable[[], list[str]]] = web.AppKey("health")  # /healthz problems
+STATUS_PAGES: web.AppKey[StatusCache] = web.AppKey("status_pages")
+UPTIME: web.AppKey[Callable[[], Figures]] = web.AppKey("uptime")  # 7/30/90-day figures
+REFRESH_SILENCES: web.AppKey[Callable[[], Awaitable[None]]] = web.AppKey("refresh_silences")
+RELOADING: web.AppKey[Reloading] = web.AppKey("reloading")
+API_TOKEN: web.AppKey[Callable[[], str]] = web.AppKey("api_token")  # follows reloads
+INSTANCE_ID: web.AppKey[str] = web.AppKey("instance_id")
+
+KEYS: tuple[web.AppKey[Any], ...] = (
+    CONFIG, CLOCK, STORE, ENGINE, OPEN_INCIDENTS, ACTIONS, SIGNER, SUPPRESSED, HEARTBEATS,
+    PUSH_LIMIT, PUSH_REFUSED, SCRAPE, HEALTH, STATUS_PAGES, UPTIME, REFRESH_SILENCES,
+    RELOADING, API_TOKEN, INSTANCE_ID)
+
+
+def missing(app: web.Application) -> list[str]:
+    """The keys nobody gave a value (each would fail its handlers at the first request)."""
+    return [repr(key) for key in KEYS if key not in app]

@@ -6,24 +6,26 @@ from aiohttp import web
 
 from monitor.config.scalars import parse_duration
 from monitor.incidents import silences
-from monitor.web.app import DAEMON, authorized, bounded_int, json_error, json_object, json_response
+from monitor.web.app import authorized, bounded_int, json_error, json_object, json_response
+from monitor.web.services import CLOCK, CONFIG, REFRESH_SILENCES, STORE
 
 
 async def list_silences(request: web.Request) -> web.Response:
-    daemon = request.app[DAEMON]
-    items = await daemon.store.run(silences.current, daemon.pager.clock())
+    app = request.app
+    items = await app[STORE].run(silences.current, app[CLOCK]())
     return json_response({"silences": [s.json() for s in items]})
 
 
 async def create(request: web.Request) -> web.Response:
     if not authorized(request):
         return json_error("missing or wrong API token", 401)
-    daemon = request.app[DAEMON]
+    app = request.app
     body = await json_object(request)
     if not body:
         return json_error("body must be a JSON object", 400)
     target = str(body.get("target", ""))
-    known = {c.name for c in daemon.config.checks} | {c.group for c in daemon.config.checks}
+    checks = app[CONFIG]().checks
+    known = {c.name for c in checks} | {c.group for c in checks}
     if target not in known:
         return json_error(f"{target!r} is neither a check nor a group", 400)
     seconds = parse_duration(str(body.get("for", "")))
@@ -32,23 +34,23 @@ async def create(request: web.Request) -> web.Response:
     reason = str(body.get("reason") or "").strip()
     if not reason:
         return json_error("a reason is required", 400)
-    now = daemon.pager.clock()
-    item = await daemon.store.run(silences.add, target, str(body.get("by") or "api")[:64],
-                                  reason[:500], now, now + seconds)
-    await daemon.refresh_silences()
+    now = app[CLOCK]()
+    item = await app[STORE].run(silences.add, target, str(body.get("by") or "api")[:64],
+                                reason[:500], now, now + seconds)
+    await app[REFRESH_SILENCES]()
     return json_response(item.json(), 201)
 
 
 async def delete(request: web.Request) -> web.Response:
     if not authorized(request):
         return json_error("missing or wrong API token", 401)
-    daemon = request.app[DAEMON]
+    app = request.app
     silence_id = bounded_int(request.match_info["id"], 1)
     if silence_id is None:
         return json_error("no such silence (ids are positive numbers)", 404)
-    if not await daemon.store.run(silences.remove, silence_id, daemon.pager.clock()):
+    if not await app[STORE].run(silences.remove, silence_id, app[CLOCK]()):
         return json_error(f"no active silence {silence_id}", 404)
-    await daemon.refresh_silences()
+    await app[REFRESH_SILENCES]()
     return json_response({"removed": silence_id})
 
 

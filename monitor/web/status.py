@@ -7,7 +7,8 @@ root is an internal check shows only the public services it affects. Bahasa Indo
 default; English with `?lang=en` or `Accept-Language: en`.
 
 Requests are answered from prepared bytes (monitor.web.status_cache): `status_cache()` wires
-the rebuild to the daemon's changes; a surge of citizens costs no store reads or rendering.
+the rebuild to state changes (the daemon adds incidents and reloads); a surge of citizens
+costs no store reads or rendering.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import json
 import logging
 import sqlite3
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -32,11 +34,12 @@ from monitor.reporting.uptime import Interval, Uptime, local_day
 from monitor.store.records import incident_updates, list_incidents
 from monitor.telemetry.logs import event
 from monitor.web import status_export, status_render
-from monitor.web.app import DAEMON
+from monitor.web.services import CONFIG, STATUS_PAGES
 from monitor.web.status_cache import Bodies, Body, StatusCache, respond
 
 if TYPE_CHECKING:
-    from monitor.web.services import Services
+    from monitor.checking.engine import Engine
+    from monitor.store.sqlite import Store
 
 log = logging.getLogger("siaga.status")
 BAR_DAYS = 90
@@ -189,25 +192,25 @@ def export_files(data: dict[str, Any], settings: Settings) -> dict[str, str]:
                                       status_render.logo_uri(settings.logo))
 
 
-def status_cache(daemon: Services) -> StatusCache:
-    """The daemon's status page: rebuilt when a public check changes state, an incident
-    changes (people's updates included) or the config is reloaded; exported to
-    `siaga.status_export` on each build."""
+def status_cache(config_of: Callable[[], Config], engine: Engine, store: Store) -> StatusCache:
+    """The status page of the live config: rebuilt when a public check changes state (wired
+    here), and when the wiring calls `changed()` (an incident or people's update changed,
+    the config was reloaded); exported to `siaga.status_export` on each build."""
 
     async def build() -> Bodies:
-        settings = daemon.config.settings
-        engine = daemon.engine
+        config = config_of()
+        settings = config.settings
         public = public_checks(engine.checks)
         states = {n: engine.runtime[n].shown_state.value for n in public
                   if n in engine.runtime}
-        data = await daemon.store.run(collect, public, states, maintenance_of(daemon.config),
-                                      time.time(), settings.tz, settings.language)
+        data = await store.run(collect, public, states, maintenance_of(config),
+                               time.time(), settings.tz, settings.language)
         data["timezone"] = settings.timezone
         data = branded(data, settings)
         bodies = await asyncio.to_thread(bodies_of, data, settings.tz, settings.base_url,
                                          settings.logo)
         if settings.status_export:
-            await _export(export_dir(daemon.config), settings, data)
+            await _export(export_dir(config), settings, data)
         return bodies
 
     cache = StatusCache(build)
@@ -216,9 +219,7 @@ def status_cache(daemon: Services) -> StatusCache:
         if check.public:
             cache.changed()
 
-    daemon.engine.on_transition.append(on_transition)
-    daemon.pager.on_change.append(cache.changed)
-    daemon.on_reload.append(cache.changed)
+    engine.on_transition.append(on_transition)
     return cache
 
 
@@ -238,9 +239,8 @@ async def _export(directory: Path, settings: Settings, data: dict[str, Any]) -> 
 
 
 async def _serve(request: web.Request, kind: str) -> web.Response:
-    daemon = request.app[DAEMON]
-    lang = choose_language(request, daemon.config.settings.language)
-    body = await daemon.status_pages.get(kind, lang)
+    lang = choose_language(request, request.app[CONFIG]().settings.language)
+    body = await request.app[STATUS_PAGES].get(kind, lang)
     if body is None:
         raise web.HTTPServiceUnavailable(text="status page not ready yet")
     return respond(request, body, lang)

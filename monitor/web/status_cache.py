@@ -23,6 +23,15 @@ from aiohttp import web
 log = logging.getLogger("siaga.status")
 MAX_AGE = 5  # seconds a browser or CDN may reuse the page: a change shows within seconds
 TYPES = {"html": "text/html", "json": "application/json", "atom": "application/atom+xml"}
+# The page has no script and loads nothing: its style is inline, its bars inline SVG, the
+# logo a data: URI. Say so, so an injected tag could do nothing (it may still be framed:
+# agencies embed it in their portals).
+PAGE_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
+                               "img-src data:; base-uri 'none'; form-action 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +63,8 @@ def respond(request: web.Request, body: Body, lang: str) -> web.Response:
     gz = "gzip" in request.headers.get("Accept-Encoding", "").lower()
     etag = body.packed_etag if gz else body.etag
     headers = {"ETag": etag, "Cache-Control": f"public, max-age={MAX_AGE}",
-               "Vary": "Accept-Encoding, Accept-Language", "Content-Language": lang}
+               "Vary": "Accept-Encoding, Accept-Language", "Content-Language": lang,
+               **PAGE_HEADERS}
     asked = request.headers.get("If-None-Match", "")
     if asked and (asked.strip() == "*" or {body.etag, body.packed_etag} & _tags(asked)):
         return web.Response(status=304, headers=headers)
@@ -77,6 +87,7 @@ class StatusCache:
         self.refresh, self.min_gap, self.clock = refresh, min_gap, clock
         self.bodies: Bodies = {}
         self.builds = 0
+        self.on_build: list[Callable[[Bodies], None]] = []  # e.g. the status page's process
         self._wanted = asyncio.Event()
         self._ready = asyncio.Event()
 
@@ -114,3 +125,5 @@ class StatusCache:
             return
         self.bodies, self.builds = bodies, self.builds + 1
         self._ready.set()
+        for listener in self.on_build:
+            listener(bodies)

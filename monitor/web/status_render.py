@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape as xml_escape
 
-from monitor.i18n import register, text
+from monitor.i18n import text
 
 # What neither XML 1.0 nor HTML allows in text: C0 and C1 controls (tab and newlines aside),
 # lone surrogates and the two non-characters U+FFFE/FFFF. A title from checks.yaml may hold
@@ -296,60 +296,3 @@ def _atom(data: dict[str, Any], lang: str, base_url: str) -> str:
             f'<title>{xml_escape(text(lang, "status.title"))}</title><updated>{updated}</updated>'
             f'<link rel="self" href="{xml_escape(base_url)}/status/feed.atom"/>'
             f'<link href="{xml_escape(base_url)}/status"/>{"".join(entries)}</feed>\n')
-
-
-register("id", {
-    "status.title": "Status Layanan", "status.banner_ok": "Semua layanan berjalan normal",
-    "status.banner_down": "Sebagian layanan sedang mengalami gangguan",
-    "status.banner_partial": "Sebagian layanan melambat atau dalam pemeliharaan",
-    "status.open": "Gangguan saat ini", "status.none_open": "Tidak ada gangguan saat ini.",
-    "status.maintenance": "Jadwal pemeliharaan",
-    "status.none_maint": "Tidak ada pemeliharaan terjadwal.",
-    "status.history": "Riwayat gangguan (90 hari)",
-    "status.none_history": "Tidak ada gangguan dalam 90 hari terakhir.",
-    "status.uptime_30": "30 hari", "status.uptime_90": "90 hari",
-    "status.days_ago": "{n} hari lalu", "status.today": "hari ini",
-    "status.bar_last": "{n} hari terakhir", "status.bar_bad": "{n} hari di bawah 99,9%",
-    "status.bar_missing": "{n} hari tanpa data",
-    "status.no_data": "tidak ada data", "status.since": "sejak", "status.lasted": "selama",
-    "status.handled": "sedang ditangani petugas", "status.investigating": "sedang diperiksa",
-    "status.maint_now": "pemeliharaan sedang berlangsung",
-    "status.maint_planned": "pemeliharaan terjadwal", "status.updated": "Diperbarui",
-    "status.recovered": "pulih", "status.disrupted": "gangguan",
-    "status.unit.d": "hari", "status.unit.h": "jam", "status.unit.m": "menit",
-    "status.data_since": "data sejak {date}", "status.legend": "Keterangan warna",
-    "status.legend.u100": "≥ 99,9% tersedia", "status.legend.u99": "99–99,9%",
-    "status.legend.u95": "95–99%", "status.legend.ulow": "di bawah 95%",
-    "status.legend.none": "abu-abu: tidak ada data (layanan belum dipantau atau pemantau "
-                          "tidak berjalan)",
-    "status.update.investigating": "Sedang diperiksa",
-    "status.update.identified": "Penyebab ditemukan",
-    "status.update.monitoring": "Perbaikan dipantau", "status.update.resolved": "Selesai",
-})
-register("en", {
-    "status.title": "Service Status", "status.banner_ok": "All services are operating normally",
-    "status.banner_down": "Some services are currently disrupted",
-    "status.banner_partial": "Some services are slow or under maintenance",
-    "status.open": "Current incidents", "status.none_open": "No current incidents.",
-    "status.maintenance": "Scheduled maintenance",
-    "status.none_maint": "No maintenance scheduled.",
-    "status.history": "Incident history (90 days)",
-    "status.none_history": "No incidents in the last 90 days.",
-    "status.uptime_30": "30 days", "status.uptime_90": "90 days",
-    "status.days_ago": "{n} days ago", "status.today": "today",
-    "status.bar_last": "Last {n} days", "status.bar_bad": "{n} day(s) below 99.9%",
-    "status.bar_missing": "{n} day(s) without data",
-    "status.no_data": "no data", "status.since": "since", "status.lasted": "lasted",
-    "status.handled": "an officer is on it", "status.investigating": "being investigated",
-    "status.maint_now": "maintenance in progress",
-    "status.maint_planned": "planned maintenance", "status.updated": "Updated",
-    "status.recovered": "recovered", "status.disrupted": "disrupted",
-    "status.unit.d": "d", "status.unit.h": "h", "status.unit.m": "min",
-    "status.data_since": "data since {date}", "status.legend": "Colour key",
-    "status.legend.u100": "≥ 99.9% available", "status.legend.u99": "99–99.9%",
-    "status.legend.u95": "95–99%", "status.legend.ulow": "below 95%",
-    "status.legend.none": "grey: no data (not monitored yet, or the monitor was not running)",
-    "status.update.investigating": "Investigating",
-    "status.update.identified": "Identified", "status.update.monitoring": "Monitoring",
-    "status.update.resolved": "Resolved",
-})

@@ -50,7 +50,8 @@ class Target:
 
 class Trace:
     """One probe's progress across its requests: the phase times (summed over redirects),
-    what it waits for now (named when the deadline hits), and the earliest cert expiry."""
+    what it waits for now (named when the deadline hits), and the earliest expiry among the
+    leaf certificates of its hops."""
 
     __slots__ = ("cert_expiry", "phases", "stage")
 

@@ -1,17 +1,25 @@
 """User-facing words in Bahasa Indonesia (default) and English.
 
 Code, identifiers and logs stay English; everything a citizen or an officer reads goes
-through `text(lang, key, **values)`.
+through `text(lang, key, **values)`. Each text is written once: the common words here, the
+rest in one catalogue module per audience (pages, reports, status page, dashboard, CLI),
+merged below when this package is imported, with no registration from other modules (which
+text won used to depend on import order). `tests/test_i18n.py` checks that no key is defined
+twice and that both languages have the same keys.
 """
 
 from __future__ import annotations
 
 import re
+from collections import ChainMap
 from typing import Any
 
-LANGUAGES = ("id", "en")
+from monitor.i18n import cli, dashboard, pages, reports, status_page
 
-_TEXT: dict[str, dict[str, str]] = {
+LANGUAGES = ("id", "en")
+CATALOGUES = (pages, reports, status_page, dashboard, cli)
+
+_COMMON: dict[str, dict[str, str]] = {
     "id": {
         "state.unknown": "belum diketahui",
         "state.up": "normal",
@@ -70,6 +78,10 @@ _TEXT: dict[str, dict[str, str]] = {
         "ack.view": "View incident #{id}",
         "ack.no_incident": "Incident {id} does not exist.",
     },
+}
+_TEXT: dict[str, dict[str, str]] = {
+    "id": dict(ChainMap(_COMMON["id"], *(c.ID for c in CATALOGUES))),
+    "en": dict(ChainMap(_COMMON["en"], *(c.EN for c in CATALOGUES))),
 }
 
 
@@ -144,11 +156,6 @@ def reason(lang: str, value: str) -> str:
         value = value.replace(english, indonesian)
     return _DURATION.sub(lambda m: " ".join(
         f"{n} {_UNITS_ID[unit]}" for n, unit in _DURATION_PART.findall(m[0])), value)
-
-
-def register(lang: str, entries: dict[str, str]) -> None:
-    """Let a module add its own messages (alerting templates, status page) at import time."""
-    _TEXT.setdefault(lang, {}).update(entries)
 
 
 # `siaga validate`'s messages are made in English (logs and tests read them so); an operator
