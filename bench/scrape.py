@@ -5,7 +5,8 @@
 Builds a config of N http checks (10 groups, every 10th with the opt-in latency histogram),
 fills each check's runtime with a realistic probe result (five HTTP phases, status code,
 certificate expiry; 1 in 20 failing) through the engine and the metrics listener, as the
-daemon would, without probing anything. Then times `Metrics.render()` (what `/metrics`
+daemon would, without probing anything, plus each check's 7/30/90-day `siaga_uptime_ratio`
+figures (registered as the daemon registers them). Then times `Metrics.render()` (what `/metrics`
 serves) and `prometheus_client.generate_latest(registry)` (the generic path) and prints one
 JSON line per N: {"checks", "render_ms_median", "render_ms_best", "generic_ms_median",
 "generic_ms_best", "bytes", "generic_bytes", "repeat"}.
@@ -51,6 +52,8 @@ def build(n: int, seed: int = 1) -> tuple[Any, Any]:
     from monitor.checking.engine import Engine
     from monitor.config.loader import parse_config
     from monitor.probes.base import ProbeContext, ProbeResult
+    from monitor.reporting.uptime import Uptime
+    from monitor.reporting.uptime_windows import WINDOWS, UptimeWindows
     from monitor.telemetry.metrics import Metrics
 
     rng = random.Random(seed)
@@ -59,6 +62,10 @@ def build(n: int, seed: int = 1) -> tuple[Any, Any]:
     registry = CollectorRegistry()
     metrics = Metrics(registry, engine, config.settings.location)
     engine.on_result.append(metrics.on_result)
+    windows = UptimeWindows(None, lambda: config)  # type: ignore[arg-type]  # figures set below
+    windows.figures = {c.name: {d: Uptime(up=rng.uniform(0, 1e6), down=rng.uniform(0, 1e3))
+                                for d in WINDOWS} for c in config.checks}
+    metrics.add_text(windows.collector())
     now = time.time()
     for i, check in enumerate(config.checks):
         for _ in range(3):  # a few probes: counters, state and histograms are not all zero

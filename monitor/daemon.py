@@ -14,7 +14,7 @@ import secrets
 import signal
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from aiohttp import web
@@ -64,6 +64,7 @@ from monitor.web.status_server import StatusProcess
 
 log = logging.getLogger("siaga.daemon")
 LATENESS_WINDOW = 2000  # recent probe starts /healthz judges lateness over
+START_GRACE = 1.0  # s from start to the bulk work over every check (Daemon._later)
 
 
 def load_or_create_api_token(state_dir: Path) -> str:
@@ -149,7 +150,7 @@ class Daemon:
         self.pager.on_change.append(self.status_pages.changed)
         self.on_reload.append(self.status_pages.changed)
         self.uptime = UptimeWindows(self.store, lambda: self.config)  # 7/30/90-day figures
-        self.metrics.add(self.uptime.collector())
+        self.metrics.add_text(self.uptime.collector())
         self.engine.on_transition.append(lambda check, *_: self.uptime.changed(check.name))
         self.latency = LatencyLog(self.store)  # hourly latency for /dashboard's charts
         self.engine.on_result.append(self.latency.on_result)
@@ -277,14 +278,14 @@ class Daemon:
                                             name="deadman"),
                         asyncio.create_task(self.watchdog.run(), name="watchdog"),
                         asyncio.create_task(liveness.keep_marking(s.state_dir), name="mark")]
-        self._tasks.append(asyncio.create_task(rollup_run(self.store, lambda: self.config),
-                                               name="rollups"))  # uptime rollups + pruning
-        self._tasks.append(asyncio.create_task(self.uptime.run(), name="uptime-windows"))
-        self._tasks.append(asyncio.create_task(self.latency.run(), name="latency"))
+        # Bulk work over every check waits a moment, so that probing starts first
+        self._later(lambda: rollup_run(self.store, lambda: self.config), "rollups")  # + pruning
+        self._later(self.uptime.run, "uptime-windows")
+        self._later(self.latency.run, "latency")
         if self.serve and s.status_listen:
             await self._start_status_process(s.status_listen)
         if self.serve or s.status_export:
-            self._tasks.append(asyncio.create_task(self.status_pages.run(), name="status-page"))
+            self._later(self.status_pages.run, "status-page")
         alerting = self.pager.grouping
         if alerting.alertmanager:  # changing these URLs takes a restart
             route = AlertmanagerRoute(alerting.alertmanager, s.location, s.base_url,
@@ -296,6 +297,15 @@ class Daemon:
         freeze_heap()  # the daemon's start-up heap (monitor.process says why)
         event(log, "started", checks=len(self.config.checks), location=s.location,
               listen=f"{s.listen_host}:{self.server.port}" if self.server else "-")
+
+    def _later(self, work: Callable[[], Awaitable[None]], name: str) -> None:
+        """Run `work()` as a task after START_GRACE seconds (at 20,000 checks the uptime
+        windows, rollups and status page each hold the loop or the store for a while)."""
+        async def later() -> None:
+            await asyncio.sleep(START_GRACE)
+            await work()
+
+        self._tasks.append(asyncio.create_task(later(), name=name))
 
     async def _start_status_process(self, address: str) -> None:
         """The public status page in a process of its own (monitor.web.status_server)."""

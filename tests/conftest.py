@@ -23,6 +23,17 @@ def farm() -> Iterator[Farm]:
         target_farm.stop()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def config_cache_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """`siaga run` keeps compiled configs under $XDG_CACHE_HOME/siaga (monitor.config.cache):
+    the suite's runs, in-process and spawned, use a directory of their own."""
+    patch = pytest.MonkeyPatch()
+    patch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("xdg-cache")))
+    patch.delenv("CACHE_DIRECTORY", raising=False)
+    yield
+    patch.undo()
+
+
 @pytest.fixture(autouse=True)
 def siaga_logger_restored() -> Iterator[None]:
     """`siaga run` in-process (monitor.telemetry.logs.setup) gives the "siaga" logger its own

@@ -15,8 +15,9 @@ NUMBERS = [
     "window_s", "probes", "probes_window", "probes_per_s", "expected_probes_per_s",
     "failed_probes", "cpu_s_per_probe", "cpu_share", "peak_rss_mb", "lateness_p50_s",
     "lateness_p99_s", "lateness_max_le_s", "missed_slots", "metrics_scrape_s", "metrics_bytes",
-    "first_probe_s", "outages", "pages_measured", "page_latency_p50_s", "page_latency_p99_s",
-    "page_latency_max_s", "dns_answers", "target_cpu_share", "sut_core_foreign_share",
+    "first_probe_s", "first_probe_cached_s", "outages", "pages_measured", "page_latency_p50_s",
+    "page_latency_p99_s", "page_latency_max_s", "dns_answers", "target_cpu_share",
+    "sut_core_foreign_share",
 ]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 
 import aiohttp
 import pytest
@@ -11,6 +12,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from monitor.config.loader import parse_config
 from monitor.daemon import Daemon
+from monitor.reporting.uptime import Uptime
+from monitor.reporting.uptime_windows import WINDOWS, UptimeWindows
 from monitor.telemetry.families import TABLE
 
 CONFIG = """
@@ -157,3 +160,55 @@ async def test_a_removed_check_disappears_from_metrics(daemon, farm, tmp_path):
     assert 'check="refused"' not in text
     assert 'check="web-ok"' in text
     assert daemon.registry.get_sample_value("probe_success", labels("refused", "tcp")) is None
+
+
+def uptime_samples(text: str) -> dict[tuple[str, frozenset], float]:
+    return {k: v for k, v in samples(text).items() if k[0] == "siaga_uptime_ratio"}
+
+
+async def test_metrics_serve_the_uptime_windows_as_the_generic_path_does(daemon):
+    await daemon.uptime.refresh(list(daemon.config.by_name))  # what its task does every 5 min
+    generic = uptime_samples(generate_latest(daemon.registry).decode())
+    assert uptime_samples(daemon.metrics.render().decode()) == generic
+    assert ("siaga_uptime_ratio", frozenset({"check": "web-ok", "group": "Layanan Publik",
+                                             "window": "30d"}.items())) in generic
+    status, text = await get(daemon, "/metrics")
+    assert status == 200
+    assert uptime_samples(text).keys() == generic.keys()
+    assert text.count("# TYPE siaga_uptime_ratio gauge") == 1
+
+
+def windows_of(*checks: tuple[str, str, float | None]) -> tuple[object, CollectorRegistry]:
+    """UptimeWindows with the given (check, group, percent) figures, on a fresh registry."""
+    body = "".join(f'  - {{name: {n}, group: {json.dumps(g)}, tcp: {{host: h.test, port: 1}}}}\n'
+                   for n, g, _ in checks)
+    config = parse_config(f"checks:\n{body}", "checks.yaml")
+    windows = UptimeWindows(None, lambda: config)  # type: ignore[arg-type]  # no store needed
+    windows.figures = {n: {d: Uptime(up=p or 0.0, down=100 - (p or 0.0) if p else 0.0)
+                           for d in WINDOWS} for n, _, p in checks}
+    registry = CollectorRegistry()
+    return windows, registry
+
+
+def fast_text(collector) -> str:
+    return collector.text_head() + "".join(collector.text_rows())
+
+
+def test_uptime_text_escapes_groups_and_skips_windows_without_counted_time():
+    windows, registry = windows_of(("a", 'Dinas "Kominfo" \\ Kota', 99.5), ("b", "x", None))
+    collector = windows.collector()
+    registry.register(collector)
+    fast = uptime_samples(fast_text(collector))
+    assert fast == uptime_samples(generate_latest(registry).decode())
+    assert {dict(k[1])["group"] for k in fast} == {'Dinas "Kominfo" \\ Kota'}
+
+
+def test_uptime_text_shows_new_figures_and_forgets_removed_checks():
+    windows, _ = windows_of(("a", "g", 99.0), ("b", "g", 50.0))
+    collector = windows.collector()
+    assert 'check="b"' in fast_text(collector)
+    windows.figures = {"a": {d: Uptime(up=1.0, down=3.0) for d in WINDOWS}}  # a refresh
+    text = fast_text(collector)
+    assert 'check="b"' not in text
+    assert uptime_samples(text)[("siaga_uptime_ratio", frozenset(
+        {"check": "a", "group": "g", "window": "7d"}.items()))] == 0.25

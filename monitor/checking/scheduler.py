@@ -1,7 +1,9 @@
-"""The scheduler: one timer per check, start-to-start intervals, bounded concurrency.
+"""The scheduler: one timer for all checks, start-to-start intervals, bounded concurrency.
 
-Each check owns a slot on the event loop's timer heap (`loop.call_at`), not a sleeping task:
-20,000 checks cost 20,000 timer handles, and only probes in flight are tasks. Slots are fixed
+Each check owns a slot on the scheduler's own heap of due times, not a sleeping task; one
+event-loop timer (`loop.call_at`) wakes the scheduler for the earliest slot. Only probes in
+flight are tasks. (A loop timer per check cost 20,000 timer handles at 20,000 checks: ~15 MB
+and 0.1 s of the start.) Slots are fixed
 points `first + k × interval`, so lateness never accumulates into drift. A probe waits for a
 global and a per-host semaphore; how late it starts against its slot is reported. If the
 previous probe of a check is still running when its next slot comes, the slot is counted as
@@ -11,6 +13,8 @@ missed rather than stacking probes. Reloads keep each unchanged check's phase.
 from __future__ import annotations
 
 import asyncio
+import heapq
+import itertools
 import logging
 import random
 import zlib
@@ -28,8 +32,7 @@ Runner = Callable[[Check], Awaitable[None]]
 class Slot:
     check: Check
     host: str
-    due: float
-    handle: asyncio.TimerHandle | None = None
+    due: float  # the next slot; a heap entry with another time is stale
     task: asyncio.Task[None] | None = None
     on_demand: bool = False  # the task in flight was asked for (run_now), not scheduled
 
@@ -70,6 +73,10 @@ class Scheduler:
         self._per_host_limit = per_host
         self._hosts: dict[str, asyncio.Semaphore] = {}
         self._slots: dict[str, Slot] = {}
+        self._heap: list[tuple[float, int, Slot]] = []  # (due, tie-break, slot)
+        self._order = itertools.count()
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at = float("inf")
         self._tasks: set[asyncio.Task[None]] = set()
         self._stopped = False
         self.stats = SchedulerStats()
@@ -111,28 +118,50 @@ class Scheduler:
         )
         slot = Slot(check, self._host_of(check), now + offset)
         self._slots[check.name] = slot
-        slot.handle = self._loop.call_at(slot.due, self._fire, slot)
+        self._push(slot)
 
     def _change(self, slot: Slot, check: Check, now: float) -> None:
         old = slot.check
         slot.check, slot.host = check, self._host_of(check)
         if old.interval != check.interval:
-            # Keep the phase: the next slot is the old one moved to the new interval.
-            if slot.handle:
-                slot.handle.cancel()
+            # Keep the phase: the next slot is the old one moved to the new interval (the
+            # heap entry of the old time goes stale).
             last = slot.due - old.interval
             slot.due = max(now, last + check.interval)
-            slot.handle = self._loop.call_at(slot.due, self._fire, slot)
+            self._push(slot)
 
     def _remove(self, name: str) -> None:
-        slot = self._slots.pop(name)
-        if slot.handle:
-            slot.handle.cancel()
+        slot = self._slots.pop(name)  # its heap entry goes stale
         if slot.task and not slot.task.done():
             slot.task.cancel()
 
+    def _push(self, slot: Slot) -> None:
+        heapq.heappush(self._heap, (slot.due, next(self._order), slot))
+        if slot.due < self._timer_at:
+            self._arm()
+
+    def _arm(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer, self._timer_at = None, float("inf")
+        if self._heap and not self._stopped:
+            self._timer_at = self._heap[0][0]
+            self._timer = self._loop.call_at(self._timer_at, self._wake)
+
+    def _wake(self) -> None:
+        """Fire every slot that is due (within the loop clock's millisecond), then sleep
+        until the next one."""
+        self._timer, self._timer_at = None, float("inf")
+        horizon = self._loop.time() + 0.001
+        heap = self._heap
+        while heap and heap[0][0] <= horizon:
+            due, _, slot = heapq.heappop(heap)
+            if slot.due == due and self._slots.get(slot.check.name) is slot:
+                self._fire(slot)
+        self._arm()
+
     def _fire(self, slot: Slot) -> None:
-        if self._stopped or self._slots.get(slot.check.name) is not slot:
+        if self._stopped:
             return
         due, now, interval = slot.due, self._loop.time(), slot.check.interval
         if slot.task is not None and not slot.task.done():
@@ -149,7 +178,7 @@ class Scheduler:
             slot.due += skipped * interval
             for _ in range(skipped):
                 self._missed(slot)
-        slot.handle = self._loop.call_at(slot.due, self._fire, slot)
+        heapq.heappush(self._heap, (slot.due, next(self._order), slot))  # _wake re-arms
 
     def run_now(self, name: str) -> bool:
         """Probe `name` at once, outside its schedule (a dependent's page waits for it);
@@ -192,9 +221,8 @@ class Scheduler:
     async def stop(self) -> None:
         """Cancel every timer and in-flight probe, and wait for them to finish."""
         self._stopped = True
-        for slot in self._slots.values():
-            if slot.handle:
-                slot.handle.cancel()
+        if self._timer is not None:
+            self._timer.cancel()
         tasks = list(self._tasks)
         for task in tasks:
             task.cancel()

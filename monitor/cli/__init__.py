@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 from collections import Counter
 from collections.abc import Callable, Coroutine
@@ -23,6 +24,7 @@ from monitor.cli import people as cli_people
 from monitor.cli import report as cli_report
 from monitor.cli import silence as cli_silence
 from monitor.cli import status as cli_status
+from monitor.config.cache import ConfigCache, cache_dir
 from monitor.config.document import stated_language
 from monitor.config.isolated import load_config_isolated
 from monitor.config.loader import load_config, root_schema
@@ -49,11 +51,11 @@ def run_async(coro: Coroutine[Any, Any, Any]) -> Any:
 
 
 def load_or_report(path: str, err: Console, *, isolated: bool = False,
-                   lang: str | None = None) -> Config | None:
+                   lang: str | None = None, cache: ConfigCache | None = None) -> Config | None:
     """The config, or every problem printed in the file's `siaga.language` (English when
     the file states none) and None."""
     try:
-        return load_config_isolated(path) if isolated else load_config(path)
+        return load_config_isolated(path, cache=cache) if isolated else load_config(path)
     except ConfigError as exc:
         lang = lang or file_language(path)
         for p in exc.problems:
@@ -164,11 +166,15 @@ def result_table(check: Check, result: ProbeResult, redact: Callable[[str], str]
 def cmd_run(args: argparse.Namespace, out: Console, err: Console) -> int:
     from monitor.daemon import Daemon
     from monitor.process import prepare_process
+    from monitor.telemetry import logs
 
-    config = load_or_report(args.config, err, isolated=True)
+    with logs.held() as held:  # the cache's lines, logged once logging is set up
+        cache = ConfigCache.for_file(args.config, cache_dir(os.environ))
+        config = load_or_report(args.config, err, isolated=True, cache=cache)
     if config is None:
         return EXIT_USAGE
     prepare_process(args.log_level, config.secrets, config.settings.tz)
+    held.replay()
 
     async def main() -> None:
         await Daemon(config, console=out).run()

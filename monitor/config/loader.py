@@ -277,11 +277,19 @@ def load_config(path: str | os.PathLike[str], env: Mapping[str, str] | None = No
     """Read, validate and build a config file; raise ConfigError with every problem."""
     file = str(path)
     try:
-        text = Path(file).read_text(encoding="utf-8")
+        data = Path(file).read_bytes()
     except OSError as exc:
         raise ConfigError([Problem(file, 1, 1, "", f"cannot read file: {exc.strerror}")]) from None
+    return parse_bytes(data, file, env)
+
+
+def parse_bytes(data: bytes, file: str, env: Mapping[str, str] | None = None) -> Config:
+    """`parse_config` of a file's bytes, which must be UTF-8 (newlines read as `open()`
+    reads text: CR LF and CR become LF)."""
+    try:
+        text = data.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
     except UnicodeDecodeError as exc:
-        line = exc.object[:exc.start].count(b"\n") + 1
+        line = data[:exc.start].count(b"\n") + 1
         raise ConfigError([Problem(file, line, 1, "", "not UTF-8 text: save the file as UTF-8")]
                           ) from None
     return parse_config(text, file, env)

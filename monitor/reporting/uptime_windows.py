@@ -26,7 +26,7 @@ from monitor.reporting.rollup import Maintenance, check_uptime, maintenance_of
 from monitor.reporting.uptime import Uptime, day_bounds, local_day
 
 if TYPE_CHECKING:
-    from monitor.config.model import Config
+    from monitor.config.model import Check, Config
     from monitor.store.sqlite import Store
 
 log = logging.getLogger("siaga.uptime")
@@ -115,17 +115,30 @@ class UptimeWindows:
         return UptimeCollector(self)
 
 
+NAME = "siaga_uptime_ratio"
+HELP = ("Time-weighted uptime of the last 7, 30 and 90 local days (today included), "
+        "maintenance left out: the figure of `siaga report` and the status page")
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+
+
 class UptimeCollector(Collector):
-    """`siaga_uptime_ratio`: one series per check and window, only where time counted."""
+    """`siaga_uptime_ratio`: one series per check and window, only where time counted.
+
+    `collect()` is the generic prometheus-client path (tests, `get_sample_value`); `/metrics`
+    writes `text_head()` + `text_rows()`: each check's three lines rendered once per new
+    figure and cached (60,000 series at 20,000 checks took ~0.8 s on the generic path, on
+    the event loop)."""
 
     def __init__(self, windows: UptimeWindows) -> None:
         self.windows = windows
+        # check → (its figures, its Check, its lines); touched only under the scrape's lock
+        self._lines: dict[str, tuple[dict[int, Uptime], Check, str]] = {}
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        family = GaugeMetricFamily(
-            "siaga_uptime_ratio", "Time-weighted uptime of the last 7, 30 and 90 local days "
-            "(today included), maintenance left out: the figure of `siaga report` and the "
-            "status page", labels=["check", "group", "window"])
+        family = GaugeMetricFamily(NAME, HELP, labels=["check", "group", "window"])
         checks = self.windows.config().by_name
         for name, by_days in self.windows.figures.items():
             check = checks.get(name)
@@ -138,3 +151,36 @@ class UptimeCollector(Collector):
 
     def describe(self) -> Iterator[GaugeMetricFamily]:
         return iter(())
+
+    @staticmethod
+    def text_head() -> str:
+        return f"# HELP {NAME} {_escape_help(HELP)}\n# TYPE {NAME} gauge\n"
+
+    def text_rows(self) -> list[str]:
+        """Every check's lines of the family (what `collect()` yields, as text). Figures are
+        replaced, never changed in place, so an unchanged dict means unchanged lines."""
+        checks = self.windows.config().by_name
+        cache, rows = self._lines, []
+        for name, by_days in self.windows.figures.items():
+            check = checks.get(name)
+            if check is None:
+                continue
+            hit = cache.get(name)
+            if hit is None or hit[0] is not by_days or hit[1] is not check:
+                labels = f'check="{_escape(name)}",group="{_escape(check.group)}"'
+                # repr() is prometheus-client's float text for a ratio (0-1): Go's exponent
+                # form starts at 1e6
+                text = "".join(f'{NAME}{{{labels},window="{days}d"}} '
+                               f"{float(up.percent) / 100!r}\n"
+                               for days, up in by_days.items() if up.percent is not None)
+                hit = cache[name] = (by_days, check, text)
+            rows.append(hit[2])
+        if len(cache) > len(rows):  # checks were removed (or lost their figures)
+            keep = set(self.windows.figures)
+            for name in [n for n in cache if n not in keep or n not in checks]:
+                del cache[name]
+        return rows
+
+
+def _escape_help(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("\n", "\\n")

@@ -20,6 +20,7 @@ from monitor.telemetry.families import PER_CHECK
 (_SUCCESS, _DURATION, _STATUS, _CERT, _DNS, _ICMP, _STATE, _SLO, _PHASES, _PROBES,
  _CHANGES) = (f.text_name for f in PER_CHECK)
 Lines = tuple[str, ...]  # one (possibly empty) string per family, in PER_CHECK's order
+CHUNK = 2000  # checks per piece of a scrape
 
 
 def check_lines(check: Check, rt: Runtime, lab: str) -> Lines:
@@ -59,8 +60,9 @@ class Renderer:
         self._cache: dict[str, tuple[tuple[object, ...], Lines]] = {}
 
     def rows(self, items: Sequence[tuple[Check, Runtime]],
-             labels: Callable[[Check], str]) -> list[Lines]:
-        """Every check's lines, re-rendering only the checks that changed. The cache is
+             labels: Callable[[Check], str], *, prune: bool = True) -> list[Lines]:
+        """Every check's lines, re-rendering only the checks that changed (`prune`: `items`
+        is every check, forget the others). The cache is
         updated in place, so a stale entry is freed as soon as it is replaced (a fresh dict
         would hold old and new lines of every check at once: ~50 MB at 20,000 checks)."""
         cache = self._cache
@@ -75,11 +77,17 @@ class Renderer:
                 lines = check_lines(check, rt, labels(check))
                 cache[check.name] = (key, lines)
             rows.append(lines)
-        if len(cache) > len(rows):  # checks were removed
+        if prune:
+            self.prune(items)
+        return rows
+
+    def prune(self, items: Sequence[tuple[Check, Runtime]]) -> None:
+        """Forget the lines of checks not in `items` (removed by a reload)."""
+        cache = self._cache
+        if len(cache) > len(items):
             keep = {check.name for check, _ in items}
             for name in [n for n in cache if n not in keep]:
                 del cache[name]
-        return rows
 
     def render(self, items: Sequence[tuple[Check, Runtime]],
                labels: Callable[[Check], str]) -> str:
@@ -92,7 +100,7 @@ def family(rows: list[Lines], i: int) -> str:
     return "".join(family_parts(rows, i))
 
 
-def family_parts(rows: list[Lines], i: int, size: int = 2000) -> Iterator[str]:
+def family_parts(rows: list[Lines], i: int, size: int = CHUNK) -> Iterator[str]:
     """One family's text in pieces of `size` checks (a few hundred KB each), so a scrape of
     20,000 checks never holds a whole family (10 MB for the HTTP phases) at once."""
     head = PER_CHECK[i].header

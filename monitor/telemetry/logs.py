@@ -6,10 +6,12 @@ redaction filter replaces them wherever they would appear in a log line.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
+import logging.handlers
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -89,6 +91,37 @@ def setup(level: str = "INFO", secrets: Iterable[str] = (),
     root.setLevel(level)
     root.propagate = False
     return redact
+
+
+class Held(logging.handlers.BufferingHandler):
+    """Records made before logging is set up, kept to be logged once it is."""
+
+    def shouldFlush(self, record: logging.LogRecord) -> bool:
+        return False
+
+    def replay(self) -> None:
+        """Log the kept records through the handlers `setup()` installed."""
+        for record in self.buffer:
+            logger = logging.getLogger(record.name)
+            if logger.isEnabledFor(record.levelno):
+                logger.handle(record)
+        self.buffer.clear()
+
+
+@contextlib.contextmanager
+def held(logger: str = "siaga") -> Iterator[Held]:
+    """Keep what `logger` logs inside the block (the config's time zone and secrets, which
+    `setup()` needs, are not known yet); `replay()` it after `setup()`."""
+    root = logging.getLogger(logger)
+    handler = Held(capacity=10_000)
+    saved = root.handlers[:], root.propagate, root.level
+    root.handlers[:], root.propagate = [handler], False
+    root.setLevel(logging.DEBUG)
+    try:
+        yield handler
+    finally:
+        root.handlers[:], root.propagate = saved[0], saved[1]
+        root.setLevel(saved[2])
 
 
 def learn_secrets(secrets: Iterable[str], logger: str = "siaga") -> None:

@@ -19,7 +19,7 @@ import platform
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import (
@@ -39,6 +39,7 @@ from monitor.telemetry import exposition
 from monitor.telemetry import families as F
 from monitor.telemetry.families import CHECK_LABELS, Family
 
+SLICE = 500  # checks whose lines a scrape renders between two turns of the event loop
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 LATENESS_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -100,6 +101,19 @@ GAUGES: list[Gauged] = [
 # One scrape's own data: every check's lines, and (labels, bucket counts…, sum) per opt-in
 # latency histogram
 Scrape = tuple[list[exposition.Lines], list[tuple[str, tuple[float, ...]]]]
+# A whole scrape: the per-check families, then each text family's header and rows
+FullScrape = tuple[Scrape, list[tuple[str, list[str]]]]
+
+
+class TextFamily(Protocol):
+    """A per-check family written by `/metrics` as cached text (`text_head()` and one string
+    per check from `text_rows()`), and by `collect()` on the generic path: same samples."""
+
+    def collect(self) -> Iterator[Metric]: ...
+
+    def text_head(self) -> str: ...
+
+    def text_rows(self) -> list[str]: ...
 
 
 class CheckCollector(Collector):
@@ -180,13 +194,21 @@ class CheckCollector(Collector):
         """The same families as `collect()`, as exposition text, fast (see exposition.py)."""
         return "".join(self.chunks(self.scrape(self.snapshot() if items is None else items)))
 
+    def rows(self, items: list[tuple[Check, Runtime]]) -> list[exposition.Lines]:
+        """The lines of some of the checks (a slice of a scrape; `prune` after the last)."""
+        return self._renderer.rows(items, self.labels, prune=False)
+
+    def prune(self, items: list[tuple[Check, Runtime]]) -> None:
+        self._renderer.prune(items)
+
+    def latency(self, items: list[tuple[Check, Runtime]]) -> list[tuple[str, tuple[float, ...]]]:
+        return [(self.labels(c), tuple(rt.latency)) for c, rt in items if rt.latency]
+
     def scrape(self, items: list[tuple[Check, Runtime]]) -> Scrape:
         """What one scrape will write, fixed now: every check's cached lines and its latency
         counts. Only this step touches the shared caches; what it returns is the scrape's own,
         so writing it needs no lock (a client that stops reading delays nobody else)."""
-        rows = self._renderer.rows(items, self.labels)
-        latency = [(self.labels(c), tuple(rt.latency)) for c, rt in items if rt.latency]
-        return rows, latency
+        return self._renderer.rows(items, self.labels), self.latency(items)
 
     @staticmethod
     def chunks(scrape: Scrape) -> Iterator[str]:
@@ -233,6 +255,7 @@ class Metrics:
         self._scrape_lock = asyncio.Lock()
         self.engine = engine
         self._globals = CollectorRegistry(auto_describe=True)
+        self._text: list[TextFamily] = []
         self.checks = CheckCollector(engine, location)
         registry.register(self.checks)
         self._declare_probing()
@@ -266,6 +289,13 @@ class Metrics:
         `/metrics` serves it: the fast path writes only what is registered here."""
         return self._add(metric)
 
+    def add_text(self, family: TextFamily) -> None:
+        """Register a per-check family that `/metrics` writes from its own cached text (the
+        generic path, `generate_latest(self._globals)`, is far too slow for 20,000 checks and
+        runs on the event loop); the injected registry still sees it through `collect()`."""
+        self.registry.register(family)
+        self._text.append(family)
+
     def config_loaded(self, ok: bool) -> None:
         self.reload_ok.set(1 if ok else 0)
         if ok:
@@ -283,44 +313,62 @@ class Metrics:
                 observe_latency(rt, result.duration)
 
     def render(self, items: list[tuple[Check, Runtime]] | None = None) -> bytes:
-        with self._render_lock:
-            return generate_latest(self._globals) + self.checks.render(items).encode()
+        scrape = self._scrape(self.checks.snapshot() if items is None else items)
+        return generate_latest(self._globals) + "".join(self._chunks(scrape)).encode()
 
     async def stream(self, write: Callable[[bytes], Awaitable[None]]) -> None:
-        """Write /metrics family by family, rendering in a thread: at 20,000 checks the
-        text is ~27 MB and ~0.2 s of Python that would otherwise stall every probe, and
-        building it whole would double the daemon's memory for the length of a scrape.
+        """Write /metrics family by family, on the event loop in slices: at 20,000 checks
+        the text is ~31 MB and ~0.2-1 s of Python. Rendered in a thread (as before), that
+        took the core from the probes for as long (the loop fell behind: lateness p99
+        ~180 ms during scrapes, ~47 ms without); in slices of SLICE checks (a few ms each)
+        the probes due meanwhile run between them. Building it whole would double the
+        daemon's memory for the length of a scrape.
 
-        The lock covers only taking the scrape's rows (the shared line cache); writing
-        happens outside it, so a client that stops reading holds up nobody else. What it
-        keeps alive meanwhile is its rows (references to cached lines, replaced ones
+        Only taking the rows touches the shared line cache (one scrape at a time); writing
+        happens outside the lock, so a client that stops reading holds up nobody else. What
+        it keeps alive meanwhile is its rows (references to cached lines, replaced ones
         included) and the piece being written; the web handler drops it after a timeout."""
         items = self.checks.snapshot()  # on the loop: a reload may change the dict
-        async with self._scrape_lock:  # one thread at a time waits for the render lock
-            scrape = await asyncio.to_thread(self._scrape, items)
+        async with self._scrape_lock:
+            rows: list[exposition.Lines] = []
+            for start in range(0, len(items), SLICE):
+                with self._render_lock:
+                    rows += self.checks.rows(items[start:start + SLICE])
+                await asyncio.sleep(0)
+            with self._render_lock:
+                self.checks.prune(items)
+                latency = self.checks.latency(items)
+            # usually cached; all 60,000 lines again after each 5-minute uptime refresh
+            texts = await asyncio.to_thread(self._texts)
         await write(generate_latest(self._globals))
-        chunks = self.checks.chunks(scrape)
-        while True:
-            chunk = await asyncio.to_thread(_next_encoded, chunks)
-            if chunk is None:
-                return
-            await write(chunk)
+        for chunk in self._chunks(((rows, latency), texts)):
+            # "replace": a lone surrogate in a group name (YAML's "\ud800") has no UTF-8
+            # form and must not fail every scrape
+            await write(chunk.encode("utf-8", "replace"))
+            await asyncio.sleep(0)
 
-    def _scrape(self, items: list[tuple[Check, Runtime]]) -> Scrape:
+    def _texts(self) -> list[tuple[str, list[str]]]:
         with self._render_lock:
-            return self.checks.scrape(items)
+            return [(family.text_head(), family.text_rows()) for family in self._text]
+
+    def _scrape(self, items: list[tuple[Check, Runtime]]) -> FullScrape:
+        with self._render_lock:
+            checks = self.checks.scrape(items)
+        return checks, self._texts()
+
+    def _chunks(self, scrape: FullScrape) -> Iterator[str]:
+        checks, texts = scrape
+        yield from self.checks.chunks(checks)
+        for head, rows in texts:
+            for start in range(0, max(len(rows), 1), exposition.CHUNK):
+                text = "".join(rows[start:start + exposition.CHUNK])
+                yield head + text if start == 0 else text
 
 
 def _instance(kind: Callable[..., Any], family: Family, **options: Any) -> Any:
     """One of Siaga's own metrics, as the table says, registered nowhere yet (see `_add`)."""
     return kind(family.name, family.help, list(family.labels), registry=None, **options)
 
-
-def _next_encoded(chunks: Iterator[str]) -> bytes | None:
-    chunk = next(chunks, None)
-    # "replace": a lone surrogate in a group name (YAML's "\ud800") has no UTF-8 form and
-    # must not fail every scrape
-    return None if chunk is None else chunk.encode("utf-8", "replace")
 
 
 def observe_latency(rt: Runtime, seconds: float) -> None:

@@ -16,6 +16,7 @@ from typing import Any
 
 from yaml.nodes import Node, ScalarNode, SequenceNode
 
+from monitor.config.model import quick_unpickle
 from monitor.config.scalars import Bool, Duration, Int, Str, format_duration
 from monitor.config.schema import (
     INVALID,
@@ -40,6 +41,7 @@ _PATH_STEP = re.compile(r"\.?([^.\[\]]+)|\[(\d+)\]")
 _PATH_HINT = "a path like db.up or items[0].name"
 
 
+@quick_unpickle
 @dataclass(frozen=True, slots=True)
 class StatusSet:
     """The accepted status codes as inclusive ranges, and how the config wrote them."""
@@ -178,6 +180,7 @@ JSON_CHECK = Obj(
 )
 
 
+@quick_unpickle
 @dataclass(frozen=True, slots=True)
 class Expect:
     status: StatusSet = ANY_2XX

@@ -23,6 +23,7 @@ from urllib.parse import quote, unquote, urljoin, urlsplit
 from yaml.nodes import Node
 
 from monitor.config.hostnames import ascii_host
+from monitor.config.model import quick_unpickle
 from monitor.config.scalars import Bool, Enum, HostName, Int, Str, Url, format_duration
 from monitor.config.schema import Ctx, MapOf, Obj
 from monitor.errors import HttpError
@@ -51,6 +52,7 @@ class BasicAuth:
     password: str = field(repr=False)
 
 
+@quick_unpickle
 @dataclass(frozen=True, slots=True)
 class HttpSpec:
     url: str
