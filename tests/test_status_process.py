@@ -123,7 +123,9 @@ async def test_page_on_its_own_port_follows_the_services(tmp_path, targets):
 
 
 @pytest.mark.slow
-async def test_edit_reaches_the_page_and_killed_process_comes_back(tmp_path, targets):
+async def test_edit_reaches_the_page_and_killed_process_comes_back(tmp_path, targets,
+                                                                   monkeypatch):
+    monkeypatch.setenv("SIAGA_TELEGRAM_TOKEN", "123456:secret-bot-token")
     daemon = await start(tmp_path, config(tmp_path, targets.url("izin")))
     try:
         process = daemon.status_process
@@ -140,6 +142,9 @@ async def test_edit_reaches_the_page_and_killed_process_comes_back(tmp_path, tar
 
         first = process.pid
         assert first is not None
+        # The public page's process sees none of the daemon's secrets.
+        environ = Path(f"/proc/{first}/environ").read_bytes()
+        assert b"secret-bot-token" not in environ and b"PYTHONPATH=" in environ
         os.kill(first, signal.SIGKILL)  # the page's process dies (OOM killer, a bug)
         await until(lambda: process.pid not in (None, first), 10, "a new status process")
         await wait_state(f"http://127.0.0.1:{process.port}", "Perizinan Online", "up", 10)
@@ -214,6 +219,19 @@ def test_bad_status_listen_names_the_key(tmp_path, value, message):
     assert any("status_listen" in p and message in p for p in problems), problems
 
 
+def stop_and_flood(daemon, process) -> int:
+    """Stop the child (SIGSTOP: it reads nothing) and publish twice the backlog's worth of
+    builds; the size of one build's frame."""
+    from monitor.web import status_server
+
+    os.kill(process.pid, signal.SIGSTOP)
+    assert daemon.status_pages.bodies
+    frame = len(status_server.encode(daemon.status_pages.bodies, "id"))
+    for _ in range(2 * status_server.BACKLOG // frame):
+        process.publish(daemon.status_pages.bodies, "id")
+    return frame
+
+
 @pytest.mark.slow
 async def test_a_stuck_page_process_does_not_grow_the_daemon(tmp_path, targets):
     """A child that stops reading its pipe (SIGSTOP here) gets no more builds queued than
@@ -226,11 +244,7 @@ async def test_a_stuck_page_process_does_not_grow_the_daemon(tmp_path, targets):
     try:
         base = f"http://127.0.0.1:{process.port}"
         await wait_state(base, "Layanan Perizinan", "up", 10)
-        os.kill(process.pid, signal.SIGSTOP)
-        assert daemon.status_pages.bodies
-        frame = len(status_server.encode(daemon.status_pages.bodies, "id"))
-        for _ in range(2 * status_server.BACKLOG // frame):  # twice the backlog's worth
-            process.publish(daemon.status_pages.bodies, "id")
+        frame = stop_and_flood(daemon, process)
         assert process.skipped > 0
         proc = process._proc
         assert proc is not None and proc.stdin is not None
@@ -364,7 +378,6 @@ async def test_a_build_skipped_while_the_process_was_stuck_reaches_it_once_it_re
     """Builds that find the pipe backlog full are skipped; the latest one must still reach
     the child when it reads again, not wait for the next change or the 60 s refresh (the
     last transition of a storm is the one citizens need to see)."""
-    from monitor.web import status_server
 
     daemon = await start(tmp_path, config(tmp_path, targets.url("izin")))
     process = daemon.status_process
@@ -372,10 +385,7 @@ async def test_a_build_skipped_while_the_process_was_stuck_reaches_it_once_it_re
     try:
         base = f"http://127.0.0.1:{process.port}"
         await wait_state(base, "Layanan Perizinan", "up", 10)
-        os.kill(process.pid, signal.SIGSTOP)
-        frame = len(status_server.encode(daemon.status_pages.bodies, "id"))
-        for _ in range(2 * status_server.BACKLOG // frame):  # the backlog is full
-            process.publish(daemon.status_pages.bodies, "id")
+        stop_and_flood(daemon, process)
         skipped = process.skipped
         builds = daemon.status_pages.builds
         targets.status["izin"] = 500  # goes down while the child cannot read

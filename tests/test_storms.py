@@ -9,11 +9,10 @@ import time
 from zoneinfo import ZoneInfo
 
 import pytest
-from prometheus_client import CollectorRegistry
 
-from monitor.config.loader import parse_config
 from monitor.daemon import Daemon
 from monitor.store.records import list_incidents
+from tests.daemons import start as run_daemon
 
 pytestmark = pytest.mark.slow
 WIB = ZoneInfo("Asia/Jakarta")
@@ -39,14 +38,6 @@ oncall:
   escalation: {{default: {{steps: [{{notify: on_duty}}]}}}}
 {extra}
 """.replace("NOW", local(now))
-
-
-async def run_daemon(tmp_path, text: str) -> Daemon:
-    path = tmp_path / "checks.yaml"
-    path.write_text(text)
-    daemon = Daemon(parse_config(text, str(path)), registry=CollectorRegistry())
-    await daemon.start()
-    return daemon
 
 
 async def settle(daemon: Daemon, names: list[str], state: str, timeout: float = 10) -> None:

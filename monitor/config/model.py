@@ -138,4 +138,6 @@ class Config:
 
     @property
     def by_name(self) -> dict[str, Check]:
-        return {c.name: c for c in self.checks}
+        """The checks by name: the index built once with the config (read it, never change
+        it; a valid config has no duplicate names)."""
+        return self._index

@@ -24,6 +24,7 @@ from prometheus_client.registry import Collector
 
 from monitor.reporting.rollup import Maintenance, check_uptime, maintenance_of
 from monitor.reporting.uptime import Uptime, day_bounds, local_day
+from monitor.telemetry.families import UPTIME_RATIO, escape_label
 
 if TYPE_CHECKING:
     from monitor.config.model import Check, Config
@@ -115,13 +116,7 @@ class UptimeWindows:
         return UptimeCollector(self)
 
 
-NAME = "siaga_uptime_ratio"
-HELP = ("Time-weighted uptime of the last 7, 30 and 90 local days (today included), "
-        "maintenance left out: the figure of `siaga report` and the status page")
-
-
-def _escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+NAME = UPTIME_RATIO.name
 
 
 class UptimeCollector(Collector):
@@ -138,7 +133,7 @@ class UptimeCollector(Collector):
         self._lines: dict[str, tuple[dict[int, Uptime], Check, str]] = {}
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        family = GaugeMetricFamily(NAME, HELP, labels=["check", "group", "window"])
+        family = GaugeMetricFamily(NAME, UPTIME_RATIO.help, labels=list(UPTIME_RATIO.labels))
         checks = self.windows.config().by_name
         for name, by_days in self.windows.figures.items():
             check = checks.get(name)
@@ -154,7 +149,7 @@ class UptimeCollector(Collector):
 
     @staticmethod
     def text_head() -> str:
-        return f"# HELP {NAME} {_escape_help(HELP)}\n# TYPE {NAME} gauge\n"
+        return UPTIME_RATIO.header
 
     def text_rows(self) -> list[str]:
         """Every check's lines of the family (what `collect()` yields, as text). Figures are
@@ -167,7 +162,7 @@ class UptimeCollector(Collector):
                 continue
             hit = cache.get(name)
             if hit is None or hit[0] is not by_days or hit[1] is not check:
-                labels = f'check="{_escape(name)}",group="{_escape(check.group)}"'
+                labels = f'check="{escape_label(name)}",group="{escape_label(check.group)}"'
                 # repr() is prometheus-client's float text for a ratio (0-1): Go's exponent
                 # form starts at 1e6
                 text = "".join(f'{NAME}{{{labels},window="{days}d"}} '
@@ -180,7 +175,3 @@ class UptimeCollector(Collector):
             for name in [n for n in cache if n not in keep or n not in checks]:
                 del cache[name]
         return rows
-
-
-def _escape_help(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("\n", "\\n")

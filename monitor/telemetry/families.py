@@ -36,6 +36,11 @@ class Family:
         return f"# HELP {self.text_name} {self.help}\n# TYPE {self.text_name} {self.type}\n"
 
 
+def escape_label(value: str) -> str:
+    """A label value as the text format writes it (backslash, newline and quote escaped)."""
+    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+
+
 # -- per check, rendered from the engine's runtime at scrape time (in this order) ---------------
 SUCCESS = Family("probe_success", "Whether the last probe succeeded", "gauge")
 DURATION = Family("probe_duration_seconds", "Duration of the last probe", "gauge")
@@ -55,6 +60,12 @@ PROBES = Family("siaga_probes", "Probes run, by outcome", "counter", ("outcome",
 STATE_CHANGES = Family("siaga_check_state_changes", "State changes of the check", "counter")
 LATENCY = Family("siaga_probe_latency_seconds",
                  "Probe latency of the check (opt-in per check or globally)", "histogram")
+
+# per check and window, from monitor.reporting.uptime_windows (its own cached text)
+UPTIME_RATIO = Family("siaga_uptime_ratio",
+                      "Time-weighted uptime of the last 7, 30 and 90 local days (today "
+                      "included), maintenance left out: the figure of `siaga report` and the "
+                      "status page", "gauge", ("check", "group", "window"))
 
 PER_CHECK = (SUCCESS, DURATION, HTTP_STATUS, CERT_EXPIRY, DNS_LOOKUP, ICMP_RTT, STATE, SLO,
              HTTP_PHASES, PROBES, STATE_CHANGES)  # then LATENCY, rendered on its own

@@ -37,7 +37,7 @@ from monitor.config.model import Check
 from monitor.probes.base import PHASES, ProbeResult
 from monitor.telemetry import exposition
 from monitor.telemetry import families as F
-from monitor.telemetry.families import CHECK_LABELS, Family
+from monitor.telemetry.families import CHECK_LABELS, Family, escape_label
 
 SLICE = 500  # checks whose lines a scrape renders between two turns of the event loop
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
@@ -50,10 +50,6 @@ Gauged = tuple[Family, Callable[[Check, Runtime], float | None], tuple[str, ...]
 
 def _bound(value: float) -> str:
     return "+Inf" if value == float("inf") else repr(float(value))
-
-
-def _escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
 
 
 def _fmt(value: float) -> str:
@@ -128,8 +124,8 @@ class CheckCollector(Collector):
     def labels(self, check: Check) -> str:
         cached = self._labels.get(id(check))
         if cached is None or cached[0] is not check:
-            text = (f'check="{check.name}",group="{_escape(check.group)}",'
-                    f'location="{_escape(self.location)}",kind="{check.kind}"')
+            text = (f'check="{check.name}",group="{escape_label(check.group)}",'
+                    f'location="{escape_label(self.location)}",kind="{check.kind}"')
             cached = self._labels[id(check)] = (check, text)
         return cached[1]
 

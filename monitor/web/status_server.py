@@ -197,7 +197,7 @@ class StatusProcess:
         proc = await asyncio.create_subprocess_exec(
             sys.executable, "-P", "-m", "monitor.web.status_server", self.host,
             str(self.port), stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-            env={**os.environ, "PYTHONPATH": path}, start_new_session=True)
+            env=child_environment(path), start_new_session=True)
         assert proc.stdout is not None
         try:
             async with asyncio.timeout(READY_TIMEOUT):
@@ -270,10 +270,12 @@ class StatusProcess:
             if self._stopping:
                 return
             self._proc, self.restarts = None, self.restarts + 1
+            if time.monotonic() - began > 60:  # it had been serving: start afresh at 1 s
+                pause = 1.0
             event(log, "status_server_exited", logging.WARNING, code=code,
-                  action="restarting")
-            pause = 1.0 if time.monotonic() - began > 60 else min(pause * 2, 30.0)
+                  action=f"restarting in {pause:g}s")
             await asyncio.sleep(pause)
+            pause = min(pause * 2, 30.0)
 
     async def stop(self) -> None:
         self._stopping = True
@@ -289,6 +291,17 @@ class StatusProcess:
                 await proc.wait()
         except TimeoutError:
             await _kill(proc)
+
+
+# What the child may see of the daemon's environment: enough to run Python, nothing else
+# (the daemon's holds bot tokens, SMTP passwords and ${VAR} secrets of checks.yaml).
+CHILD_ENVIRONMENT = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "SYSTEMROOT")
+
+
+def child_environment(python_path: str) -> dict[str, str]:
+    env = {k: os.environ[k] for k in CHILD_ENVIRONMENT if k in os.environ}
+    env["PYTHONPATH"] = python_path
+    return env
 
 
 async def _kill(proc: asyncio.subprocess.Process) -> None:
