@@ -47,7 +47,7 @@ from monitor.probes.base import ProbeContext
 from monitor.reporting.latency import LatencyLog
 from monitor.reporting.rollup import run as rollup_run
 from monitor.reporting.uptime_windows import UptimeWindows
-from monitor.store.sqlite import Store
+from monitor.store.engine import Store
 from monitor.telemetry import logs
 from monitor.telemetry.deadman import StoreHealth
 from monitor.telemetry.deadman import run as deadman_run
@@ -87,7 +87,7 @@ def load_or_create_instance_id(state_dir: Path) -> str:
 
 # Settings read once at start (sockets, files, label sets, semaphores, routes); every other
 # setting, the API token and push tokens included, takes effect on reload.
-RESTART_SETTINGS = ("listen", "state_dir", "location", "max_concurrency",
+RESTART_SETTINGS = ("listen", "state_dir", "store", "location", "max_concurrency",
                     "per_host_concurrency", "latency_histogram")
 
 
@@ -140,7 +140,7 @@ class Daemon:
         self._tasks: list[asyncio.Task[None]] = []
         self.silences = Silences()
         self.suppression = Suppression(lambda: self.config, self.silences, self.faults)
-        self.store = Store(config.settings.state_dir)
+        self.store = Store(config.settings.state_dir, url=config.settings.store)
         self._build_paging(config, notifier)
         self._build_operations(config)
         self.status_pages = status_cache(self)  # the public page, rebuilt on changes

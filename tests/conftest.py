@@ -9,6 +9,7 @@ import pytest
 import pytest_asyncio
 
 from tests.farm import Farm
+from tests.postgres import Postgres
 from tests.receivers import JsonReceiver, SmtpReceiver
 from tests.targets import Targets
 
@@ -79,3 +80,26 @@ async def targets() -> AsyncIterator[Targets]:
     runner = await t.start()
     yield t
     await runner.cleanup()
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Postgres]:
+    """A real PostgreSQL 15 on 127.0.0.1 for the session (tests/postgres.py). Without the
+    binaries this FAILS with a message saying what to install; it never skips."""
+    try:
+        server = Postgres().start()
+    except RuntimeError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest) -> str:
+    """Both engines: 'sqlite', or the URL of a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        return "sqlite"
+    server: Postgres = request.getfixturevalue("postgres")
+    return server.url(server.database())

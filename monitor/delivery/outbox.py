@@ -28,6 +28,7 @@ from monitor.delivery import caps
 from monitor.delivery.notifiers import Message, Notifier, channel_of
 from monitor.errors import NotifyError
 from monitor.paging.templates import is_sms_url
+from monitor.store.engine import Store
 from monitor.store.records import (
     OutboxRow,
     due_messages,
@@ -37,8 +38,8 @@ from monitor.store.records import (
     mark_retry,
     mark_sent,
     next_due,
+    release,
 )
-from monitor.store.sqlite import Store
 from monitor.telemetry.logs import event
 from monitor.telemetry.metrics import Metrics
 
@@ -106,10 +107,13 @@ class Outbox:
                 await asyncio.sleep(0.05)  # rows in flight; look again shortly
 
     async def stop(self) -> None:
+        unfinished = sorted(self._busy)
         for task in list(self._tasks):
             task.cancel()
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
+        if unfinished:  # PostgreSQL: the claims go back, so a restart sends them at once
+            await self.store.run(release, unfinished)
 
     async def _deliver(self, row: OutboxRow) -> None:
         try:

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from monitor.paging.actions import Actions
     from monitor.paging.pager import Pager
     from monitor.reporting.uptime_windows import UptimeWindows
-    from monitor.store.sqlite import Store
+    from monitor.store.engine import Store
     from monitor.telemetry.metrics import Metrics
     from monitor.web.push import RateLimit
     from monitor.web.status_cache import StatusCache
