@@ -168,7 +168,8 @@ class Daemon:
         self.outbox = Outbox(self.store, self.notifier, self.channels, self.metrics,
                              on_exhausted=lambda row: self.pager.escalate_now(row.incident_id),
                              limit=self.rate_limit, capped_text=self.capped_text,
-                             is_open=lambda incident_id: incident_id in self.pager.incidents)
+                             is_open=lambda incident_id: incident_id in self.pager.incidents,
+                             instance=self.instance_id)
         self.pager = Pager(store=self.store, engine=self.engine, config=config,
                            signer=self.signer, metrics=self.metrics,
                            suppression=self.suppression.reason,

@@ -9,7 +9,7 @@ import pytest
 import pytest_asyncio
 
 from tests.farm import Farm
-from tests.postgres import Postgres
+from tests.postgres import PASSWORD_ENV, Postgres
 from tests.receivers import JsonReceiver, SmtpReceiver
 from tests.targets import Targets
 
@@ -103,3 +103,14 @@ def store_url(request: pytest.FixtureRequest) -> str:
         return "sqlite"
     server: Postgres = request.getfixturevalue("postgres")
     return server.url(server.database())
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_setting(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """`siaga.store` as a user writes it, for both engines: 'sqlite', or a fresh
+    PostgreSQL database's URL with the password from ${PG_PASSWORD} (set for the test)."""
+    if request.param == "sqlite":
+        return "sqlite"
+    server: Postgres = request.getfixturevalue("postgres")
+    monkeypatch.setenv(PASSWORD_ENV, server.password)
+    return server.config_url(server.database())

@@ -105,4 +105,5 @@ class Postgres:
 
     def query(self, database: str, sql: str) -> list[tuple[object, ...]]:
         with psycopg.connect(self.url(database), autocommit=True) as conn:
-            return conn.execute(sql).fetchall()
+            cur = conn.execute(sql)
+            return cur.fetchall() if cur.description else []

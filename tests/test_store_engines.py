@@ -39,6 +39,7 @@ from monitor.store.records import (
     open_incidents,
     outbox_rows,
     paged_recipients,
+    release,
     save_incident,
     steps_done,
     use_token,
@@ -188,18 +189,22 @@ def test_a_claimed_outbox_row_is_not_taken_by_a_second_instance(tmp_path, postgr
     a, b = Store(tmp_path / "a", url=url), Store(tmp_path / "b", url=url)
     try:
         a.call(enqueue, [row("k1"), row("k2")])
-        assert [r.key for r in a.call(due_messages, NOW, 1)] == ["k1"]
-        assert [r.key for r in b.call(due_messages, NOW)] == ["k2"]
-        assert b.call(due_messages, NOW) == []
+        assert [r.key for r in a.call(due_messages, NOW, 1, "a")] == ["k1"]
+        assert [r.key for r in b.call(due_messages, NOW, 100, "b")] == ["k2"]
+        assert b.call(due_messages, NOW, 100, "b") == []
         # a row another transaction is picking right now is skipped, not waited for
         a.call(enqueue, [row("k3"), row("k4")])
         with psycopg.connect(url, autocommit=False) as holder:
             holder.execute("SELECT id FROM outbox WHERE key = 'k3' FOR UPDATE")
-            assert [r.key for r in b.call(due_messages, NOW)] == ["k4"]
+            assert [r.key for r in b.call(due_messages, NOW, 100, "b")] == ["k4"]
             holder.rollback()
-        assert [r.key for r in b.call(due_messages, NOW)] == ["k3"]
-        # a claim left by a crashed instance runs out
-        assert [r.key for r in b.call(due_messages, NOW + 61)] == ["k1", "k2", "k3", "k4"]
+        assert [r.key for r in b.call(due_messages, NOW, 100, "b")] == ["k3"]
+        # an instance restarting after a crash takes back its own claims at once ...
+        assert a.call(release, "a") == 1
+        assert [r.key for r in a.call(due_messages, NOW, 100, "a")] == ["k1"]
+        # ... and a claim left by a dead instance runs out
+        assert [r.key for r in a.call(due_messages, NOW + 61, 100, "a")] == [
+            "k1", "k2", "k3", "k4"]
     finally:
         a.close()
         b.close()

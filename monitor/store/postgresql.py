@@ -116,6 +116,7 @@ MIGRATIONS: list[str] = [
     """,
     # 6 → 7
     """
+    ALTER TABLE outbox ADD COLUMN claimed_by TEXT;
     ALTER TABLE outbox ADD COLUMN claimed_until DOUBLE PRECISION;
     """,
 ]

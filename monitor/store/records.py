@@ -123,12 +123,14 @@ _DUE = ("SELECT id, key, incident_id, kind, recipient, channel_index, title, bod
 CLAIM = 60.0  # seconds a claimed row is left to the instance that claimed it
 
 
-def due_messages(conn: Conn, now: float, limit: int = 100) -> list[OutboxRow]:
-    """The rows due for sending, oldest first. On PostgreSQL they are claimed for `CLAIM`
-    seconds in the same transaction that picks them (FOR UPDATE SKIP LOCKED), so another
-    instance reading the same outbox takes other rows; marking a row's outcome clears the
-    claim, and a claim left by a crashed instance runs out. SQLite has one writer: the
-    outbox's own in-memory set keeps a row from being sent twice."""
+def due_messages(conn: Conn, now: float, limit: int = 100,
+                 claimer: str = "") -> list[OutboxRow]:
+    """The rows due for sending, oldest first. On PostgreSQL they are claimed for
+    `claimer` (the instance id) for `CLAIM` seconds in the same transaction that picks them
+    (FOR UPDATE SKIP LOCKED), so another instance reading the same outbox takes other rows.
+    Marking a row's outcome clears the claim; an instance gives back its own claims when it
+    starts (after a crash) and stops; a claim left by a dead instance runs out. SQLite has
+    one writer: the outbox's in-memory set keeps a row from being sent twice."""
     if dialect(conn) == SQLITE:
         found = conn.execute(_DUE + "ORDER BY due_at, id LIMIT ?", (now, limit))
         return [OutboxRow(**dict(r)) for r in found]
@@ -137,15 +139,18 @@ def due_messages(conn: Conn, now: float, limit: int = 100) -> list[OutboxRow]:
             _DUE + "AND (claimed_until IS NULL OR claimed_until <= ?) ORDER BY due_at, id "
             "LIMIT ? FOR UPDATE SKIP LOCKED", (now, now, limit)).fetchall()
         if rows:
-            conn.execute("UPDATE outbox SET claimed_until = ? WHERE id = ANY(?)",
-                         (now + CLAIM, [r["id"] for r in rows]))
+            conn.execute("UPDATE outbox SET claimed_by = ?, claimed_until = ? "
+                         "WHERE id = ANY(?)", (claimer, now + CLAIM, [r["id"] for r in rows]))
     return [OutboxRow(**dict(r)) for r in rows]
 
 
-def release(conn: Conn, row_ids: list[int]) -> None:
-    """Give back the claims on rows this instance did not finish (a clean stop)."""
-    if row_ids and dialect(conn) != SQLITE:
-        conn.execute("UPDATE outbox SET claimed_until = NULL WHERE id = ANY(?)", (row_ids,))
+def release(conn: Conn, claimer: str) -> int:
+    """Give back the claims of `claimer` on rows still pending (its start and clean stop)."""
+    if dialect(conn) == SQLITE:
+        return 0
+    cur = conn.execute("UPDATE outbox SET claimed_by = NULL, claimed_until = NULL "
+                       "WHERE claimed_by = ? AND status = 'pending'", (claimer,))
+    return int(cur.rowcount)
 
 
 def next_due(conn: Conn) -> float | None:
@@ -158,7 +163,8 @@ def mark_sent(conn: Conn, row_id: int, now: float,
     """`channel`: the hash of the URL it went out on (monitor.delivery.caps counts them)."""
     with transaction(conn):
         conn.execute("UPDATE outbox SET status='sent', sent_at=?, attempts=attempts+1, "
-                     "channel=?, claimed_until=NULL WHERE id=?", (now, channel, row_id))
+                     "channel=?, claimed_by=NULL, claimed_until=NULL WHERE id=?",
+                     (now, channel, row_id))
 
 
 def mark_retry(conn: Conn, row_id: int, due_at: float, error: str,
@@ -166,7 +172,7 @@ def mark_retry(conn: Conn, row_id: int, due_at: float, error: str,
     """`attempts`: tries made on `channel_index` so far (0 when moving to a new channel)."""
     with transaction(conn):
         conn.execute("UPDATE outbox SET due_at=?, attempts=?, last_error=?, "
-                     "channel_index=?, claimed_until=NULL WHERE id=?",
+                     "channel_index=?, claimed_by=NULL, claimed_until=NULL WHERE id=?",
                      (due_at, attempts, error, channel_index, row_id))
 
 
@@ -188,7 +194,7 @@ def fork_to_next_channel(conn: Conn, row: OutboxRow, now: float,
             "ON CONFLICT (key) DO NOTHING",
             (suffix, retry_at, error, row.id))
         conn.execute("UPDATE outbox SET channel_index=?, attempts=0, due_at=?, last_error=?, "
-                     "claimed_until=NULL WHERE id=?",
+                     "claimed_by=NULL, claimed_until=NULL WHERE id=?",
                      (row.channel_index + 1, now, error, row.id))
 
 

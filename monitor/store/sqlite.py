@@ -95,10 +95,11 @@ MIGRATIONS: list[str] = [
         total REAL NOT NULL, worst REAL NOT NULL,
         PRIMARY KEY (check_name, hour)) WITHOUT ROWID;
     """,
-    # 6 → 7: until when an instance has claimed a due outbox row for sending (PostgreSQL:
-    # claimed with FOR UPDATE SKIP LOCKED, so two instances never take the same row; SQLite
-    # has one writer and leaves it NULL)
+    # 6 → 7: which instance claimed a due outbox row for sending, and until when
+    # (PostgreSQL: claimed with FOR UPDATE SKIP LOCKED, so two instances never take the same
+    # row; SQLite has one writer and leaves both NULL)
     """
+    ALTER TABLE outbox ADD COLUMN claimed_by TEXT;
     ALTER TABLE outbox ADD COLUMN claimed_until REAL;
     """,
 ]
