@@ -170,6 +170,19 @@ async def test_a_daemon_on_postgresql_pages_and_resolves_with_its_history_in_the
     assert not (tmp_path / "state" / "siaga.db").exists()
 
 
+async def test_reports_and_the_static_status_page_read_postgresql(
+        tmp_path, targets, json_receiver, postgres, monkeypatch, capsys):
+    database = postgres.database()
+    monkeypatch.setenv(PASSWORD_ENV, postgres.password)
+    await outage_history(tmp_path, targets, json_receiver, postgres.config_url(database))
+    path = tmp_path / "checks.yaml"  # the file the daemon ran on
+    assert main(["-c", str(path), "report", "--format", "csv"]) == 0
+    report = capsys.readouterr().out
+    assert "portal" in report and ",1," in report  # one incident
+    assert main(["-c", str(path), "status-export", str(tmp_path / "site")]) == 0
+    assert (tmp_path / "site" / "index.html").exists()
+
+
 @pytest.mark.logs_exceptions  # the pager logs the store error it survives
 async def test_a_lost_database_connection_never_shows_the_password(
         tmp_path, postgres, monkeypatch, caplog):
