@@ -24,6 +24,7 @@ from monitor.store import sqlite as sqlite_engine
 from monitor.store.copy import TABLES, columns, tables
 from monitor.store.engine import Store, migrate, open_connection, schema_version
 from monitor.store.records import (
+    CLAIM,
     add_transitions,
     add_update,
     due_messages,
@@ -192,6 +193,7 @@ def test_a_claimed_outbox_row_is_not_taken_by_a_second_instance(tmp_path, postgr
         assert [r.key for r in a.call(due_messages, NOW, 1, "a")] == ["k1"]
         assert [r.key for r in b.call(due_messages, NOW, 100, "b")] == ["k2"]
         assert b.call(due_messages, NOW, 100, "b") == []
+        assert b.call(next_due) == NOW + CLAIM  # not before the claims run out
         # a row another transaction is picking right now is skipped, not waited for
         a.call(enqueue, [row("k3"), row("k4")])
         with psycopg.connect(url, autocommit=False) as holder:

@@ -50,6 +50,16 @@ def test_a_password_written_in_the_file_is_refused_without_echoing_it(tmp_path):
     assert "hunter22" not in found[0]
 
 
+def test_the_store_mistakes_are_told_in_indonesian_too(tmp_path, capsys):
+    path = tmp_path / "checks.yaml"
+    path.write_text(settings_yaml("postgresql://siaga:hunter22@db:5432/siaga", tmp_path)
+                    .replace("language: en", "language: id"))
+    assert main(["validate", "-c", str(path)]) == 2
+    said = capsys.readouterr().err
+    assert "kata sandi harus dari environment: tulis postgresql://USER:${PG_PASSWORD}" in said
+    assert "hunter22" not in said
+
+
 @pytest.mark.parametrize(("store", "message"), [
     ("mysql://siaga@db:3306/siaga", "expected sqlite or a URL like postgresql://"),
     ("postgresql://siaga@db:5432/", "expected a database name"),
@@ -90,6 +100,22 @@ def test_migrate_says_from_and_to_and_a_second_run_changes_nothing(tmp_path, sto
     assert second.strip().endswith(f"schema already at v{newest}, nothing to migrate"), second
     if store_setting != "sqlite":
         assert os.environ[PASSWORD_ENV] not in first + second and ":***@" in first
+
+
+def test_migrate_without_rights_on_the_schema_says_why(tmp_path, postgres, monkeypatch,
+                                                       capsys):
+    database = postgres.database()
+    postgres.query(database, "CREATE ROLE siaga_ro LOGIN PASSWORD 'ro-password-1'")
+    monkeypatch.setenv(PASSWORD_ENV, "ro-password-1")
+    url = f"postgresql://siaga_ro:${{{PASSWORD_ENV}}}@127.0.0.1:{postgres.port}/{database}"
+    path = write_config(tmp_path, url)
+    assert main(["-c", path, "migrate"]) == 1
+    said = capsys.readouterr().err
+    assert "cannot migrate the store: permission denied for schema public" in said, said
+    assert main(["-c", path, "report"]) == 1  # nothing migrated: nothing to report from
+    said = capsys.readouterr().err
+    assert "has `siaga run` or `siaga migrate` run on it?" in said, said
+    assert "ro-password-1" not in said
 
 
 DOWN_AND_BACK = """

@@ -17,6 +17,7 @@ from monitor.store import copy as store_copy
 from monitor.store.engine import (
     SQLITE,
     describe,
+    driver_errors,
     is_postgresql,
     migrate,
     open_connection,
@@ -92,6 +93,7 @@ def cmd_store(args: argparse.Namespace, config: Config, out: Console, err: Conso
                   **SAY)
         return EXIT_USAGE
     out.print(f"{source.describe()} → {target.describe()}", **SAY)
+    failures: tuple[type[Exception], ...] = (StoreError, *driver_errors())
     src = source.open()
     try:
         dst = target.open()
@@ -100,7 +102,7 @@ def cmd_store(args: argparse.Namespace, config: Config, out: Console, err: Conso
                 f"  {t}: {n}", **SAY))
         finally:
             dst.close()
-    except StoreError as exc:
+    except failures as exc:
         err.print(f"siaga store copy: {exc}", **SAY)
         return EXIT_FAIL
     finally:

@@ -30,7 +30,14 @@ from monitor.errors import StoreError
 from monitor.i18n import register, text
 from monitor.reporting.rollup import Maintenance, check_uptime, no_maintenance
 from monitor.reporting.uptime import Uptime, day_bounds
-from monitor.store.engine import SQLITE, Conn, is_postgresql, open_connection
+from monitor.store.engine import (
+    SQLITE,
+    Conn,
+    describe,
+    driver_errors,
+    is_postgresql,
+    open_connection,
+)
 
 COLUMNS = ("group", "check", "title", "uptime", "downtime", "incidents", "mtta", "mttr",
            "slo", "met", "coverage")
@@ -83,6 +90,12 @@ def open_readonly(state_dir: str | Path, url: str = SQLITE) -> Conn:
     database `url` names (as it is: the daemon migrates it)."""
     if is_postgresql(url):
         conn: Conn = open_connection(url, state_dir, migrate=False)
+        try:
+            conn.execute("SELECT 1 FROM transitions LIMIT 1")
+        except driver_errors() as exc:
+            conn.close()
+            raise StoreError(f"cannot read store {describe(url, state_dir)}: {exc} "
+                             "(has `siaga run` or `siaga migrate` run on it?)") from None
         return conn
     path = Path(state_dir) / "siaga.db"
     if not path.exists():

@@ -115,15 +115,21 @@ def schema_version(conn: Conn) -> int:
 
 def migrate(conn: Conn) -> int:
     """Apply pending migrations; return the newest version."""
-    if dialect(conn) == SQLITE:
-        return sqlite_engine.migrate(conn)  # type: ignore[arg-type]
-    return int(_postgresql().migrate(conn))
+    try:
+        if dialect(conn) == SQLITE:
+            return sqlite_engine.migrate(conn)  # type: ignore[arg-type]
+        return int(_postgresql().migrate(conn))
+    except driver_errors() as exc:  # a role without CREATE on the schema, say
+        raise StoreError(f"cannot migrate the store: {exc}") from None
 
 
-def _errors(url: str) -> tuple[type[Exception], ...]:
-    if is_postgresql(url):
-        return (sqlite3.Error, _postgresql().Error)
-    return (sqlite3.Error,)
+def driver_errors() -> tuple[type[Exception], ...]:
+    """The database drivers' error classes (psycopg's only when it is installed)."""
+    try:
+        from monitor.store import postgresql
+    except ImportError:
+        return (sqlite3.Error,)
+    return (sqlite3.Error, postgresql.Error)
 
 
 class Store:
@@ -136,7 +142,7 @@ class Store:
         self.path = self.dir / "siaga.db"
         self.where = describe(url, state_dir)
         self.engine = "postgresql" if is_postgresql(url) else SQLITE
-        self._db_errors = _errors(url)
+        self._db_errors = driver_errors()
         self.conn: Any = open_connection(url, state_dir)
         self.version = schema_version(self.conn)
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="siaga-store")

@@ -154,7 +154,9 @@ def release(conn: Conn, claimer: str) -> int:
 
 
 def next_due(conn: Conn) -> float | None:
-    row = conn.execute("SELECT MIN(due_at) FROM outbox WHERE status = 'pending'").fetchone()
+    """When the next pending row can be taken: its due time, or the end of its claim."""
+    row = conn.execute("SELECT MIN(CASE WHEN claimed_until > due_at THEN claimed_until "
+                       "ELSE due_at END) FROM outbox WHERE status = 'pending'").fetchone()
     return None if row[0] is None else float(row[0])
 
 
