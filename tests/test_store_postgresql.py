@@ -257,3 +257,11 @@ def test_the_postgres_fixture_is_a_real_server_on_loopback(postgres):
         version = conn.execute("SHOW server_version").fetchone()[0]
         listen = conn.execute("SHOW listen_addresses").fetchone()[0]
     assert version.startswith("15") and listen == "127.0.0.1"
+
+
+def test_without_the_binaries_the_fixture_says_what_to_install(monkeypatch):
+    import tests.postgres
+
+    monkeypatch.setattr(tests.postgres, "binaries", lambda: None)
+    with pytest.raises(RuntimeError, match=r"install Debian's postgresql-15"):
+        tests.postgres.Postgres()
