@@ -56,8 +56,8 @@ def make_config(tmp: Path, public: int, internal: int, interval: float, target: 
 def seed(state: Path, public: int, now: float) -> None:
     sys.path.insert(0, str(ROOT))
     from monitor.checking.state import State, Transition
+    from monitor.store.engine import Store
     from monitor.store.records import add_transitions
-    from monitor.store.sqlite import Store
 
     items = []
     for i in range(public):

@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from monitor.checking.state import State, Transition
 from monitor.reporting.rollup import prune, roll_up
-from monitor.store.sqlite import Store
+from monitor.store.engine import Store
 
 DAY = 86400.0
 

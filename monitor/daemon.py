@@ -50,7 +50,7 @@ from monitor.reporting.latency import LatencyLog
 from monitor.reporting.rollup import run as rollup_run
 from monitor.reporting.uptime_windows import UptimeWindows
 from monitor.secretfile import read_or_create
-from monitor.store.sqlite import Store
+from monitor.store.engine import Store
 from monitor.telemetry import logs
 from monitor.telemetry.deadman import StoreHealth
 from monitor.telemetry.deadman import run as deadman_run
@@ -88,7 +88,7 @@ def load_or_create_instance_id(state_dir: Path) -> str:
 
 # Settings read once at start (sockets, files, label sets, semaphores, routes); every other
 # setting, the API token and push tokens included, takes effect on reload.
-RESTART_SETTINGS = ("listen", "state_dir", "location", "max_concurrency",
+RESTART_SETTINGS = ("listen", "state_dir", "store", "location", "max_concurrency",
                     "per_host_concurrency", "latency_histogram", "status_listen")
 
 
@@ -142,7 +142,7 @@ class Daemon:
         self._tasks: list[asyncio.Task[None]] = []
         self.silences = Silences()
         self.suppression = Suppression(lambda: self.config, self.silences, self.faults)
-        self.store = Store(config.settings.state_dir)
+        self.store = Store(config.settings.state_dir, url=config.settings.store)
         self._build_paging(config, notifier)
         self._build_operations(config)
         # the public page, rebuilt on changes
@@ -173,7 +173,8 @@ class Daemon:
         self.outbox = Outbox(self.store, self.notifier, self.channels, self.metrics,
                              on_exhausted=lambda row: self.pager.escalate_now(row.incident_id),
                              limit=self.rate_limit, capped_text=self.capped_text,
-                             is_open=lambda incident_id: incident_id in self.pager.incidents)
+                             is_open=lambda incident_id: incident_id in self.pager.incidents,
+                             instance=self.instance_id)
         self.pager = Pager(store=self.store, engine=self.engine, config=config,
                            signer=self.signer, metrics=self.metrics,
                            suppression=self.suppression.reason,

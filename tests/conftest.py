@@ -9,6 +9,7 @@ import pytest
 import pytest_asyncio
 
 from tests.farm import Farm
+from tests.postgres import PASSWORD_ENV, Postgres
 from tests.receivers import JsonReceiver, SmtpReceiver
 from tests.targets import Targets
 
@@ -102,3 +103,37 @@ async def targets() -> AsyncIterator[Targets]:
     runner = await t.start()
     yield t
     await runner.cleanup()
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Postgres]:
+    """A real PostgreSQL 15 on 127.0.0.1 for the session (tests/postgres.py). Without the
+    binaries this FAILS with a message saying what to install; it never skips."""
+    try:
+        server = Postgres().start()
+    except RuntimeError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest) -> str:
+    """Both engines: 'sqlite', or the URL of a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        return "sqlite"
+    server: Postgres = request.getfixturevalue("postgres")
+    return server.url(server.database())
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_setting(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """`siaga.store` as a user writes it, for both engines: 'sqlite', or a fresh
+    PostgreSQL database's URL with the password from ${PG_PASSWORD} (set for the test)."""
+    if request.param == "sqlite":
+        return "sqlite"
+    server: Postgres = request.getfixturevalue("postgres")
+    monkeypatch.setenv(PASSWORD_ENV, server.password)
+    return server.config_url(server.database())

@@ -15,7 +15,7 @@ from monitor.config.loader import parse_config
 from monitor.paging.acktoken import AckSigner
 from monitor.paging.pager import Pager
 from monitor.probes.base import ProbeContext, ProbeResult
-from monitor.store.sqlite import Store
+from monitor.store.engine import Store
 from monitor.telemetry.metrics import Metrics
 
 T0 = 1_800_000_000.0  # 2027-01-15: rosters and windows see a real date
@@ -27,11 +27,12 @@ class Simulation:
 
     def __init__(self, tmp_path, text: str, offsets: dict[str, float],
                  fails: Callable[[str, float], bool],
-                 held: Callable[[str, float], str | None] | None = None) -> None:
+                 held: Callable[[str, float], str | None] | None = None,
+                 url: str = "sqlite") -> None:
         self.now = T0
         self.config = parse_config(text, str(tmp_path / "checks.yaml"))
         self.engine = Engine(self.config, ProbeContext(), clock=lambda: self.now)
-        self.store = Store(tmp_path / "state")
+        self.store = Store(tmp_path / "state", url=url)  # "sqlite" or a postgresql:// URL
         metrics = Metrics(CollectorRegistry(), self.engine, "local")
         self.engine.on_result.append(metrics.on_result)
         self.demanded: list[str] = []

@@ -13,8 +13,8 @@ from monitor.config.loader import parse_config
 from monitor.delivery.notifiers import AppriseNotifier
 from monitor.delivery.outbox import Outbox
 from monitor.probes.base import ProbeContext
+from monitor.store.engine import Store
 from monitor.store.records import due_messages, enqueue, next_due
-from monitor.store.sqlite import Store
 from monitor.telemetry.metrics import Metrics
 
 PLACEHOLDER = "tgram://TOKEN_BOT_ANDA/ID_CHAT"  # apprise cannot use it: no real bot token

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 
+import psycopg
 import pytest
 
 from tests.daemons import until
@@ -19,7 +20,7 @@ from tests.test_paging import local
 pytestmark = pytest.mark.slow
 
 CONFIG = """
-siaga: {{listen: "127.0.0.1:0", state_dir: "{state}"}}
+siaga: {{listen: "127.0.0.1:0", state_dir: "{state}", store: "{store}"}}
 defaults: {{interval: 200ms, timeout: 150ms, fail_after: 2, recover_after: 2}}
 checks:
   - {{name: portal, title: Portal Layanan, http: {{url: "{url}"}}}}
@@ -59,7 +60,13 @@ class Siaga:
                 self.kill9()
 
 
-def outbox(state) -> list[tuple[str, str]]:
+def outbox(state, store: str = "sqlite") -> list[tuple[str, str]]:
+    if store != "sqlite":  # PostgreSQL: the URL as checks.yaml has it, ${PG_PASSWORD} set
+        with psycopg.connect(os.path.expandvars(store), autocommit=True) as pg:
+            try:
+                return pg.execute("SELECT key, status FROM outbox ORDER BY id").fetchall()
+            except psycopg.errors.UndefinedTable:
+                return []
     db = state / "siaga.db"
     if not db.exists():
         return []
@@ -72,25 +79,27 @@ def outbox(state) -> list[tuple[str, str]]:
         conn.close()
 
 
-def setup(tmp_path, targets, json_receiver, step: str) -> tuple[Siaga, object]:
+def setup(tmp_path, targets, json_receiver, step: str,
+          store: str = "sqlite") -> tuple[Siaga, object]:
     now = time.time()
     state = tmp_path / "state"
     path = tmp_path / "checks.yaml"
     path.write_text(CONFIG.format(state=state, url=targets.url("health"),
                                   budi=json_receiver.url("/budi"),
                                   sari=json_receiver.url("/sari"), from_=local(now - 7200),
-                                  to=local(now + 7200), step=step))
+                                  to=local(now + 7200), step=step, store=store))
     return Siaga(path), state
 
 
 async def test_a_page_decided_but_not_sent_arrives_once_after_kill_9(
-        tmp_path, targets, json_receiver):
-    siaga, state = setup(tmp_path, targets, json_receiver, "1h")
+        tmp_path, targets, json_receiver, store_setting):
+    siaga, state = setup(tmp_path, targets, json_receiver, "1h", store_setting)
     json_receiver.fail_with = 500  # the page is decided but cannot leave yet
     targets.status["health"] = 503
     siaga.start()
     try:
-        await until(lambda: any(s == "pending" for _, s in outbox(state)), 15, "a pending page")
+        await until(lambda: any(s == "pending" for _, s in outbox(state, store_setting)), 15,
+                    "a pending page")
         siaga.kill9()
         json_receiver.fail_with = None
         siaga.start()
@@ -101,12 +110,14 @@ async def test_a_page_decided_but_not_sent_arrives_once_after_kill_9(
         siaga.stop()
 
 
-async def test_a_sent_page_is_not_repeated_after_kill_9(tmp_path, targets, json_receiver):
-    siaga, state = setup(tmp_path, targets, json_receiver, "1h")
+async def test_a_sent_page_is_not_repeated_after_kill_9(tmp_path, targets, json_receiver,
+                                                        store_setting):
+    siaga, state = setup(tmp_path, targets, json_receiver, "1h", store_setting)
     targets.status["health"] = 503
     siaga.start()
     try:
-        await until(lambda: any(s == "sent" for _, s in outbox(state)), 15, "a sent page")
+        await until(lambda: any(s == "sent" for _, s in outbox(state, store_setting)), 15,
+                    "a sent page")
         siaga.kill9()
         siaga.start()
         await asyncio.sleep(4)  # long enough to re-decide and resend, if it were going to
@@ -116,14 +127,15 @@ async def test_a_sent_page_is_not_repeated_after_kill_9(tmp_path, targets, json_
 
 
 async def test_an_escalation_step_due_during_the_outage_of_siaga_is_sent_once_after(
-        tmp_path, targets, json_receiver):
-    siaga, state = setup(tmp_path, targets, json_receiver, "3s")
+        tmp_path, targets, json_receiver, store_setting):
+    siaga, state = setup(tmp_path, targets, json_receiver, "3s", store_setting)
     targets.status["health"] = 503
     siaga.start()
     try:
         # Killing inside the send call itself could repeat that one message (see outbox.py);
         # here Siaga dies once the first page is recorded as sent.
-        await until(lambda: any(s == "sent" for _, s in outbox(state)), 15, "a sent page")
+        await until(lambda: any(s == "sent" for _, s in outbox(state, store_setting)), 15,
+                    "a sent page")
         siaga.kill9()
         await asyncio.sleep(3.5)  # sari's step falls due while Siaga is dead
         siaga.start()

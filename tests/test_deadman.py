@@ -90,7 +90,7 @@ async def test_a_failing_receiver_is_counted_and_the_daemon_carries_on(daemon, r
 
 
 def test_recent_store_errors_fail_healthz_and_old_ones_do_not(tmp_path):
-    from monitor.store.sqlite import Store
+    from monitor.store.engine import Store
 
     store = Store(tmp_path)
     now = [1000.0]

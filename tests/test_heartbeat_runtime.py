@@ -60,7 +60,7 @@ checks:
 
 
 CONFIG = """
-siaga: {{state_dir: "{state}", timezone: Asia/Jakarta}}
+siaga: {{state_dir: "{state}", timezone: Asia/Jakarta, store: "{store}"}}
 checks:
   - {{name: backup, heartbeat: {{schedule: "0 2 * * *", grace: 4h, max_runtime: 2h}}}}
   - {{name: sync, heartbeat: {{every: 1h, grace: 10m}}}}
@@ -76,9 +76,9 @@ class Clock:
 
 
 @asynccontextmanager
-async def running(tmp_path: Path, clock: Clock) -> AsyncIterator[Daemon]:
+async def running(tmp_path: Path, clock: Clock, store: str = "sqlite") -> AsyncIterator[Daemon]:
     path = tmp_path / "checks.yaml"
-    path.write_text(CONFIG.format(state=tmp_path))
+    path.write_text(CONFIG.format(state=tmp_path, store=store))
     d = Daemon(parse_config(path.read_text(), str(path)), registry=CollectorRegistry(),
                serve=False)
     d.heartbeats.clock = clock
@@ -113,14 +113,15 @@ async def test_a_job_that_pings_start_and_hangs_goes_down_after_max_runtime(tmp_
         assert state(d, "backup")[0] is State.UP
 
 
-async def test_a_restart_keeps_the_deadline_of_a_heartbeat_that_never_pinged(tmp_path):
+async def test_a_restart_keeps_the_deadline_of_a_heartbeat_that_never_pinged(tmp_path,
+                                                                            store_setting):
     began = wib(28, 8)
     clock = Clock(began)
-    async with running(tmp_path, clock) as d:
+    async with running(tmp_path, clock, store_setting) as d:
         await d.heartbeats.tick()
         assert state(d, "sync")[0] is State.UNKNOWN
     clock.now = began + H + 10 * M + 1  # the deadline passes while Siaga is down
-    async with running(tmp_path, clock) as d:
+    async with running(tmp_path, clock, store_setting) as d:
         assert (await d.store.run(load_pings))["sync"].expected_since == began
         await d.heartbeats.tick()
         assert state(d, "sync") == (

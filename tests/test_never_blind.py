@@ -21,7 +21,7 @@ from monitor.config.loader import parse_config
 from monitor.daemon import Daemon
 from monitor.incidents.maintenance import Window
 from monitor.probes.base import ProbeContext
-from monitor.store.sqlite import Store
+from monitor.store.engine import Store
 from tests.daemons import start, until
 
 pytestmark = pytest.mark.slow

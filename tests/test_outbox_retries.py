@@ -12,8 +12,8 @@ from monitor.delivery.notifiers import Message
 from monitor.delivery.outbox import BACKOFF_MAX, MAX_ATTEMPTS, Outbox
 from monitor.errors import NotifyError
 from monitor.probes.base import ProbeContext
+from monitor.store.engine import Store
 from monitor.store.records import due_messages, enqueue, next_due
-from monitor.store.sqlite import Store
 from monitor.telemetry.metrics import Metrics
 
 FIRST, SECOND = "json://127.0.0.1:9/first", "json://127.0.0.1:9/second"
@@ -33,11 +33,11 @@ class AlwaysDown:
         raise NotifyError("connection refused")
 
 
-async def deliver_until_exhausted(tmp_path, permanent=frozenset()) -> AlwaysDown:
+async def deliver_until_exhausted(tmp_path, url: str, permanent=frozenset()) -> AlwaysDown:
     now = [1_000_000.0]
     config = parse_config(f'siaga: {{state_dir: "{tmp_path}"}}\n'
                           "checks: [{name: a, tcp: {host: 127.0.0.1, port: 9}}]\n", "x.yaml")
-    store = Store(tmp_path)
+    store = Store(tmp_path, url=url)
     metrics = Metrics(CollectorRegistry(), Engine(config, ProbeContext()), "local")
     notifier, exhausted = AlwaysDown(lambda: now[0], permanent), []
     outbox = Outbox(store, notifier, lambda officer: (FIRST, SECOND), metrics,
@@ -56,8 +56,8 @@ async def deliver_until_exhausted(tmp_path, permanent=frozenset()) -> AlwaysDown
     return notifier
 
 
-async def test_each_channel_gets_12_jittered_tries_then_the_pager_is_told(tmp_path):
-    notifier = await deliver_until_exhausted(tmp_path)
+async def test_each_channel_gets_12_jittered_tries_then_the_pager_is_told(tmp_path, store_url):
+    notifier = await deliver_until_exhausted(tmp_path, store_url)
     assert len(notifier.tries[FIRST]) == MAX_ATTEMPTS == 12
     assert len(notifier.tries[SECOND]) == MAX_ATTEMPTS
     gaps = [b - a for a, b in zip(notifier.tries[FIRST], notifier.tries[FIRST][1:], strict=False)]
@@ -66,7 +66,8 @@ async def test_each_channel_gets_12_jittered_tries_then_the_pager_is_told(tmp_pa
     assert len({round(g / min(BACKOFF_MAX, 2.0 ** i), 6) for i, g in enumerate(gaps)}) > 1
 
 
-async def test_after_a_permanent_failure_the_next_channel_still_gets_12_tries(tmp_path):
-    notifier = await deliver_until_exhausted(tmp_path, frozenset({FIRST}))
+async def test_after_a_permanent_failure_the_next_channel_still_gets_12_tries(tmp_path,
+                                                                             store_url):
+    notifier = await deliver_until_exhausted(tmp_path, store_url, frozenset({FIRST}))
     assert len(notifier.tries[FIRST]) == 1
     assert len(notifier.tries[SECOND]) == MAX_ATTEMPTS  # not 23

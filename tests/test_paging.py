@@ -25,7 +25,7 @@ def local(ts: float) -> str:
 
 
 CONFIG = """
-siaga: {{listen: "127.0.0.1:0", state_dir: "{state}", language: id}}
+siaga: {{listen: "127.0.0.1:0", state_dir: "{state}", language: id, store: "{store}"}}
 defaults: {{interval: 200ms, timeout: 150ms, fail_after: 2, recover_after: 2}}
 checks:
   - name: portal
@@ -48,12 +48,13 @@ oncall:
 """
 
 
-def make_config(tmp_path, targets, smtp_server, json_receiver, step="2s"):
+def make_config(tmp_path, targets, smtp_server, json_receiver, step="2s", store="sqlite"):
     now = time.time()
     text = CONFIG.format(state=tmp_path / "state", url=targets.url("health"),
                          budi=smtp_server.url(to="budi@example.test"),
                          sari=json_receiver.url("/sari"), andi=json_receiver.url("/andi"),
-                         from_=local(now - 7200), to=local(now + 7200), step=step)
+                         from_=local(now - 7200), to=local(now + 7200), step=step,
+                         store=store)
     path = tmp_path / "checks.yaml"
     path.write_text(text)
     return parse_config(text, str(path))
@@ -66,8 +67,8 @@ async def wait_state(daemon: Daemon, state: str, timeout: float = 5.0) -> None:
 
 
 async def test_the_on_duty_officer_is_paged_escalated_acked_and_told_of_recovery(
-        tmp_path, targets, smtp_server, json_receiver):
-    config = make_config(tmp_path, targets, smtp_server, json_receiver)
+        tmp_path, targets, smtp_server, json_receiver, store_setting):
+    config = make_config(tmp_path, targets, smtp_server, json_receiver, store=store_setting)
     daemon = Daemon(config, registry=CollectorRegistry())
     await daemon.start()
     try:

@@ -43,10 +43,10 @@ def alternating(start: float, end: float):
 
 
 @pytest.mark.parametrize("fail_after", [3, 1])
-async def test_a_flapping_target_is_one_flapping_notice_and_one_stable_again(tmp_path,
-                                                                             fail_after):
+async def test_a_flapping_target_is_one_flapping_notice_and_one_stable_again(
+        tmp_path, store_url, fail_after):
     text = config(tmp_path, CHAIN, check=f", fail_after: {fail_after}")
-    sim = Simulation(tmp_path, text, {"portal": 0.5}, alternating(10, 130))
+    sim = Simulation(tmp_path, text, {"portal": 0.5}, alternating(10, 130), url=store_url)
     await sim.run(until=400)
     kinds = [m[0] for m in sim.messages()]
     assert kinds.count("flapping") == 1, kinds
@@ -61,11 +61,11 @@ def silence(start: float, end: float, reason: str = "silence"):
     return lambda name, t: reason if start <= t < end else None
 
 
-async def test_a_held_step_goes_to_whoever_is_on_duty_when_it_is_sent(tmp_path):
+async def test_a_held_step_goes_to_whoever_is_on_duty_when_it_is_sent(tmp_path, store_url):
     text = config(tmp_path, "{steps: [{notify: on_duty}, {after: 30s, notify: on_duty},"
                             " {after: 100s, notify: on_duty}]}", rotation="every: 1m")
     sim = Simulation(tmp_path, text, {"portal": 0.5}, lambda name, t: t >= 5,
-                     held=silence(20, 75))
+                     held=silence(20, 75), url=store_url)
     await sim.run(until=90)
     oncall = sim.config.sections["oncall"]
     pages = sim.messages("page")
@@ -83,11 +83,11 @@ async def test_a_held_step_goes_to_whoever_is_on_duty_when_it_is_sent(tmp_path):
 
 
 async def test_after_a_hold_the_chain_resumes_at_the_first_unsent_step_and_keeps_spacing(
-        tmp_path):
+        tmp_path, store_url):
     text = config(tmp_path, "{steps: [{notify: on_duty}, {after: 30s, notify: next},"
                             " {after: 100s, notify: [atasan]}]}")
     sim = Simulation(tmp_path, text, {"portal": 0.5}, lambda name, t: t >= 5,
-                     held=silence(10, 200))
+                     held=silence(10, 200), url=store_url)
     await sim.run(until=400)
     times = [round(m[3]) for m in sim.messages("page")]
     assert len(times) == 3
@@ -98,10 +98,11 @@ async def test_after_a_hold_the_chain_resumes_at_the_first_unsent_step_and_keeps
     sim.close()
 
 
-async def test_a_service_still_down_when_its_maintenance_window_ends_is_told_once(tmp_path):
+async def test_a_service_still_down_when_its_maintenance_window_ends_is_told_once(
+        tmp_path, store_url):
     text = config(tmp_path, "{steps: [{notify: on_duty}]}")
     sim = Simulation(tmp_path, text, {"portal": 0.5}, lambda name, t: t >= 5,
-                     held=silence(50, 150, "maintenance"))
+                     held=silence(50, 150, "maintenance"), url=store_url)
     await sim.run(until=300)
     kinds = [m[0] for m in sim.messages()]
     assert kinds == ["page", "still_down"], kinds
@@ -112,10 +113,11 @@ async def test_a_service_still_down_when_its_maintenance_window_ends_is_told_onc
     sim.close()
 
 
-async def test_reminders_go_to_the_officer_on_duty_and_whoever_acknowledged(tmp_path):
+async def test_reminders_go_to_the_officer_on_duty_and_whoever_acknowledged(
+        tmp_path, store_url):
     text = config(tmp_path, "{steps: [{notify: on_duty}, {after: 5s, notify: next}],"
                             " remind_every: 1m}", rotation="every: 2m")
-    sim = Simulation(tmp_path, text, {"portal": 0.5}, lambda name, t: t >= 5)
+    sim = Simulation(tmp_path, text, {"portal": 0.5}, lambda name, t: t >= 5, url=store_url)
     await sim.run(until=20)
     (inc,) = sim.pager.incidents.values()
     await Actions(sim.pager).acknowledge(inc.id, "budi")
@@ -185,8 +187,8 @@ async def test_a_page_whose_incident_resolved_before_it_went_out_is_not_delivere
     from monitor.config.loader import parse_config
     from monitor.delivery.outbox import Outbox
     from monitor.probes.base import ProbeContext
+    from monitor.store.engine import Store
     from monitor.store.records import due_messages, enqueue
-    from monitor.store.sqlite import Store
     from monitor.telemetry.metrics import Metrics
 
     sent = []

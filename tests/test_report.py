@@ -22,8 +22,8 @@ from monitor.reporting.report import (
     to_html,
 )
 from monitor.reporting.rollup import check_uptime, prune, roll_up
+from monitor.store.engine import Store
 from monitor.store.records import add_transitions, insert_incident, save_incident
-from monitor.store.sqlite import Store
 
 JKT = ZoneInfo("Asia/Jakarta")
 H, D = 3600.0, 86400.0

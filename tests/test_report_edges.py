@@ -16,8 +16,8 @@ from monitor.config.loader import parse_config
 from monitor.daemon import Daemon
 from monitor.reporting.report import build, open_readonly
 from monitor.reporting.rollup import check_uptime
+from monitor.store.engine import Store
 from monitor.store.records import add_transitions
-from monitor.store.sqlite import Store
 
 H = 3600.0
 CONFIG = """

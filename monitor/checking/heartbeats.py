@@ -21,7 +21,6 @@ import datetime as dt
 import hmac
 import logging
 import secrets
-import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields, replace
@@ -40,7 +39,7 @@ from monitor.config.schema import Ctx, Obj
 from monitor.errors import StoreError
 from monitor.probes.base import ProbeResult
 from monitor.secretfile import read_or_create
-from monitor.store.sqlite import Store, transaction
+from monitor.store.engine import Conn, Store, transaction
 from monitor.telemetry.logs import event
 
 log = logging.getLogger("siaga.heartbeat")
@@ -186,15 +185,16 @@ class Pings:
 COLUMNS = [f.name for f in fields(Pings)]
 
 
-def load_pings(conn: sqlite3.Connection) -> dict[str, Pings]:
+def load_pings(conn: Conn) -> dict[str, Pings]:
     rows = conn.execute(f"SELECT check_name, {', '.join(COLUMNS)} FROM heartbeats").fetchall()
     return {row[0]: Pings(*row[1:]) for row in rows}
 
 
-def save_pings(conn: sqlite3.Connection, name: str, p: Pings) -> None:
+def save_pings(conn: Conn, name: str, p: Pings) -> None:
     conn.execute(
-        f"INSERT OR REPLACE INTO heartbeats (check_name, {', '.join(COLUMNS)}) "
-        f"VALUES (?, {', '.join('?' for _ in COLUMNS)})",
+        f"INSERT INTO heartbeats (check_name, {', '.join(COLUMNS)}) "
+        f"VALUES (?, {', '.join('?' for _ in COLUMNS)}) ON CONFLICT (check_name) DO UPDATE "
+        f"SET {', '.join(f'{c} = excluded.{c}' for c in COLUMNS)}",
         (name, *(getattr(p, c) for c in COLUMNS)))
 
 
@@ -309,7 +309,7 @@ class Heartbeats:
             await asyncio.sleep(every)
 
 
-def _save_rows(conn: sqlite3.Connection, rows: list[tuple[str, Pings]]) -> None:
+def _save_rows(conn: Conn, rows: list[tuple[str, Pings]]) -> None:
     with transaction(conn):
         for name, p in rows:
             save_pings(conn, name, p)

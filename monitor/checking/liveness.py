@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import os
-import sqlite3
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from monitor.store.sqlite import transaction
+from monitor.store.engine import Conn, transaction
 
 MARK = "watching"
 EVERY = 30.0  # how often the mark is refreshed
@@ -49,7 +48,7 @@ def watched_until(state_dir: str | Path, now: float) -> float:
     return now if mark is None or now - mark <= 2 * EVERY else mark
 
 
-def close_watch(conn: sqlite3.Connection, checks: Iterable[str], at: float) -> int:
+def close_watch(conn: Conn, checks: Iterable[str], at: float) -> int:
     """Record that nothing was known about `checks` from `at` on; return how many."""
     wanted = set(checks)
     rows = conn.execute(

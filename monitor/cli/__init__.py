@@ -24,6 +24,7 @@ from monitor.cli import people as cli_people
 from monitor.cli import report as cli_report
 from monitor.cli import silence as cli_silence
 from monitor.cli import status as cli_status
+from monitor.cli import store as cli_store
 from monitor.config.cache import ConfigCache, cache_dir
 from monitor.config.document import stated_language
 from monitor.config.isolated import load_config_isolated
@@ -249,6 +250,8 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Console, Console], int]] = {
     "update": with_config(cli_people.cmd_update),
     "reload": with_config(cli_ops.cmd_reload),
     "heartbeat-url": with_reach(cli_ops.cmd_heartbeat_url),
+    "migrate": with_config(cli_store.cmd_migrate),
+    "store": with_config(cli_store.cmd_store),
     "validate": cmd_validate,
     "schema": cmd_schema,
     "check": cmd_check,
@@ -282,6 +285,7 @@ def parser() -> argparse.ArgumentParser:
     cli_ops.add_parsers(sub)
     cli_report.add_parsers(sub)
     cli_status.add_parser(sub)
+    cli_store.add_parsers(sub)
     for name in sub.choices:
         sub.choices[name].add_argument("-c", "--config", default=argparse.SUPPRESS,
                                        help="config file (default ./checks.yaml)")

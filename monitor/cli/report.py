@@ -37,7 +37,7 @@ def cmd_report(args: argparse.Namespace, config: Config, out: Console, err: Cons
     except ValueError as exc:
         err.print(f"siaga report: {exc}", markup=False)
         return EXIT_USAGE
-    conn = reports.open_readonly(config.settings.state_dir)
+    conn = reports.open_readonly(config.settings.state_dir, config.settings.store)
     try:
         now = liveness.watched_until(config.settings.state_dir, time.time())
         rep = reports.build(conn, config.checks, start, end, now,
@@ -75,7 +75,7 @@ def cmd_status_export(args: argparse.Namespace, config: Config, out: Console,
     watching = liveness.watched_until(settings.state_dir, now) == now
     public = status.public_checks(config.by_name)
     planned = maintenance_of(config)
-    conn = reports.open_readonly(settings.state_dir)
+    conn = reports.open_readonly(settings.state_dir, settings.store)
     try:
         states = status_export.stored_states(conn, list(public), planned, now, watching)
         data = status.collect(conn, public, states, planned, now, settings.tz,

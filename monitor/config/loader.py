@@ -17,7 +17,7 @@ from yaml.nodes import MappingNode, Node
 from monitor.config.document import compose
 from monitor.config.hostnames import host_problem
 from monitor.config.model import Check, Config, FlapPolicy, Settings
-from monitor.config.scalars import Bool, Duration, Enum, Float, Int, Str, Url
+from monitor.config.scalars import Bool, Duration, Enum, Float, Int, StoreUrl, Str, Url
 from monitor.config.schema import INVALID, Ctx, Field, ListOf, Obj, contains_invalid
 from monitor.errors import ConfigError, Problem
 from monitor.probes import KINDS
@@ -77,6 +77,9 @@ SETTINGS = Obj(
                       hint="HOST:PORT like 127.0.0.1:9477"),
         "state_dir": Str("Directory for the SQLite store and keys (relative to this file)",
                          default="state"),
+        "store": StoreUrl("Where state is kept: sqlite (state_dir/siaga.db) or "
+                          "postgresql://USER:${PG_PASSWORD}@HOST:PORT/DB (a fleet's shared "
+                          "store; the password from the environment)", default="sqlite"),
         "public_url": Str("URL people use to reach this server (links in pages)", default=""),
         "max_concurrency": Int("Probes in flight at once, in total", default=500, min=1,
                                max=100_000),

@@ -80,6 +80,8 @@ class Settings:
     language: str = "id"
     listen: str = "127.0.0.1:9477"
     state_dir: str = "state"
+    # "sqlite" (state_dir/siaga.db) or a postgresql:// URL; its password comes from ${VAR}
+    store: str = field(default="sqlite", repr=False)
     public_url: str = ""
     max_concurrency: int = 500
     per_host_concurrency: int = 64

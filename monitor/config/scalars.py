@@ -4,9 +4,10 @@ environment), numbers, booleans, durations like 1h30m, enums and URLs."""
 from __future__ import annotations
 
 import datetime as dt
+import importlib.util
 import math
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -78,6 +79,14 @@ def substitute_env(text: str, node: Node, path: str, ctx: Ctx) -> Any:
         return value
 
     return _ENV_REF.sub(repl, text)
+
+
+def expand_env(text: str, env: Mapping[str, str]) -> tuple[str, list[str]]:
+    """`text` with ${VAR} (or ${VAR:-default}) replaced from `env`, and the names that are
+    not set (for command-line arguments; checks.yaml goes through `substitute_env`)."""
+    missing = [m.group(1) for m in _ENV_REF.finditer(text)
+               if m.group(1) not in env and m.group(2) is None]
+    return _ENV_REF.sub(lambda m: env.get(m.group(1), m.group(2) or ""), text), missing
 
 
 class Bounded(Scalar):
@@ -335,3 +344,67 @@ class Cron(Str):
         text = super().convert(value, node, path, ctx)
         problem = cron_problem(text) if text is not INVALID else None
         return ctx.error(node, path, problem) if problem else text
+
+
+class StoreUrl(Str):
+    """`sqlite` or `postgresql://USER[:${PASSWORD}]@HOST[:PORT]/DATABASE[?options]`. A
+    password must come from the environment (`${VAR}`): checks.yaml holds no secrets, and
+    no message quotes the substituted URL."""
+
+    def __init__(self, description: str = "", *, default: Any = INVALID) -> None:
+        super().__init__(description, default=default)
+
+    def convert(self, value: Any, node: Node, path: str, ctx: Ctx) -> Any:
+        written = str(value) if isinstance(value, str) else None
+        if written is not None and written.strip().lower() == "sqlite":
+            return "sqlite"
+        shown = _masked(written) if written is not None else describe(node)
+        if written is None or not written.startswith(("postgresql://", "postgres://")):
+            return ctx.error(node, path, "expected sqlite or a URL like "
+                             "postgresql://siaga:${PG_PASSWORD}@db.example:5432/siaga, "
+                             f"got {shown}")
+        literal = _password(written)
+        if literal is not None and "${" not in literal:
+            return ctx.error(node, path, "the password must come from the environment: "
+                             "write postgresql://USER:${PG_PASSWORD}@HOST/DB, not the "
+                             "password itself")
+        text = super().convert(value, node, path, ctx)
+        if text is INVALID:
+            return INVALID
+        problem = _store_url_problem(text)
+        if problem:
+            return ctx.error(node, path, f"{problem}, got {shown}")
+        if importlib.util.find_spec("psycopg") is None:
+            return ctx.error(node, path, "a postgresql:// store needs psycopg: "
+                             "pip install 'siaga[postgresql]'")
+        return text
+
+
+def _password(url: str) -> str | None:
+    userinfo, at, _ = url.partition("://")[2].partition("/")[0].rpartition("@")
+    return userinfo.partition(":")[2] if at and ":" in userinfo else None
+
+
+def _masked(url: str) -> str:
+    """The URL as written, its password (if literal) as ***."""
+    literal = _password(url)
+    if literal and "${" not in literal:
+        url = url.replace(f":{literal}@", ":***@", 1)
+    return repr(url)
+
+
+def _store_url_problem(url: str) -> str | None:
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return "expected a URL postgresql://USER@HOST:PORT/DATABASE with a port 1–65535"
+    if not parts.hostname:
+        return "expected a host in postgresql://USER@HOST:PORT/DATABASE"
+    if port == 0:
+        return "expected a port 1–65535"
+    if not parts.path.strip("/"):
+        return "expected a database name: postgresql://USER@HOST:PORT/DATABASE"
+    if not parts.username:
+        return "expected a user name: postgresql://USER@HOST:PORT/DATABASE"
+    return None

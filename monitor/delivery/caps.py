@@ -12,11 +12,10 @@ a channel is remembered by a hash of its URL, never the URL (it may hold a secre
 from __future__ import annotations
 
 import hashlib
-import sqlite3
 from dataclasses import dataclass
 
+from monitor.store.engine import Conn, transaction
 from monitor.store.records import OutboxRow, add_event
-from monitor.store.sqlite import transaction
 
 HOUR = 3600.0
 DIGEST_DELAY = 30.0  # the capped digest collects what is held meanwhile
@@ -34,14 +33,14 @@ class Held:
     first_at: float
 
 
-def sent_last_hour(conn: sqlite3.Connection, recipient: str, channel: str, now: float) -> int:
+def sent_last_hour(conn: Conn, recipient: str, channel: str, now: float) -> int:
     row = conn.execute(
         "SELECT COUNT(*) FROM outbox WHERE recipient=? AND channel=? AND status='sent' "
         "AND sent_at > ?", (recipient, channel, now - HOUR)).fetchone()
     return int(row[0])
 
 
-def hold(conn: sqlite3.Connection, row: OutboxRow, channel: str, now: float) -> None:
+def hold(conn: Conn, row: OutboxRow, channel: str, now: float) -> None:
     """Keep `row` as capped, note it in its incident, and make sure a digest is due."""
     with transaction(conn):
         conn.execute("UPDATE outbox SET status='capped', channel=?, last_error='rate limit' "
@@ -65,7 +64,7 @@ def hold(conn: sqlite3.Connection, row: OutboxRow, channel: str, now: float) -> 
                  row.channel_index, now, due, channel))
 
 
-def take_held(conn: sqlite3.Connection, recipient: str, channel: str) -> Held:
+def take_held(conn: Conn, recipient: str, channel: str) -> Held:
     """The capped messages not yet told of; from now on they count as told."""
     with transaction(conn):
         row = conn.execute(
@@ -76,6 +75,6 @@ def take_held(conn: sqlite3.Connection, recipient: str, channel: str) -> Held:
     return Held(int(row[0]), float(row[1] or 0.0))
 
 
-def fill(conn: sqlite3.Connection, row_id: int, title: str, body: str) -> None:
+def fill(conn: Conn, row_id: int, title: str, body: str) -> None:
     with transaction(conn):
         conn.execute("UPDATE outbox SET title=?, body=? WHERE id=?", (title, body, row_id))

@@ -26,8 +26,9 @@ from dataclasses import replace
 
 from monitor.delivery import caps
 from monitor.delivery.notifiers import Message, Notifier, channel_of
-from monitor.errors import NotifyError
+from monitor.errors import NotifyError, StoreError
 from monitor.paging.templates import is_sms_url
+from monitor.store.engine import Store
 from monitor.store.records import (
     OutboxRow,
     due_messages,
@@ -37,8 +38,8 @@ from monitor.store.records import (
     mark_retry,
     mark_sent,
     next_due,
+    release,
 )
-from monitor.store.sqlite import Store
 from monitor.telemetry.logs import event
 from monitor.telemetry.metrics import Metrics
 
@@ -46,6 +47,7 @@ log = logging.getLogger("siaga.outbox")
 MAX_ATTEMPTS = 12  # per channel, over about ten minutes of backoff
 BACKOFF_BASE, BACKOFF_MAX = 1.0, 60.0
 PARALLEL = 16
+STORE_RETRY = 1.0  # seconds before reading the outbox again after a store error
 URGENT = ("page", "reminder", "mass", "digest", "flapping", "blind", "self", "still_down")
 BACKGROUND = "/background"  # key suffix of the copy that keeps trying a failing channel
 
@@ -56,6 +58,7 @@ CappedText = Callable[[str, int, int, float], tuple[str, str]]
 
 
 JITTER = 0.2
+STOP_GRACE = 5.0  # seconds a stop waits for sends in flight
 
 
 def backoff(attempts: int, rng: Callable[[], float] = random.random) -> float:
@@ -70,8 +73,10 @@ class Outbox:
                  on_exhausted: Callable[[OutboxRow], None] = lambda row: None,
                  limit: Limit | None = None,
                  capped_text: CappedText | None = None,
-                 is_open: Callable[[int], bool] = lambda incident_id: True) -> None:
+                 is_open: Callable[[int], bool] = lambda incident_id: True,
+                 instance: str = "") -> None:
         self.store, self.notifier, self.channels = store, notifier, channels
+        self.instance = instance  # whose claims on outbox rows are ours (PostgreSQL)
         self.is_open = is_open
         self.limit, self.capped_text = limit, capped_text
         self.metrics, self.clock, self.on_exhausted = metrics, clock, on_exhausted
@@ -85,16 +90,14 @@ class Outbox:
         self._wake.set()
 
     async def run(self) -> None:
+        await self.store.run(release, self.instance)  # claims of this instance's last life
         while True:
             self._wake.clear()
-            rows = await self.store.run(due_messages, self.clock())
-            for row in rows:
-                if row.id not in self._busy:
-                    self._busy.add(row.id)
-                    task = asyncio.create_task(self._deliver(row))
-                    self._tasks.add(task)
-                    task.add_done_callback(self._tasks.discard)
-            upcoming = await self.store.run(next_due)
+            try:
+                upcoming = await self._dispatch()
+            except StoreError as exc:  # a database restarting (PostgreSQL): keep the loop
+                event(log, "outbox_store_failed", logging.WARNING, error=str(exc))
+                upcoming = self.clock() + STORE_RETRY
             wait = 5.0 if upcoming is None else max(0.0, min(5.0, upcoming - self.clock()))
             if wait > 0:
                 try:
@@ -105,16 +108,32 @@ class Outbox:
             else:
                 await asyncio.sleep(0.05)  # rows in flight; look again shortly
 
+    async def _dispatch(self) -> float | None:
+        """Start a send for each due row; return when the next one is due."""
+        for row in await self.store.run(due_messages, self.clock(), 100, self.instance):
+            if row.id not in self._busy:
+                self._busy.add(row.id)
+                task = asyncio.create_task(self._deliver(row))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+        return await self.store.run(next_due)
+
     async def stop(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
+        """Let sends in flight finish and record their outcome (a message the channel took
+        but not marked sent would go out again after the restart), for up to STOP_GRACE."""
         if self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+            _, late = await asyncio.wait(set(self._tasks), timeout=STOP_GRACE)
+            for task in late:
+                task.cancel()
+            await asyncio.gather(*late, return_exceptions=True)
+        await self.store.run(release, self.instance)  # a restart sends them at once
 
     async def _deliver(self, row: OutboxRow) -> None:
         try:
             async with self._limit:
                 await self._send(row)
+        except StoreError as exc:  # the row stays pending; it is read again when due
+            event(log, "outbox_store_failed", logging.WARNING, key=row.key, error=str(exc))
         finally:
             self._busy.discard(row.id)
             self.wake()

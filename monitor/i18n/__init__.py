@@ -181,6 +181,10 @@ _CONFIG_ID: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"^unknown time zone ('[^']*'), e\.g\. Asia/Jakarta$",
          r"zona waktu \1 tidak dikenal, mis. Asia/Jakarta (atau WIB, WITA, WIT)"),
         (r"^line (\d+): (.*)$", r"baris \1: \2"),
+        (r"^the password must come from the environment: write (\S+), not the password "
+         r"itself$", r"kata sandi harus dari environment: tulis \1, bukan kata sandinya"),
+        (r"^a postgresql:// store needs psycopg: (.*)$",
+         r"penyimpanan postgresql:// memerlukan psycopg: \1"),
     ))
 _CONFIG_WORDS_ID = (
     # YAML mistakes (monitor.config.document), then the nouns of "expected …, got …"
@@ -212,6 +216,8 @@ _CONFIG_WORDS_ID = (
     (" and a host", " dan memuat nama host"), (" or ", " atau "),
     (", got nothing", ", tertulis kosong"), ("tertulis nothing", "tertulis kosong"),
     ("(did you mean", "(mungkin maksudnya"),
+    ("a URL like", "URL seperti"), ("a database name", "nama basis data"),
+    ("a user name", "nama pengguna"), ("a host in", "nama host di"),
 )
 
 

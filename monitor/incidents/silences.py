@@ -4,11 +4,10 @@ restart keeps them."""
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
-from monitor.store.sqlite import transaction
+from monitor.store.engine import Conn, transaction
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,22 +27,23 @@ class Silence:
                 "reason": self.reason, "created_at": self.created_at, "until": self.until}
 
 
-def add(conn: sqlite3.Connection, target: str, by: str, reason: str, now: float,
+def add(conn: Conn, target: str, by: str, reason: str, now: float,
         until: float) -> Silence:
     with transaction(conn):
-        cur = conn.execute("INSERT INTO silences (target, created_by, reason, created_at, until) "
-                           "VALUES (?,?,?,?,?)", (target, by, reason, now, until))
-    return Silence(int(cur.lastrowid or 0), target, by, reason, now, until)
+        row = conn.execute("INSERT INTO silences (target, created_by, reason, created_at, "
+                           "until) VALUES (?,?,?,?,?) RETURNING id",
+                           (target, by, reason, now, until)).fetchone()
+    return Silence(int(row[0]), target, by, reason, now, until)
 
 
-def remove(conn: sqlite3.Connection, silence_id: int, now: float) -> bool:
+def remove(conn: Conn, silence_id: int, now: float) -> bool:
     with transaction(conn):
         cur = conn.execute("UPDATE silences SET removed_at=? WHERE id=? AND removed_at IS NULL "
                            "AND until > ?", (now, silence_id, now))
-    return cur.rowcount == 1
+    return bool(cur.rowcount == 1)
 
 
-def current(conn: sqlite3.Connection, now: float) -> list[Silence]:
+def current(conn: Conn, now: float) -> list[Silence]:
     rows = conn.execute("SELECT id, target, created_by, reason, created_at, until FROM silences "
                         "WHERE removed_at IS NULL AND until > ? ORDER BY until", (now,))
     return [Silence(*r) for r in rows]

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sqlite3
 import time
 from collections.abc import Callable, Hashable, Iterator, Mapping
 
@@ -40,6 +39,7 @@ from monitor.paging.escalator import Escalation, Pending
 from monitor.paging.oncall.model import OnCall
 from monitor.paging.plans import Planner
 from monitor.probes.base import ProbeResult
+from monitor.store.engine import Conn, Store, transaction
 from monitor.store.records import (
     add_event,
     add_transitions,
@@ -51,7 +51,6 @@ from monitor.store.records import (
     save_incident,
     steps_done,
 )
-from monitor.store.sqlite import Store, transaction
 from monitor.telemetry.logs import event
 from monitor.telemetry.metrics import Metrics
 
@@ -145,7 +144,7 @@ class Pager(Escalation):
 
     async def load(self) -> None:
         """Resume open incidents and their escalation progress from the store."""
-        def read(conn: sqlite3.Connection) -> tuple[list[Incident], dict[int, dict[str, float]],
+        def read(conn: Conn) -> tuple[list[Incident], dict[int, dict[str, float]],
                                                     dict[int, set[str]]]:
             incs = open_incidents(conn)
             return (incs, {i.id: steps_done(conn, i.id) for i in incs},
@@ -332,7 +331,7 @@ class Pager(Escalation):
             self._resolved_rows(inc, now, extra)
         extra.events.append((inc.id, now, what, who, note))
 
-        def write(conn: sqlite3.Connection) -> None:
+        def write(conn: Conn) -> None:
             with transaction(conn):
                 save_incident(conn, inc)
                 self._write_pending(conn, extra)
@@ -353,7 +352,7 @@ class Pager(Escalation):
             self.metrics.suppressed.labels(reason).inc()
             event(log, "suppressed", check=check, reason=reason)
 
-    def _write_incidents(self, conn: sqlite3.Connection, new: list[Incident],
+    def _write_incidents(self, conn: Conn, new: list[Incident],
                          changed: list[Incident], now: float, resolved: Pending) -> None:
         with transaction(conn):
             self._write_pending(conn, resolved)
@@ -373,11 +372,11 @@ class Pager(Escalation):
                 event(log, "incident_resolved", id=inc.id, check=inc.check,
                       reason=inc.resolve_note)
 
-    def _write(self, conn: sqlite3.Connection, pending: Pending) -> None:
+    def _write(self, conn: Conn, pending: Pending) -> None:
         with transaction(conn):
             self._write_pending(conn, pending)
 
-    def _write_pending(self, conn: sqlite3.Connection, pending: Pending) -> None:
+    def _write_pending(self, conn: Conn, pending: Pending) -> None:
         enqueue(conn, pending.outbox)
         for inc in pending.incidents:
             save_incident(conn, inc)

@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sqlite3
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from monitor.store.sqlite import transaction
+from monitor.store.engine import Conn, transaction
 
 if TYPE_CHECKING:
-    from monitor.store.sqlite import Store
+    from monitor.store.engine import Store
 
 log = logging.getLogger("siaga.latency")
 HOUR = 3600.0
@@ -25,18 +24,20 @@ KEEP = 90 * 86400.0
 Sums = dict[tuple[str, float], list[float]]  # (check, hour) → [probes, total, worst]
 
 
-def write(conn: sqlite3.Connection, sums: Sums, now: float) -> None:
+def write(conn: Conn, sums: Sums, now: float) -> None:
     with transaction(conn):
         conn.executemany(
             "INSERT INTO latency_hours (check_name, hour, probes, total, worst) "
             "VALUES (?,?,?,?,?) ON CONFLICT (check_name, hour) DO UPDATE SET "
-            "probes = probes + excluded.probes, total = total + excluded.total, "
-            "worst = MAX(worst, excluded.worst)",
+            "probes = latency_hours.probes + excluded.probes, "
+            "total = latency_hours.total + excluded.total, "
+            "worst = CASE WHEN excluded.worst > latency_hours.worst THEN excluded.worst "
+            "ELSE latency_hours.worst END",
             [(c, h, int(v[0]), v[1], v[2]) for (c, h), v in sums.items()])
         conn.execute("DELETE FROM latency_hours WHERE hour < ?", (now - KEEP,))
 
 
-def hourly(conn: sqlite3.Connection, checks: list[str], since: float
+def hourly(conn: Conn, checks: list[str], since: float
            ) -> dict[str, list[tuple[float, float, float]]]:
     """(hour, mean seconds, worst seconds) per check, oldest first."""
     out: dict[str, list[tuple[float, float, float]]] = {c: [] for c in checks}

@@ -30,6 +30,14 @@ from monitor.errors import StoreError
 from monitor.i18n import text
 from monitor.reporting.rollup import Maintenance, check_uptime, no_maintenance
 from monitor.reporting.uptime import Uptime, day_bounds
+from monitor.store.engine import (
+    SQLITE,
+    Conn,
+    describe,
+    driver_errors,
+    is_postgresql,
+    open_connection,
+)
 
 COLUMNS = ("group", "check", "title", "uptime", "downtime", "incidents", "mtta", "mttr",
            "slo", "met", "coverage")
@@ -77,7 +85,18 @@ class Report:
         return rows
 
 
-def open_readonly(state_dir: str | Path) -> sqlite3.Connection:
+def open_readonly(state_dir: str | Path, url: str = SQLITE) -> Conn:
+    """The store to read a report from: the SQLite file read-only, or the PostgreSQL
+    database `url` names (as it is: the daemon migrates it)."""
+    if is_postgresql(url):
+        conn: Conn = open_connection(url, state_dir, migrate=False)
+        try:
+            conn.execute("SELECT 1 FROM transitions LIMIT 1")
+        except driver_errors() as exc:
+            conn.close()
+            raise StoreError(f"cannot read store {describe(url, state_dir)}: {exc} "
+                             "(has `siaga run` or `siaga migrate` run on it?)") from None
+        return conn
     path = Path(state_dir) / "siaga.db"
     if not path.exists():
         raise StoreError(f"no store at {path} (has `siaga run` run with this state_dir?)")
@@ -119,7 +138,7 @@ def _date(option: str, value: str) -> dt.date:
     raise ValueError(f"{option} {value}: expected a date YYYY-MM-DD, e.g. 2026-11-01")
 
 
-def build(conn: sqlite3.Connection, checks: Sequence[Check], start: float, end: float,
+def build(conn: Conn, checks: Sequence[Check], start: float, end: float,
           now: float, timezone: str, maintenance: Maintenance = no_maintenance, *,
           exclude_maintenance: bool = True, agency: str = "",
           generated_at: float | None = None) -> Report:
@@ -158,7 +177,7 @@ class _Inc:
     resolved: float | None
 
 
-def _incidents(conn: sqlite3.Connection, start: float, end: float) -> list[_Inc]:
+def _incidents(conn: Conn, start: float, end: float) -> list[_Inc]:
     rows = conn.execute("SELECT id, check_name, affected, opened_at, acked_at, resolved_at "
                         "FROM incidents WHERE opened_at >= ? AND opened_at < ? "
                         "AND kind NOT IN ('blind', 'self')", (start, end))

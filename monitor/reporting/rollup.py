@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-import sqlite3
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -35,11 +34,11 @@ from monitor.reporting.uptime import (
     tally,
     uptime,
 )
-from monitor.store.sqlite import transaction
+from monitor.store.engine import Conn, transaction
 
 if TYPE_CHECKING:
     from monitor.config.model import Config
-    from monitor.store.sqlite import Store
+    from monitor.store.engine import Store
 
 log = logging.getLogger("siaga.rollup")
 HOUR, DAY = 3600.0, 86400.0
@@ -69,7 +68,7 @@ def maintenance_of(config: Config) -> Maintenance:
     return lambda check, start, end: windows(config, check, start, end)
 
 
-def history(conn: sqlite3.Connection, check: str, start: float, end: float) -> list[Row]:
+def history(conn: Conn, check: str, start: float, end: float) -> list[Row]:
     """Transitions of `check` before `end`, from the last one at or before `start`."""
     rows = conn.execute(
         "SELECT new, at FROM transitions WHERE check_name = ? AND at < ? AND at >= "
@@ -78,13 +77,13 @@ def history(conn: sqlite3.Connection, check: str, start: float, end: float) -> l
     return [Row(r[0], r[1]) for r in rows]
 
 
-def raw_start(conn: sqlite3.Connection, check: str) -> float | None:
+def raw_start(conn: Conn, check: str) -> float | None:
     row = conn.execute("SELECT MIN(at) FROM transitions WHERE check_name = ?",
                        (check,)).fetchone()
     return None if row[0] is None else float(row[0])
 
 
-def check_uptime(conn: sqlite3.Connection, check: str, start: float, end: float, now: float,
+def check_uptime(conn: Conn, check: str, start: float, end: float, now: float,
                  maintenance: Sequence[Interval] = (), *,
                  exclude_maintenance: bool = True) -> Uptime:
     """Uptime over [start, end): daily rollups before raw history begins, raw after it.
@@ -104,7 +103,7 @@ def check_uptime(conn: sqlite3.Connection, check: str, start: float, end: float,
     return total
 
 
-def rolled(conn: sqlite3.Connection, check: str, period: str, start: float,
+def rolled(conn: Conn, check: str, period: str, start: float,
            end: float) -> Uptime:
     row = conn.execute(
         "SELECT COALESCE(SUM(up_seconds), 0), COALESCE(SUM(down_seconds), 0), "
@@ -114,14 +113,14 @@ def rolled(conn: sqlite3.Connection, check: str, period: str, start: float,
     return Uptime(up=row[0], down=row[1], maintenance=row[2])
 
 
-def _watermark(conn: sqlite3.Connection, check: str, period: str) -> float | None:
+def _watermark(conn: Conn, check: str, period: str) -> float | None:
     """Where the rolled-up periods of `check` end (exclusive), or None."""
     row = conn.execute("SELECT until FROM rollup_marks WHERE check_name = ? AND period = ?",
                        (check, period)).fetchone()
     return None if row is None else row[0]
 
 
-def _bounds(conn: sqlite3.Connection, check: str, period: str, first: float, now: float,
+def _bounds(conn: Conn, check: str, period: str, first: float, now: float,
             tz: dt.tzinfo) -> list[float]:
     """Boundaries of the complete, not yet rolled-up periods of `check`."""
     last = _watermark(conn, check, period)
@@ -134,7 +133,7 @@ def _bounds(conn: sqlite3.Connection, check: str, period: str, first: float, now
     return day_bounds(day, days, tz) if days > 0 else []
 
 
-def roll_up_check(conn: sqlite3.Connection, check: str, now: float, tz: dt.tzinfo,
+def roll_up_check(conn: Conn, check: str, now: float, tz: dt.tzinfo,
                   maintenance: Maintenance) -> int:
     """Write the missing hourly and daily rows of one check; return how many."""
     first = raw_start(conn, check)
@@ -153,31 +152,35 @@ def roll_up_check(conn: sqlite3.Connection, check: str, now: float, tz: dt.tzinf
             fully_up = period == "hour" and u.up == stop - start
             if not fully_up and (u.up or u.down or u.maintenance):
                 rows.append((check, period, start, u.up, u.down, u.maintenance))
-        conn.execute("INSERT OR REPLACE INTO rollup_marks (check_name, period, until) "
-                     "VALUES (?,?,?)", (check, period, bounds[-1]))
+        conn.execute("INSERT INTO rollup_marks (check_name, period, until) VALUES (?,?,?) "
+                     "ON CONFLICT (check_name, period) DO UPDATE SET until = excluded.until",
+                     (check, period, bounds[-1]))
     conn.executemany(
-        "INSERT OR REPLACE INTO rollups (check_name, period, start, up_seconds, down_seconds, "
-        "maintenance_seconds) VALUES (?,?,?,?,?,?)", rows)
+        "INSERT INTO rollups (check_name, period, start, up_seconds, down_seconds, "
+        "maintenance_seconds) VALUES (?,?,?,?,?,?) ON CONFLICT (check_name, period, start) "
+        "DO UPDATE SET up_seconds = excluded.up_seconds, down_seconds = excluded.down_seconds, "
+        "maintenance_seconds = excluded.maintenance_seconds, probes = 0, failures = 0, "
+        "latency_sum = 0", rows)
     return len(rows)
 
 
-def roll_up(conn: sqlite3.Connection, now: float, tz: dt.tzinfo,
+def roll_up(conn: Conn, now: float, tz: dt.tzinfo,
             maintenance: Maintenance = no_maintenance) -> int:
     """Roll up every check that has transitions, one transaction per check."""
     return sum(roll_up_one(conn, check, now, tz, maintenance) for check in known(conn))
 
 
-def known(conn: sqlite3.Connection) -> list[str]:
+def known(conn: Conn) -> list[str]:
     return [r[0] for r in conn.execute("SELECT DISTINCT check_name FROM transitions")]
 
 
-def roll_up_one(conn: sqlite3.Connection, check: str, now: float, tz: dt.tzinfo,
+def roll_up_one(conn: Conn, check: str, now: float, tz: dt.tzinfo,
                 maintenance: Maintenance = no_maintenance) -> int:
     with transaction(conn):
         return roll_up_check(conn, check, now, tz, maintenance)
 
 
-def prune(conn: sqlite3.Connection, now: float, tz: dt.tzinfo, *, raw_days: int = 35,
+def prune(conn: Conn, now: float, tz: dt.tzinfo, *, raw_days: int = 35,
           rollup_days: int = 400) -> int:
     """Delete rollups older than `rollup_days` and rolled-up raw transitions older than
     `raw_days`; return the number of transitions deleted."""
@@ -191,7 +194,7 @@ def prune(conn: sqlite3.Connection, now: float, tz: dt.tzinfo, *, raw_days: int 
     return deleted
 
 
-def _prune_check(conn: sqlite3.Connection, check: str, cutoff: float, tz: dt.tzinfo) -> int:
+def _prune_check(conn: Conn, check: str, cutoff: float, tz: dt.tzinfo) -> int:
     last_day = _watermark(conn, check, "day")
     if last_day is None:
         return 0  # nothing rolled up: keep everything
@@ -205,7 +208,7 @@ def _prune_check(conn: sqlite3.Connection, check: str, cutoff: float, tz: dt.tzi
                        (check, cut, carrier[0]))
     conn.execute("UPDATE transitions SET at = ?, old = 'unknown', reason = ? WHERE id = ?",
                  (cut, CARRIER_REASON, carrier[0]))
-    return cur.rowcount
+    return int(cur.rowcount)
 
 
 async def run(store: Store, config: Callable[[], Config], *, every: float = 3600.0,
@@ -231,7 +234,7 @@ async def run(store: Store, config: Callable[[], Config], *, every: float = 3600
         await asyncio.sleep(every)
 
 
-def daily_uptime(conn: sqlite3.Connection, check: str, first: dt.date, days: int,
+def daily_uptime(conn: Conn, check: str, first: dt.date, days: int,
                  tz: dt.tzinfo, now: float, maintenance: Sequence[Interval] = ()
                  ) -> list[tuple[dt.date, Uptime]]:
     """Per local day (oldest first): raw history where kept, daily rollups before it."""

@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-import sqlite3
 import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING
@@ -24,11 +23,12 @@ from prometheus_client.registry import Collector
 
 from monitor.reporting.rollup import Maintenance, check_uptime, maintenance_of
 from monitor.reporting.uptime import Uptime, day_bounds, local_day
+from monitor.store.engine import Conn
 from monitor.telemetry.families import UPTIME_RATIO, escape_label
 
 if TYPE_CHECKING:
     from monitor.config.model import Check, Config
-    from monitor.store.sqlite import Store
+    from monitor.store.engine import Store
 
 log = logging.getLogger("siaga.uptime")
 WINDOWS = (7, 30, 90)
@@ -46,7 +46,7 @@ def window_start(now: float, days: int, tz: dt.tzinfo) -> float:
     return day_bounds(first, 1, tz)[0]
 
 
-def compute(conn: sqlite3.Connection, names: Sequence[str], now: float, tz: dt.tzinfo,
+def compute(conn: Conn, names: Sequence[str], now: float, tz: dt.tzinfo,
             maintenance: Maintenance) -> Figures:
     """Uptime of each check over each window; runs on the store thread."""
     out: Figures = {}

@@ -1,2 +1,3 @@
-"""Storage: the SQLite store (`sqlite`: schema, migrations, a thread for blocking work) and
-the rows Siaga keeps in it (`records`). Import from the submodules."""
+"""Storage: one store thread over SQLite or PostgreSQL (`engine`), each engine's schema and
+migrations (`sqlite`, `postgresql`), the rows Siaga keeps (`records`) and copying a store
+between engines (`copy`). Import from the submodules."""

@@ -1,26 +1,16 @@
-"""The SQLite state store (embedded default): transitions, incidents and their history,
-the outbox of messages, escalation progress, used ack tokens, silences and rollups.
+"""SQLite, the embedded default: one file `state_dir/siaga.db` in WAL mode, the schema
+versioned with `PRAGMA user_version`; `MIGRATIONS[i]` takes version i to i+1.
 
-One connection, used from one dedicated thread, so the event loop never waits on disk:
-the daemon calls `await store.run(fn, *args)` where `fn(conn, *args)` is one of the
-functions in `monitor.store.records` (or any function taking a connection). WAL mode lets the
-CLI and the status page read while the daemon writes. The schema is versioned with
-`PRAGMA user_version`; `MIGRATIONS[i]` takes version i to i+1.
+The PostgreSQL schema (`monitor.store.postgresql`) has the same tables, columns and version
+numbers; only the column types are spelled in each engine's words.
 """
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
-import threading
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, TypeVar
 
 from monitor.errors import StoreError
-
-T = TypeVar("T")
 
 # Migrations are history: never edited once released. Left over from v1 and neither written
 # nor read any more: the table `checks_seen` and the rollups' `probes`, `failures` and
@@ -108,6 +98,13 @@ MIGRATIONS: list[str] = [
         total REAL NOT NULL, worst REAL NOT NULL,
         PRIMARY KEY (check_name, hour)) WITHOUT ROWID;
     """,
+    # 6 → 7: which instance claimed a due outbox row for sending, and until when
+    # (PostgreSQL: claimed with FOR UPDATE SKIP LOCKED, so two instances never take the same
+    # row; SQLite has one writer and leaves both NULL)
+    """
+    ALTER TABLE outbox ADD COLUMN claimed_by TEXT;
+    ALTER TABLE outbox ADD COLUMN claimed_until REAL;
+    """,
 ]
 
 
@@ -120,13 +117,17 @@ def connect(path: Path) -> sqlite3.Connection:
     return conn
 
 
+def version(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("PRAGMA user_version").fetchone()[0])
+
+
 def migrate(conn: sqlite3.Connection) -> int:
     """Bring the schema to the newest version; return it."""
-    version = int(conn.execute("PRAGMA user_version").fetchone()[0])
-    if version > len(MIGRATIONS):
-        raise StoreError(f"store schema v{version} is newer than this Siaga "
+    current = version(conn)
+    if current > len(MIGRATIONS):
+        raise StoreError(f"store schema v{current} is newer than this Siaga "
                          f"(v{len(MIGRATIONS)}); upgrade Siaga")
-    for target in range(version, len(MIGRATIONS)):
+    for target in range(current, len(MIGRATIONS)):
         conn.execute("BEGIN IMMEDIATE")
         try:
             for statement in MIGRATIONS[target].split(";"):
@@ -138,58 +139,3 @@ def migrate(conn: sqlite3.Connection) -> int:
             conn.execute("ROLLBACK")
             raise
     return len(MIGRATIONS)
-
-
-class Store:
-    """The database of one Siaga instance, at `state_dir/siaga.db`."""
-
-    def __init__(self, state_dir: str | Path) -> None:
-        self.dir = Path(state_dir)
-        self.path = self.dir / "siaga.db"
-        try:
-            self.dir.mkdir(parents=True, exist_ok=True)
-            self.conn = connect(self.path)
-            self.version = migrate(self.conn)
-        except (OSError, sqlite3.Error) as exc:
-            raise StoreError(f"cannot open store {self.path}: {exc}") from None
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="siaga-store")
-        self._lock = threading.Lock()
-        self.errors = 0
-        self.last_error: str | None = None
-
-    def call(self, fn: Callable[..., T], *args: Any) -> T:
-        """Run fn(conn, *args) here and now (CLI, tests, or inside the store thread)."""
-        with self._lock:
-            try:
-                return fn(self.conn, *args)
-            except sqlite3.Error as exc:
-                self.errors += 1
-                self.last_error = str(exc)
-                raise StoreError(f"store: {exc}") from exc
-
-    async def run(self, fn: Callable[..., T], *args: Any) -> T:
-        """Run fn(conn, *args) on the store thread, off the event loop."""
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, self.call, fn, *args)
-
-    def close(self) -> None:
-        self._executor.shutdown(wait=True)
-        self.conn.close()
-
-
-def transaction(conn: sqlite3.Connection) -> _Tx:
-    return _Tx(conn)
-
-
-class _Tx:
-    """`with transaction(conn):` — BEGIN IMMEDIATE … COMMIT, or ROLLBACK on error."""
-
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self.conn = conn
-
-    def __enter__(self) -> sqlite3.Connection:
-        self.conn.execute("BEGIN IMMEDIATE")
-        return self.conn
-
-    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
-        self.conn.execute("ROLLBACK" if exc_type else "COMMIT")

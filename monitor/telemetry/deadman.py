@@ -16,7 +16,7 @@ from collections.abc import Callable
 import aiohttp
 
 from monitor.config.model import Settings
-from monitor.store.sqlite import Store
+from monitor.store.engine import Store
 from monitor.telemetry.logs import event
 from monitor.telemetry.metrics import Metrics
 

@@ -14,7 +14,6 @@ figures are the ones `siaga_uptime_ratio` exports (monitor.reporting.uptime_wind
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +28,7 @@ from monitor.reporting.latency import hourly
 from monitor.reporting.rollup import Maintenance, maintenance_of
 from monitor.reporting.uptime import Uptime
 from monitor.reporting.uptime_windows import WINDOWS, Figures, compute, window_start
+from monitor.store.engine import Conn
 from monitor.web.app import authorized
 from monitor.web.services import CONFIG, SIGNER, STORE, UPTIME
 
@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 LATENCY_DAYS = 7
 
 
-def collect(conn: sqlite3.Connection, checks: list[Check], figures: Figures, now: float,
+def collect(conn: Conn, checks: list[Check], figures: Figures, now: float,
             tz: dt.tzinfo, timezone: str, maintenance: Maintenance,
             agency: str) -> dict[str, Any]:
     """Everything the page shows; runs on the store thread."""

@@ -17,7 +17,6 @@ import asyncio
 import datetime as dt
 import json
 import logging
-import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -31,6 +30,7 @@ from monitor.i18n import LANGUAGES, state_word
 from monitor.incidents.model import Incident
 from monitor.reporting.rollup import Maintenance, daily_uptime, maintenance_of
 from monitor.reporting.uptime import Interval, Uptime, local_day
+from monitor.store.engine import Conn
 from monitor.store.records import incident_updates, list_incidents
 from monitor.telemetry.logs import event
 from monitor.web import status_export, status_render
@@ -39,7 +39,7 @@ from monitor.web.status_cache import Bodies, Body, StatusCache, respond
 
 if TYPE_CHECKING:
     from monitor.checking.engine import Engine
-    from monitor.store.sqlite import Store
+    from monitor.store.engine import Store
 
 log = logging.getLogger("siaga.status")
 BAR_DAYS = 90
@@ -82,7 +82,7 @@ def _pct(u: Uptime) -> float | None:
     return None if p is None else round(p, 2)
 
 
-def _service(conn: sqlite3.Connection, p: Public, state: str, lang: str, now: float,
+def _service(conn: Conn, p: Public, state: str, lang: str, now: float,
              tz: dt.tzinfo, planned: list[Interval]) -> dict[str, Any]:
     first = local_day(now, tz) - dt.timedelta(days=BAR_DAYS - 1)
     days = daily_uptime(conn, p.name, first, BAR_DAYS, tz, now, planned)
@@ -126,7 +126,7 @@ def _announcements(public: dict[str, Public], maintenance: Maintenance,
             for (a, b), titles in sorted(by_window.items())]
 
 
-def collect(conn: sqlite3.Connection, public: dict[str, Public], states: dict[str, str],
+def collect(conn: Conn, public: dict[str, Public], states: dict[str, str],
             maintenance: Maintenance, now: float, tz: dt.tzinfo, lang: str) -> dict[str, Any]:
     """Everything the page shows; runs on the store thread."""
     since = now - HISTORY_DAYS * 86400

@@ -12,12 +12,12 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import sqlite3
 from pathlib import Path
 from typing import Any
 
 from monitor.i18n import LANGUAGES
 from monitor.reporting.rollup import Maintenance
+from monitor.store.engine import Conn
 from monitor.web import status_render
 
 
@@ -59,7 +59,7 @@ def write(directory: str | Path, files: dict[str, str]) -> list[Path]:
     return written
 
 
-def stored_states(conn: sqlite3.Connection, names: list[str], maintenance: Maintenance,
+def stored_states(conn: Conn, names: list[str], maintenance: Maintenance,
                   now: float, watching: bool) -> dict[str, str]:
     """Each check's state as the store last recorded it (for an export without the daemon):
     unknown when no daemon is watching, maintenance inside a window."""
