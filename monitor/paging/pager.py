@@ -89,7 +89,8 @@ class Pager(Escalation):
                  suppression_key: Callable[[float], Hashable] = lambda now: None,
                  wake_outbox: Callable[[], None] = lambda: None,
                  probe_now: Callable[[str], object] = lambda name: None,
-                 blind_spots: Callable[[], tuple[str, ...]] = tuple) -> None:
+                 blind_spots: Callable[[], tuple[str, ...]] = tuple,
+                 alerts: Callable[[], dict[str, View]] = dict) -> None:
         self.store, self.engine, self.signer, self.metrics = store, engine, signer, metrics
         self.clock = clock
         self.suppression = suppression or (lambda check, now: None)
@@ -97,6 +98,7 @@ class Pager(Escalation):
         self.wake_outbox = wake_outbox
         self.probe_now = probe_now  # an on-demand probe of a dependent's ancestor
         self.blind_spots = blind_spots  # what Siaga cannot watch now (stale, broken items)
+        self.alerts = alerts  # views of the Alertmanager alerts that fire (incidents.alerts)
         self._probed_at = ProbedAt(engine)
         self._holding: dict[str, float] = {}  # dependent → since when its page waits
         self._confirming: set[str] = set()  # ancestors being probed on demand
@@ -179,6 +181,7 @@ class Pager(Escalation):
             await self.store.run(add_transitions, batch)
         views = self.views(now)
         troubled = sorted(self._troubled, key=self._order.__getitem__)
+        troubled += self.alerts()  # every firing alert is DOWN
         evidence = Evidence(self._probed_at, self._holding, self.blind_spots(), troubled,
                             [c.name for c in self._refs])
         actions = reconcile(views, list(self.incidents.values()), now, self.grouping, evidence)
@@ -213,9 +216,10 @@ class Pager(Escalation):
         if key != self._key or self._built_for is not self.engine.checks:
             self._rebuild(now)
             self._key, self._built_for = key, self.engine.checks
-        if not self.quiet:
+        alerts = self.alerts()
+        if not self.quiet and not alerts:
             return self._live
-        out = dict(self._live)
+        out = {**self._live, **alerts}
         for name in list(self.quiet):
             view = out.get(name)
             if view is not None and view.state in (State.DOWN, State.FLAPPING, State.UNKNOWN):

@@ -79,6 +79,11 @@ register("id", {
     "alert.lead.stable": "{service} sudah stabil kembali (tidak stabil sejak {since}).",
     "alert.lead.acknowledged": "Gangguan pada {service} sejak {since} sudah dikonfirmasi "
                                "dan sedang ditangani oleh {acked_by}.",
+    "alert.tag.page.alert": "PERINGATAN",
+    "alert.lead.page.alert": "Peringatan dari Alertmanager: {service}, aktif sejak {since}.",
+    "alert.lead.reminder.alert": "Peringatan {service} masih aktif. Aktif sejak {since}.",
+    "alert.lead.resolved.alert": "Peringatan {service} sudah selesai. Aktif sejak {since}, "
+                                 "lamanya {duration}.",
     "alert.lead.page.heartbeat": "Tugas terjadwal {service} tidak melapor sejak {since}.",
     "alert.lead.reminder.heartbeat": "Tugas terjadwal {service} masih belum melapor. "
                                      "Ditunggu sejak {since}.",
@@ -134,6 +139,11 @@ register("en", {
     "alert.lead.stable": "{service} has settled (flapping since {since}).",
     "alert.lead.acknowledged": "{acked_by} has acknowledged the outage of {service}, "
                                "down since {since}, and is handling it.",
+    "alert.tag.page.alert": "ALERT",
+    "alert.lead.page.alert": "Alert from Alertmanager: {service}, firing since {since}.",
+    "alert.lead.reminder.alert": "The alert {service} is still firing. Firing since {since}.",
+    "alert.lead.resolved.alert": "The alert {service} has resolved. Firing since {since}, "
+                                 "for {duration}.",
     "alert.lead.page.heartbeat": "The scheduled job {service} has not reported since {since}.",
     "alert.lead.reminder.heartbeat": "The scheduled job {service} has still not reported. "
                                      "Waiting since {since}.",
@@ -174,6 +184,7 @@ class PageContext:
     duration: str | float | None = None
     note: str | None = None
     heartbeat: bool = False  # a job that pushes: silence means it did not report
+    alert: bool = False  # an Alertmanager alert: its reason is the rule's own text
     step: int = 0
     round: int = 0
 
@@ -256,15 +267,28 @@ def _affected(names: Sequence[str], lang: str) -> str:
 
 def _lead_key(ctx: PageContext) -> str:
     """A job that stopped pushing "did not report"; a service that stopped answering is
-    "unreachable"."""
+    "unreachable"; an Alertmanager alert "fires"."""
     if ctx.heartbeat and ctx.kind in ("page", "reminder", "resolved"):
         return f"alert.lead.{ctx.kind}.heartbeat"
+    if ctx.alert and ctx.kind in ("page", "reminder", "resolved"):
+        return f"alert.lead.{ctx.kind}.alert"
     return f"alert.lead.{ctx.kind}"
+
+
+def _tag(ctx: PageContext, lang: str) -> str:
+    if ctx.alert and ctx.kind == "page":
+        return text(lang, "alert.tag.page.alert")
+    return text(lang, f"alert.tag.{ctx.kind}")
+
+
+def _reason(ctx: PageContext, lang: str) -> str:
+    """A probe's reason in `lang`; an alert's description as its rule's author wrote it."""
+    return ctx.reason if ctx.alert else reason_in(lang, ctx.reason)
 
 
 def _render_full(ctx: PageContext, lang: str) -> tuple[str, str]:
     """The full message: a lead sentence, then one labelled line per known fact."""
-    title = f"{text(lang, f'alert.tag.{ctx.kind}')}: {ctx.check_title}"
+    title = f"{_tag(ctx, lang)}: {ctx.check_title}"
     held = text(lang, f"alert.held.{ctx.note}") if ctx.kind == "still_down" else ""
     lead = text(lang, _lead_key(ctx), service=_service(ctx),
                 since=format_time(ctx.since, lang), duration=_duration(ctx, lang),
@@ -276,7 +300,7 @@ def _render_full(ctx: PageContext, lang: str) -> tuple[str, str]:
             lines.append(text(lang, key, value=value))
 
     if ctx.kind in _WITH_REASON:
-        add("alert.reason", reason_in(lang, ctx.reason))
+        add("alert.reason", _reason(ctx, lang))
     if ctx.kind in ("page", "reminder", "blind", "mass", "still_down"):
         add("alert.on_duty", ctx.on_duty)
     if ctx.kind == "reminder":
@@ -366,11 +390,11 @@ def _sms_fields(ctx: PageContext, lang: str) -> _Sms:
     elif ctx.kind == "acknowledged":
         fact = text(lang, "alert.sms.acked_by", value=ctx.acked_by or "?")
     elif ctx.kind in _WITH_REASON and ctx.reason:
-        fact = reason_in(lang, ctx.reason).rstrip(".") + "."
+        fact = _reason(ctx, lang).rstrip(".") + "."
     else:
         fact = ""
     return _Sms(
-        tag=gsm_text(text(lang, f"alert.tag.{ctx.kind}")),
+        tag=gsm_text(_tag(ctx, lang)),
         check=gsm_text(ctx.check_title),
         fact=gsm_text(fact),
         since=gsm_text(text(lang, "alert.sms.since",

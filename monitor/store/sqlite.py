@@ -105,6 +105,14 @@ MIGRATIONS: list[str] = [
         total REAL NOT NULL, worst REAL NOT NULL,
         PRIMARY KEY (check_name, hour)) WITHOUT ROWID;
     """,
+    # 6 → 7: alerts Alertmanager reports firing (monitor.incidents.alerts), so a restart
+    # keeps them; a resolved one is deleted
+    """
+    CREATE TABLE am_alerts (
+        fingerprint TEXT PRIMARY KEY, group_key TEXT NOT NULL, labels TEXT NOT NULL,
+        annotations TEXT NOT NULL, starts_at REAL, generator_url TEXT NOT NULL,
+        first_seen REAL NOT NULL) WITHOUT ROWID;
+    """,
 ]
 
 

@@ -101,12 +101,23 @@ async def _identify(request: web.Request, response: web.StreamResponse) -> None:
 
 def build_app(daemon: Services) -> web.Application:
     # Handler modules import this one (DAEMON, json_response): import them here, not above.
-    from monitor.web import ack, api, dashboard, incidents, operations, push, silences, status
+    from monitor.web import (
+        ack,
+        alertmanager,
+        api,
+        dashboard,
+        incidents,
+        operations,
+        push,
+        silences,
+        status,
+    )
 
     app = web.Application(middlewares=[api_errors], client_max_size=64 * 1024)
     app[DAEMON] = daemon
     app.on_response_prepare.append(_identify)
-    for module in (api, ack, incidents, silences, operations, push, status, dashboard):
+    for module in (api, ack, incidents, silences, operations, push, status, dashboard,
+                   alertmanager):
         module.add_routes(app)
     return app
 

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from monitor.checking.heartbeats import Heartbeats
     from monitor.config.model import Config
     from monitor.config.reloader import Reloader
+    from monitor.incidents.alerts import Alerts
     from monitor.incidents.suppression import Suppression
     from monitor.paging.acktoken import AckSigner
     from monitor.paging.actions import Actions
@@ -32,6 +33,7 @@ class Services(Protocol):
     metrics: Metrics
     pager: Pager
     actions: Actions
+    alerts: Alerts
     signer: AckSigner
     suppression: Suppression
     heartbeats: Heartbeats

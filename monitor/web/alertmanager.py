@@ -1,0 +1,54 @@
+"""Siaga as an Alertmanager webhook receiver: `POST /api/v1/alertmanager` takes Alertmanager's
+notification (webhook format "4") and hands its alerts to `monitor.incidents.alerts`, whose
+firing alerts the pager pages for like checks. Needs a bearer token: the receiver's
+(`alertmanager_receiver.token`) or the API token."""
+
+from __future__ import annotations
+
+import json
+
+from aiohttp import web
+
+from monitor.incidents.alerts import Receiver
+from monitor.incidents.am_webhook import PayloadError, parse
+from monitor.web.app import DAEMON, authorized, json_error, json_response, same_secret
+
+# A notification lists every alert of its group; beyond the API's usual 64 KiB. Larger
+# groups should be cut by Alertmanager's `max_alerts` (Siaga then resolves none by absence).
+BODY_LIMIT = 8 * 1024 * 1024
+
+
+async def receive(request: web.Request) -> web.Response:
+    daemon = request.app[DAEMON]
+    settings = daemon.config.sections.get("alertmanager_receiver") or Receiver()
+    given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+    if not (authorized(request) or same_secret(given, settings.token or "")):
+        refused = json_error("missing or wrong token: send `Authorization: Bearer …` with the "
+                             "alertmanager_receiver token or the API token", 401)
+        refused.headers["WWW-Authenticate"] = "Bearer"
+        return refused
+    raw = await _body(request)
+    if raw is None:
+        return json_error(f"notification larger than {BODY_LIMIT} bytes: set max_alerts "
+                          "in Alertmanager's webhook_config", 413)
+    try:
+        note = parse(json.loads(raw))
+    except (ValueError, RecursionError) as exc:  # PayloadError is a ValueError
+        why = str(exc) if isinstance(exc, PayloadError) else "body is not JSON (UTF-8)"
+        return json_error(f"not an Alertmanager webhook notification: {why}", 400)
+    return json_response(await daemon.alerts.receive(note))
+
+
+async def _body(request: web.Request) -> bytes | None:
+    """The request body, or None when it is over BODY_LIMIT."""
+    chunks, size = [], 0
+    async for chunk in request.content.iter_chunked(64 * 1024):
+        size += len(chunk)
+        if size > BODY_LIMIT:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_post("/api/v1/alertmanager", receive)
