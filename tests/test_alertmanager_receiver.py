@@ -22,10 +22,7 @@ from tests.daemons import start, until
 
 API_TOKEN = "api-token-0123456789abcdef"
 AM_TOKEN = "am-token-0123456789abcdef"
-CONFIG = """\
-siaga: {{listen: "127.0.0.1:0", state_dir: "{state}", api_token: "{api}"}}
-checks: []
-alertmanager_receiver: {{token: "{am}"}}
+ONCALL = """\
 oncall:
   officers:
     budi: {{name: Budi Santoso, notify: ["{budi}"]}}
@@ -35,6 +32,11 @@ oncall:
   overrides:
     - {{officer: budi, from: "2020-01-01 00:00", to: "2099-01-01 00:00"}}
 """
+CONFIG = """\
+siaga: {{listen: "127.0.0.1:0", state_dir: "{state}", api_token: "{api}"}}
+checks: []
+alertmanager_receiver: {{token: "{am}"}}
+""" + ONCALL
 
 
 def config(tmp_path, receiver) -> str:

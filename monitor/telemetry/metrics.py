@@ -269,6 +269,10 @@ class Metrics:
         self.heartbeat_rejected = self._add(Counter(
             "siaga_heartbeat_rejected", "Heartbeat pushes refused, by reason", ["reason"],
             registry=None))
+        self.am_received = self._add(Counter(
+            "siaga_alertmanager_notifications", "Webhook notifications the Alertmanager "
+            "receiver got, by outcome (accepted, unauthorized, invalid, too_large)",
+            ["outcome"], registry=None))
         self.deadman = self._add(Counter(
             "siaga_deadman_pings", "Dead-man's switch rounds by outcome (sent, failed, skipped)",
             ["outcome"], registry=None))

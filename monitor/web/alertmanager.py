@@ -6,16 +6,19 @@ firing alerts the pager pages for like checks. Needs a bearer token: the receive
 from __future__ import annotations
 
 import json
+import logging
 
 from aiohttp import web
 
 from monitor.incidents.alerts import Receiver
 from monitor.incidents.am_webhook import PayloadError, parse
+from monitor.telemetry.logs import event
 from monitor.web.app import DAEMON, authorized, json_error, json_response, same_secret
 
 # A notification lists every alert of its group; beyond the API's usual 64 KiB. Larger
 # groups should be cut by Alertmanager's `max_alerts` (Siaga then resolves none by absence).
 BODY_LIMIT = 8 * 1024 * 1024
+log = logging.getLogger("siaga.web")
 
 
 async def receive(request: web.Request) -> web.Response:
@@ -23,20 +26,26 @@ async def receive(request: web.Request) -> web.Response:
     settings = daemon.config.sections.get("alertmanager_receiver") or Receiver()
     given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
     if not (authorized(request) or same_secret(given, settings.token or "")):
+        daemon.metrics.am_received.labels("unauthorized").inc()
         refused = json_error("missing or wrong token: send `Authorization: Bearer …` with the "
                              "alertmanager_receiver token or the API token", 401)
         refused.headers["WWW-Authenticate"] = "Bearer"
         return refused
     raw = await _body(request)
     if raw is None:
+        daemon.metrics.am_received.labels("too_large").inc()
         return json_error(f"notification larger than {BODY_LIMIT} bytes: set max_alerts "
                           "in Alertmanager's webhook_config", 413)
     try:
         note = parse(json.loads(raw))
     except (ValueError, RecursionError) as exc:  # PayloadError is a ValueError
         why = str(exc) if isinstance(exc, PayloadError) else "body is not JSON (UTF-8)"
+        daemon.metrics.am_received.labels("invalid").inc()
+        event(log, "alertmanager_refused", logging.WARNING, error=why[:200])
         return json_error(f"not an Alertmanager webhook notification: {why}", 400)
-    return json_response(await daemon.alerts.receive(note))
+    outcome = await daemon.alerts.receive(note)
+    daemon.metrics.am_received.labels("accepted").inc()
+    return json_response(outcome)
 
 
 async def _body(request: web.Request) -> bytes | None:
