@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import re
+import shutil
+import subprocess
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -124,9 +126,13 @@ async def test_one_page_no_repeats_ack_stops_escalation_resolved_once_across_a_r
             await asyncio.sleep(0.3)
             assert len(json_receiver.posts) == 1 and len(daemon.pager.incidents) == 1
 
-            async with aiohttp.ClientSession() as http, http.post(
-                    f"http://127.0.0.1:{port}{ack.group(0)}") as r:
-                assert r.status == 200 and "Budi Santoso" in await r.text()
+            link = f"http://127.0.0.1:{port}{ack.group(0)}"
+            async with aiohttp.ClientSession() as http:
+                async with http.get(link) as r:  # what the officer decides on
+                    shown = await r.text()
+                    assert "<form" in shown and "14.4x burn rate over 1h and 5m" in shown
+                async with http.post(link) as r:
+                    assert r.status == 200 and "Budi Santoso" in await r.text()
             # past the 8 s step: sari would have been paged by now
             await asyncio.sleep(paged + 9 - asyncio.get_running_loop().time())
             assert [p.path for p in json_receiver.posts] == ["/budi"]
@@ -159,3 +165,15 @@ async def test_an_escalation_due_while_siaga_was_stopped_is_sent_once_after_it(
             assert sorted(p.path for p in json_receiver.posts[2:]) == ["/budi", "/sari"]
             assert all(p.json["title"].startswith("PULIH") for p in json_receiver.posts[2:])
             assert len(json_receiver.posts) == 4
+
+
+AMTOOL = shutil.which("amtool")
+
+
+@pytest.mark.skipif(AMTOOL is None, reason="amtool missing")
+def test_the_shipped_alertmanager_snippet_is_valid():
+    sample = Path(__file__).resolve().parent.parent / "alerts" / "alertmanager-siaga.yml"
+    assert AMTOOL is not None
+    done = subprocess.run([AMTOOL, "check-config", str(sample)], capture_output=True,
+                          text=True, timeout=30)
+    assert done.returncode == 0, done.stdout + done.stderr
