@@ -244,3 +244,23 @@ def test_the_policy_label_picks_the_escalation_policy():
     labels = {"alertname": "A", "siaga_escalation": "infra"}
     assert view(AmAlert("f", True, labels, {}, None), "default").policy == "infra"
     assert view(AmAlert("f", True, {"alertname": "A"}, {}, None), "night").policy == "night"
+
+
+def test_an_alert_page_in_english_keeps_the_rules_words_and_fits_an_sms():
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from monitor.paging.templates import SMS_LIMIT, PageContext, render
+
+    ctx = PageContext(kind="page", incident_id=7, check_title="SIPD burns its budget",
+                      since=datetime(2026, 11, 30, 3, 12, tzinfo=ZoneInfo("Asia/Jakarta")),
+                      reason="probe timeout after 10s on 5% [check=sipd]", alert=True,
+                      ack_url="https://siaga.example.go.id/ack/" + "x" * 60)
+    title, body = render(ctx, "en")
+    assert title == "ALERT: SIPD burns its budget"
+    assert body.startswith("Alert from Alertmanager: SIPD burns its budget, firing since")
+    assert "Reason: probe timeout after 10s on 5% [check=sipd]" in body
+    title, body = render(ctx, "id")
+    assert "Gejala: probe timeout after 10s on 5%" in body  # not "10 detik"
+    sms_title, sms_body = render(ctx, "en", sms=True)
+    assert len(sms_title) + 2 + len(sms_body) <= SMS_LIMIT and "/ack/" in sms_body

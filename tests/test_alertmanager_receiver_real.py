@@ -172,7 +172,7 @@ AMTOOL = shutil.which("amtool")
 
 @pytest.mark.skipif(AMTOOL is None, reason="amtool missing")
 def test_the_shipped_alertmanager_snippet_is_valid():
-    sample = Path(__file__).resolve().parent.parent / "alerts" / "alertmanager-siaga.yml"
+    sample = Path(__file__).resolve().parent.parent / "deploy" / "alertmanager-siaga.yml"
     assert AMTOOL is not None
     done = subprocess.run([AMTOOL, "check-config", str(sample)], capture_output=True,
                           text=True, timeout=30)
