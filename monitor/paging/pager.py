@@ -114,6 +114,7 @@ class Pager(Escalation):
         # incident until they recover (kept in memory; a restart may open one again).
         self.quiet: set[str] = set()
         self._live: dict[str, View] = {}
+        self._alert_views: dict[str, View] = {}  # the alerts' views now in _live
         # Reconcile's indexes (Evidence.troubled, .references), kept per result so a pass
         # costs what is down or failing, not the number of checks.
         self._troubled: set[str] = set()
@@ -181,7 +182,6 @@ class Pager(Escalation):
             await self.store.run(add_transitions, batch)
         views = self.views(now)
         troubled = sorted(self._troubled, key=self._order.__getitem__)
-        troubled += self.alerts()  # every firing alert is DOWN
         evidence = Evidence(self._probed_at, self._holding, self.blind_spots(), troubled,
                             [c.name for c in self._refs])
         actions = reconcile(views, list(self.incidents.values()), now, self.grouping, evidence)
@@ -216,10 +216,10 @@ class Pager(Escalation):
         if key != self._key or self._built_for is not self.engine.checks:
             self._rebuild(now)
             self._key, self._built_for = key, self.engine.checks
-        alerts = self.alerts()
-        if not self.quiet and not alerts:
+        self._take_alerts()
+        if not self.quiet:
             return self._live
-        out = {**self._live, **alerts}
+        out = dict(self._live)
         for name in list(self.quiet):
             view = out.get(name)
             if view is not None and view.state in (State.DOWN, State.FLAPPING, State.UNKNOWN):
@@ -228,8 +228,22 @@ class Pager(Escalation):
                 self.quiet.discard(name)
         return out
 
+    def _take_alerts(self) -> None:
+        """Bring the firing Alertmanager alerts' views into `_live` when they changed (the
+        source hands out the same dict until then)."""
+        alerts = self.alerts()
+        if alerts is self._alert_views:
+            return
+        for name in self._alert_views.keys() - alerts.keys():
+            del self._live[name], self._order[name]
+            self._troubled.discard(name)
+        for view in alerts.values():
+            self._put(view)
+        self._alert_views = alerts
+
     def _rebuild(self, now: float) -> None:
         self._live, self._reason, self._troubled, self._order = {}, {}, set(), {}
+        self._alert_views = {}  # taken again by _take_alerts
         self._refs = [c for c in self.engine.checks.values() if c.connectivity]
         for name, check in self.engine.checks.items():
             rt = self.engine.runtime.get(name)
