@@ -36,6 +36,7 @@ from monitor.delivery.notifiers import AppriseNotifier, Notifier
 from monitor.delivery.outbox import Outbox
 from monitor.errors import ConfigError
 from monitor.incidents import silences as silence_records
+from monitor.incidents.alerts import Alerts
 from monitor.incidents.silences import Silences
 from monitor.incidents.suppression import Suppression
 from monitor.paging import messages, templates
@@ -170,6 +171,10 @@ class Daemon:
         self.on_reload.append(lambda c: setattr(self, "api_token", c.settings.api_token or (
             load_or_create_api_token(Path(c.settings.state_dir)))))  # web reads it per request
         self.notifier = notifier or AppriseNotifier()
+        # Alerts from Alertmanager's webhook: views the pager reconciles like checks'.
+        self.alerts = Alerts(self.store, wake=lambda: self.pager.wake())
+        self.alerts.configure(config)
+        self.on_reload.append(self.alerts.configure)
         self.outbox = Outbox(self.store, self.notifier, self.channels, self.metrics,
                              on_exhausted=lambda row: self.pager.escalate_now(row.incident_id),
                              limit=self.rate_limit, capped_text=self.capped_text,
@@ -180,7 +185,8 @@ class Daemon:
                            suppression=self.suppression.reason,
                            suppression_key=self.suppression.key,
                            wake_outbox=self.outbox.wake, probe_now=self.probe_now,
-                           blind_spots=self.blind_spots)
+                           blind_spots=self.blind_spots, alerts=self.alerts.views)
+        self.pager.on_resolved.append(self.alerts.on_resolved)
         self.watchdog.on_change.append(lambda stale: self.pager.wake())
         self.engine.on_result.append(self.pager.note_result)
         self.engine.on_transition.append(self.pager.on_transition)
@@ -220,6 +226,9 @@ class Daemon:
             self.reloader.reload, lambda: self.last_reload_error, lambda: self.restart_needed)
         app[services.API_TOKEN] = lambda: self.api_token
         app[services.INSTANCE_ID] = self.instance_id
+        app[services.ALERTS_IN] = self.alerts.receive
+        app[services.ALERTS_COUNT] = lambda outcome: self.metrics.am_received.labels(
+            outcome).inc()
 
     def rate_limit(self, url: str) -> int:
         """Messages an hour one channel of an officer may get (alerting.rate_limit)."""
@@ -267,6 +276,7 @@ class Daemon:
             self.server = Server(build_app(self.provide_web), s.listen_host, s.listen_port)
             await self.server.start()
         await self._close_gap()
+        await self.alerts.load()
         await self.pager.load()
         await self.refresh_silences()
         await self.heartbeats.load()

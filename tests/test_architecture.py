@@ -56,7 +56,7 @@ def test_the_rules_see_an_offender(tmp_path):
 WEB_KEYS = {"CONFIG", "CLOCK", "STORE", "ENGINE", "OPEN_INCIDENTS", "ACTIONS", "SIGNER",
             "SUPPRESSED", "HEARTBEATS", "PUSH_LIMIT", "PUSH_REFUSED", "SCRAPE", "HEALTH",
             "STATUS_PAGES", "UPTIME", "REFRESH_SILENCES", "RELOADING", "API_TOKEN",
-            "INSTANCE_ID"}
+            "INSTANCE_ID", "ALERTS_IN", "ALERTS_COUNT"}
 GOD_OBJECTS = {"DAEMON", "Daemon", "Services", "daemon"}
 
 

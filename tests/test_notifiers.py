@@ -257,11 +257,13 @@ receivers:
 
 
 @asynccontextmanager
-async def running_alertmanager(tmp_path: Path, hook: str) -> AsyncIterator[str]:
-    """A real Alertmanager on 127.0.0.1 without clustering; yields its base URL."""
+async def running_alertmanager(tmp_path: Path, hook: str,
+                              text: str | None = None) -> AsyncIterator[str]:
+    """A real Alertmanager on 127.0.0.1 without clustering (config `text`, else AM_CONFIG
+    notifying `hook`); yields its base URL."""
     assert ALERTMANAGER is not None
     config = tmp_path / "alertmanager.yml"
-    config.write_text(AM_CONFIG.format(hook=hook))
+    config.write_text(text if text is not None else AM_CONFIG.format(hook=hook))
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     with (tmp_path / "alertmanager.log").open("wb") as out:

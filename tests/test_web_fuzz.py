@@ -96,7 +96,7 @@ PATHS = ["/metrics", "/healthz", "/status", "/status.json", "/status/feed.atom",
          "/api/v1/incidents/{x}/ack", "/api/v1/incidents/{x}/resolve", "/api/v1/silences",
          "/api/v1/silences/{x}", "/api/v1/reload", "/ack/{x}", f"/push/backup/{PUSH}",
          f"/push/backup/{PUSH}/fail", f"/push/backup/{PUSH}/start", "/push/{x}/{x}",
-         "/push/backup/{x}/fail"]
+         "/push/backup/{x}/fail", "/api/v1/alertmanager"]
 NUMBERS = st.sampled_from(["0", "-1", "1", "abc", "", "99999999999999999999", "1e3", "٣",
                            "9" * 5000, " 7 ", "0x10", "1_0", "nan", "²"])
 TEXT = st.one_of(NUMBERS.map(lambda t: encoded(t.encode())),
@@ -138,3 +138,32 @@ def requests(draw: st.DrawFn) -> bytes:
 def test_no_request_makes_the_server_fail(running, request):
     status = send(running.port, request)
     assert 0 < status < 500, request
+
+
+# Alertmanager's webhook notification, each part either right or any JSON at all.
+ANY = JSON | st.text(max_size=12)
+STAMP = st.sampled_from(["2026-11-30T20:00:00Z", "0001-01-01T00:00:00Z", "2026-11-30",
+                         "9999-12-31T23:59:59+14:00", "x", "2026-11-30T20:00:00.123456789Z"])
+LABELS = st.dictionaries(st.text(max_size=6), st.text(max_size=8) | st.just("a\udc80"),
+                         max_size=4)  # a lone surrogate: JSON can carry it, UTF-8 cannot
+ALERT = st.fixed_dictionaries({}, optional={
+    "status": st.sampled_from(["firing", "resolved"]) | ANY,
+    "fingerprint": st.from_regex(r"[0-9a-f]{1,20}", fullmatch=True) | ANY,
+    "labels": LABELS | ANY, "annotations": LABELS | ANY, "startsAt": STAMP | ANY,
+    "endsAt": STAMP | ANY, "generatorURL": st.text(max_size=10) | ANY})
+NOTIFICATION = st.fixed_dictionaries({}, optional={
+    "version": st.just("4") | ANY, "groupKey": st.sampled_from(["g1", "g2", ""]) | ANY,
+    "truncatedAlerts": st.integers(-2, 3) | ANY, "status": ANY, "receiver": ANY,
+    "alerts": st.lists(ALERT | ANY, max_size=4) | ANY})
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[
+    HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(body=NOTIFICATION | ANY)
+def test_no_alertmanager_notification_makes_the_receiver_fail(running, body):
+    raw = json.dumps(body).encode()
+    head = (f"POST /api/v1/alertmanager HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+            f"Authorization: Bearer {TOKEN}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(raw)}\r\n\r\n").encode()
+    status = send(running.port, head + raw)
+    assert status in (200, 400), body

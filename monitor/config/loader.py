@@ -342,6 +342,7 @@ def _build(values: dict[str, Any], file: str, ctx: Ctx) -> Any:
     checks = [(d["__path"], resolve_check(d, defaults, ctx.env)) for d in drafts]
     cross_check(checks, ctx)
     _check_policies(checks, values.get("oncall"), ctx)
+    _check_receiver_policy(values.get("alertmanager_receiver"), values.get("oncall"), ctx)
     for name, hook in CROSS_CHECKS.items():
         hook(values.get(name), checks, ctx)
     settings = values["siaga"] if isinstance(values["siaga"], Settings) else Settings()
@@ -386,6 +387,16 @@ def _check_policies(checks: list[tuple[str, Check]], oncall: Any, ctx: Ctx) -> N
             ctx.error_at(f"{path}.escalation", message)
 
 
+def _check_receiver_policy(receiver: Any, oncall: Any, ctx: Ctx) -> None:
+    from monitor.paging.oncall.escalation import unknown_policy
+
+    name = getattr(receiver, "escalation", "default")
+    message = None if name == "default" else unknown_policy(
+        oncall if oncall is not INVALID else None, name)
+    if message:
+        ctx.error_at("alertmanager_receiver.escalation", message)
+
+
 def _replace(settings: Settings, **changes: Any) -> Settings:
     from dataclasses import replace
 
@@ -406,4 +417,8 @@ from monitor.paging.policy import ALERTING  # noqa: E402
 
 SECTIONS["maintenance"] = MAINTENANCE
 SECTIONS["alerting"] = ALERTING
+
+from monitor.incidents.alerts import RECEIVER  # noqa: E402
+
+SECTIONS["alertmanager_receiver"] = RECEIVER
 CROSS_CHECKS["maintenance"] = maintenance_cross_check

@@ -125,8 +125,9 @@ class AlertmanagerRoute:
     def snapshot(self) -> None:
         """Take the incidents as they are now; alerts that stopped firing become ended."""
         now = self.clock()
+        # Alerts that came from Alertmanager (kind alert) are not sent back to it.
         firing = {_key(a): a for a in (self.alert(i) for i in self.incidents()
-                                       if i.suppressed is None)}
+                                       if i.suppressed is None and i.kind is not Kind.ALERT)}
         at = dt.datetime.fromtimestamp(now, dt.UTC)
         gone = {k: a.resolved(at) for k, a in self._firing.items() if k not in firing}
         self._firing = firing

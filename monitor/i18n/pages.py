@@ -38,6 +38,11 @@ ID: dict[str, str] = {
     "alert.lead.stable": "{service} sudah stabil kembali (tidak stabil sejak {since}).",
     "alert.lead.acknowledged": "Gangguan pada {service} sejak {since} sudah dikonfirmasi "
                                "dan sedang ditangani oleh {acked_by}.",
+    "alert.tag.page.alert": "PERINGATAN",
+    "alert.lead.page.alert": "Peringatan dari Alertmanager: {service}, aktif sejak {since}.",
+    "alert.lead.reminder.alert": "Peringatan {service} masih aktif. Aktif sejak {since}.",
+    "alert.lead.resolved.alert": "Peringatan {service} sudah selesai. Aktif sejak {since}, "
+                                 "lamanya {duration}.",
     "alert.lead.page.heartbeat": "Tugas terjadwal {service} tidak melapor sejak {since}.",
     "alert.lead.reminder.heartbeat": "Tugas terjadwal {service} masih belum melapor. "
                                      "Ditunggu sejak {since}.",
@@ -93,6 +98,11 @@ EN: dict[str, str] = {
     "alert.lead.stable": "{service} has settled (flapping since {since}).",
     "alert.lead.acknowledged": "{acked_by} has acknowledged the outage of {service}, "
                                "down since {since}, and is handling it.",
+    "alert.tag.page.alert": "ALERT",
+    "alert.lead.page.alert": "Alert from Alertmanager: {service}, firing since {since}.",
+    "alert.lead.reminder.alert": "The alert {service} is still firing. Firing since {since}.",
+    "alert.lead.resolved.alert": "The alert {service} has resolved. Firing since {since}, "
+                                 "for {duration}.",
     "alert.lead.page.heartbeat": "The scheduled job {service} has not reported since {since}.",
     "alert.lead.reminder.heartbeat": "The scheduled job {service} has still not reported. "
                                      "Waiting since {since}.",

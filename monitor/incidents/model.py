@@ -27,11 +27,13 @@ class Kind(StrEnum):
     BLIND = "blind"  # Siaga's own network is failing: the connectivity guard
     SELF = "self"  # Siaga cannot watch some checks (stale or broken items): the admins hear
     MASS = "mass"  # a large share of all checks failed at once: one page, officer and admins
+    ALERT = "alert"  # an alert from Alertmanager (a Prometheus rule), keyed by its fingerprint
 
 
 SELF_CHECK = "siaga:self"  # the pseudo-check a self-monitoring incident is keyed by
 MASS_CHECK = "siaga:mass"  # the pseudo-check a mass-outage incident is keyed by
 SELF_KINDS = (Kind.BLIND, Kind.SELF)  # incidents about Siaga itself, not a service
+ALERT_PREFIX = "alert:"  # an alert's pseudo-check is "alert:<fingerprint>" (no check has ':')
 
 
 @dataclass(slots=True)
@@ -104,6 +106,11 @@ class View:
     failing: bool = False  # the last probe failed (maybe not yet fail_after times)
     failing_since: float | None = None  # when the current run of failed probes began
     confirm_within: float = 0.0  # how long confirming this check may take (timeout × tries)
+    # An Alertmanager alert (monitor.incidents.alerts), not a probed check: DOWN while it
+    # fires; no dependencies, grouping or connectivity guard (it was not Siaga's probe);
+    # `reason` is what its annotations say is wrong.
+    alert: bool = False
+    reason: str = ""
 
     @property
     def down(self) -> bool:

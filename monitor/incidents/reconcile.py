@@ -91,7 +91,7 @@ def reconcile(
     actions += _unsuppressions(views, live, suspect)
     if suspect:
         actions += [Hold(i.id, "connectivity") for i in live
-                    if i.kind not in SELF_KINDS and i.suppressed is None]
+                    if i.kind not in (*SELF_KINDS, Kind.ALERT) and i.suppressed is None]
     merges = _merges(views, live)
     actions += merges
     merged = {a.incident_id for a in merges if isinstance(a, Resolve)}
@@ -104,7 +104,7 @@ def reconcile(
     candidates = [v for v in troubled
                   if (v.down or v.state is State.FLAPPING) and v.name not in covered]
     if not suspect and grouping.window > 0 and not any(i.kind is Kind.MASS for i in live):
-        services = len(views) - len(refs)
+        services = len(views) - len(refs) - sum(1 for v in troubled if v.alert)
         mass = _mass_outage(views, candidates, troubled, services, live, now, grouping)
         if mass is not None:
             actions.append(mass)
@@ -247,6 +247,11 @@ def _resolutions(views: dict[str, View], incs: list[Incident], blind: bool) -> l
             if not blind:
                 out.append(Resolve(inc.id, "connectivity restored"))
             continue
+        if inc.kind is Kind.ALERT:
+            view = views.get(inc.check)
+            if view is None or not view.down:
+                out.append(Resolve(inc.id, "resolved in Alertmanager"))
+            continue
         if inc.kind is Kind.DOWN and inc.status is Status.OPEN:
             view = views.get(inc.check)
             if view is not None and view.state is State.FLAPPING:
@@ -310,6 +315,9 @@ def _decide(view: View, views: dict[str, View], troubled: list[View], live: list
             covered: set[str], blind: bool, now: float, grouping: Grouping) -> list[Action]:
     if view.connectivity:
         return []  # reference targets speak through the blind incident only
+    if view.alert:
+        covered.add(view.name)  # Alertmanager grouped it already; Siaga's network is no factor
+        return [Open(view, Kind.ALERT, view.reason)]
     kind = Kind.FLAPPING if view.state is State.FLAPPING else Kind.DOWN
     if blind:
         covered.add(view.name)

@@ -83,8 +83,8 @@ class Escalation:
     def _guard_agrees(self, inc: Incident, now: float) -> bool:
         """Page for a service only once every connectivity reference has been probed since
         the incident opened (so Siaga knows its own network works), or after a bounded wait."""
-        if inc.kind in SELF_KINDS:
-            return True
+        if inc.kind in SELF_KINDS or inc.kind is Kind.ALERT:
+            return True  # Siaga's own network did not decide these
         refs = self._refs  # connectivity references of the current config
         if not refs:
             return True
@@ -128,7 +128,7 @@ class Escalation:
         if not due.steps:
             return
         kind = "reminder" if due.steps[0].reminder else "page"
-        if inc.kind is not Kind.DOWN and kind == "page":
+        if inc.kind not in (Kind.DOWN, Kind.ALERT) and kind == "page":
             kind = inc.kind.value
         self._queue(inc, due, kind, now, pending)
 

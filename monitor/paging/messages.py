@@ -65,6 +65,7 @@ def context(paging: PagingContext, inc: Incident, kind: str, officer: str | None
         affected=affected, acked_by=inc.acked_by,
         duration=(inc.resolved_at - inc.opened_at) if inc.resolved_at else None,
         heartbeat=_is_heartbeat(paging, inc.check) and inc.kind is Kind.DOWN,
+        alert=inc.kind is Kind.ALERT,
         note=inc.resolve_note or inc.ack_note)
 
 

@@ -88,7 +88,8 @@ class Pager(Escalation):
                  suppression_key: Callable[[float], Hashable] = lambda now: None,
                  wake_outbox: Callable[[], None] = lambda: None,
                  probe_now: Callable[[str], object] = lambda name: None,
-                 blind_spots: Callable[[], tuple[str, ...]] = tuple) -> None:
+                 blind_spots: Callable[[], tuple[str, ...]] = tuple,
+                 alerts: Callable[[], dict[str, View]] = dict) -> None:
         self.store, self.engine, self.signer, self.metrics = store, engine, signer, metrics
         self.clock = clock
         self.suppression = suppression or (lambda check, now: None)
@@ -96,6 +97,7 @@ class Pager(Escalation):
         self.wake_outbox = wake_outbox
         self.probe_now = probe_now  # an on-demand probe of a dependent's ancestor
         self.blind_spots = blind_spots  # what Siaga cannot watch now (stale, broken items)
+        self.alerts = alerts  # views of the Alertmanager alerts that fire (incidents.alerts)
         self._probed_at = ProbedAt(engine)
         self._holding: dict[str, float] = {}  # dependent → since when its page waits
         self._confirming: set[str] = set()  # ancestors being probed on demand
@@ -111,6 +113,7 @@ class Pager(Escalation):
         # incident until they recover (kept in memory; a restart may open one again).
         self.quiet: set[str] = set()
         self._live: dict[str, View] = {}
+        self._alert_views: dict[str, View] = {}  # the alerts' views now in _live
         # Reconcile's indexes (Evidence.troubled, .references), kept per result so a pass
         # costs what is down or failing, not the number of checks.
         self._troubled: set[str] = set()
@@ -212,6 +215,7 @@ class Pager(Escalation):
         if key != self._key or self._built_for is not self.engine.checks:
             self._rebuild(now)
             self._key, self._built_for = key, self.engine.checks
+        self._take_alerts()
         if not self.quiet:
             return self._live
         out = dict(self._live)
@@ -223,8 +227,22 @@ class Pager(Escalation):
                 self.quiet.discard(name)
         return out
 
+    def _take_alerts(self) -> None:
+        """Bring the firing Alertmanager alerts' views into `_live` when they changed (the
+        source hands out the same dict until then)."""
+        alerts = self.alerts()
+        if alerts is self._alert_views:
+            return
+        for name in self._alert_views.keys() - alerts.keys():
+            del self._live[name], self._order[name]
+            self._troubled.discard(name)
+        for view in alerts.values():
+            self._put(view)
+        self._alert_views = alerts
+
     def _rebuild(self, now: float) -> None:
         self._live, self._reason, self._troubled, self._order = {}, {}, set(), {}
+        self._alert_views = {}  # taken again by _take_alerts
         self._refs = [c for c in self.engine.checks.values() if c.connectivity]
         for name, check in self.engine.checks.items():
             rt = self.engine.runtime.get(name)

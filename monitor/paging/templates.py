@@ -62,6 +62,7 @@ class PageContext:
     duration: str | float | None = None
     note: str | None = None
     heartbeat: bool = False  # a job that pushes: silence means it did not report
+    alert: bool = False  # an Alertmanager alert: its reason is the rule's own text
     step: int = 0
     round: int = 0
 
@@ -144,15 +145,28 @@ def _affected(names: Sequence[str], lang: str) -> str:
 
 def _lead_key(ctx: PageContext) -> str:
     """A job that stopped pushing "did not report"; a service that stopped answering is
-    "unreachable"."""
+    "unreachable"; an Alertmanager alert "fires"."""
     if ctx.heartbeat and ctx.kind in ("page", "reminder", "resolved"):
         return f"alert.lead.{ctx.kind}.heartbeat"
+    if ctx.alert and ctx.kind in ("page", "reminder", "resolved"):
+        return f"alert.lead.{ctx.kind}.alert"
     return f"alert.lead.{ctx.kind}"
+
+
+def _tag(ctx: PageContext, lang: str) -> str:
+    if ctx.alert and ctx.kind == "page":
+        return text(lang, "alert.tag.page.alert")
+    return text(lang, f"alert.tag.{ctx.kind}")
+
+
+def _reason(ctx: PageContext, lang: str) -> str:
+    """A probe's reason in `lang`; an alert's description as its rule's author wrote it."""
+    return ctx.reason if ctx.alert else reason_in(lang, ctx.reason)
 
 
 def _render_full(ctx: PageContext, lang: str) -> tuple[str, str]:
     """The full message: a lead sentence, then one labelled line per known fact."""
-    title = f"{text(lang, f'alert.tag.{ctx.kind}')}: {ctx.check_title}"
+    title = f"{_tag(ctx, lang)}: {ctx.check_title}"
     held = text(lang, f"alert.held.{ctx.note}") if ctx.kind == "still_down" else ""
     lead = text(lang, _lead_key(ctx), service=_service(ctx),
                 since=format_time(ctx.since, lang), duration=_duration(ctx, lang),
@@ -164,7 +178,7 @@ def _render_full(ctx: PageContext, lang: str) -> tuple[str, str]:
             lines.append(text(lang, key, value=value))
 
     if ctx.kind in _WITH_REASON:
-        add("alert.reason", reason_in(lang, ctx.reason))
+        add("alert.reason", _reason(ctx, lang))
     if ctx.kind in ("page", "reminder", "blind", "mass", "still_down"):
         add("alert.on_duty", ctx.on_duty)
     if ctx.kind == "reminder":
@@ -254,11 +268,11 @@ def _sms_fields(ctx: PageContext, lang: str) -> _Sms:
     elif ctx.kind == "acknowledged":
         fact = text(lang, "alert.sms.acked_by", value=ctx.acked_by or "?")
     elif ctx.kind in _WITH_REASON and ctx.reason:
-        fact = reason_in(lang, ctx.reason).rstrip(".") + "."
+        fact = _reason(ctx, lang).rstrip(".") + "."
     else:
         fact = ""
     return _Sms(
-        tag=gsm_text(text(lang, f"alert.tag.{ctx.kind}")),
+        tag=gsm_text(_tag(ctx, lang)),
         check=gsm_text(ctx.check_title),
         fact=gsm_text(fact),
         since=gsm_text(text(lang, "alert.sms.since",

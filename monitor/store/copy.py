@@ -19,7 +19,7 @@ from monitor.store.engine import SQLITE, Conn, dialect, schema_version, transact
 # Parents first (incident_events and incident_updates reference incidents).
 TABLES = ("transitions", "incidents", "incident_events", "incident_updates", "outbox",
           "escalation_done", "used_tokens", "silences", "rollups", "rollup_marks",
-          "heartbeats", "checks_seen", "latency_hours")
+          "heartbeats", "checks_seen", "latency_hours", "am_alerts")
 WITH_IDS = ("transitions", "incidents", "incident_events", "incident_updates", "outbox",
             "silences")
 BATCH = 2000

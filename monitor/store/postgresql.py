@@ -119,6 +119,13 @@ MIGRATIONS: list[str] = [
     ALTER TABLE outbox ADD COLUMN claimed_by TEXT;
     ALTER TABLE outbox ADD COLUMN claimed_until DOUBLE PRECISION;
     """,
+    # 7 → 8
+    """
+    CREATE TABLE am_alerts (
+        fingerprint TEXT PRIMARY KEY, group_key TEXT NOT NULL, labels TEXT NOT NULL,
+        annotations TEXT NOT NULL, starts_at DOUBLE PRECISION, generator_url TEXT NOT NULL,
+        first_seen DOUBLE PRECISION NOT NULL);
+    """,
 ]
 
 

@@ -105,6 +105,14 @@ MIGRATIONS: list[str] = [
     ALTER TABLE outbox ADD COLUMN claimed_by TEXT;
     ALTER TABLE outbox ADD COLUMN claimed_until REAL;
     """,
+    # 7 → 8: alerts Alertmanager reports firing (monitor.incidents.alerts), so a restart
+    # keeps them; a resolved one is deleted
+    """
+    CREATE TABLE am_alerts (
+        fingerprint TEXT PRIMARY KEY, group_key TEXT NOT NULL, labels TEXT NOT NULL,
+        annotations TEXT NOT NULL, starts_at REAL, generator_url TEXT NOT NULL,
+        first_seen REAL NOT NULL) WITHOUT ROWID;
+    """,
 ]
 
 

@@ -88,6 +88,9 @@ SUPPRESSED = Family("siaga_notifications_suppressed", "Notifications not sent, b
                     "counter", ("reason",))
 HEARTBEAT_REJECTED = Family("siaga_heartbeat_rejected", "Heartbeat pushes refused, by reason",
                             "counter", ("reason",))
+AM_RECEIVED = Family("siaga_alertmanager_notifications",
+                     "Webhook notifications the Alertmanager receiver got, by outcome "
+                     "(accepted, unauthorized, invalid, too_large)", "counter", ("outcome",))
 DEADMAN = Family("siaga_deadman_pings",
                  "Dead-man's switch rounds by outcome (sent, failed, skipped)", "counter",
                  ("outcome",))
@@ -95,5 +98,5 @@ BUILD_INFO = Family("siaga_build_info", "Siaga build information", "gauge",
                     ("version", "python"))
 
 INSTANCE = (LATENESS, MISSED, KIND_DURATION, RELOAD_OK, RELOAD_TIME, INCIDENTS_OPEN,
-            NOTIFICATIONS, SUPPRESSED, HEARTBEAT_REJECTED, DEADMAN, BUILD_INFO)
+            NOTIFICATIONS, SUPPRESSED, HEARTBEAT_REJECTED, AM_RECEIVED, DEADMAN, BUILD_INFO)
 TABLE = (*PER_CHECK, LATENCY, *INSTANCE)

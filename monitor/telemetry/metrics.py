@@ -273,6 +273,7 @@ class Metrics:
         self.notifications = self._add(_instance(Counter, F.NOTIFICATIONS))
         self.suppressed = self._add(_instance(Counter, F.SUPPRESSED))
         self.heartbeat_rejected = self._add(_instance(Counter, F.HEARTBEAT_REJECTED))
+        self.am_received = self._add(_instance(Counter, F.AM_RECEIVED))
         self.deadman = self._add(_instance(Counter, F.DEADMAN))
 
     def _add(self, metric: Any) -> Any:

@@ -72,6 +72,8 @@ async def incident_of(app: web.Application, incident_id: int) -> Incident | None
 
 def problem(lang: str, inc: Incident) -> str:
     """What is wrong, as the officer's message says it: "gangguan: status 503, …"."""
+    if inc.kind is Kind.ALERT:
+        return inc.reason  # the rule's own words, as its author wrote them
     said = reason(lang, inc.reason)
     if inc.kind in (Kind.DOWN, Kind.FLAPPING):
         word = state_word(lang, inc.kind.value)

@@ -100,14 +100,25 @@ def build_app(provide: Callable[[web.Application], None]) -> web.Application:
     """The app with every route; `provide(app)` puts a value under each key of
     `monitor.web.services` (the wiring's job), and a key left out stops the start here."""
     # Handler modules import this one (json_response…): import them here, not above.
-    from monitor.web import ack, api, dashboard, incidents, operations, push, silences, status
+    from monitor.web import (
+        ack,
+        alertmanager,
+        api,
+        dashboard,
+        incidents,
+        operations,
+        push,
+        silences,
+        status,
+    )
 
     app = web.Application(middlewares=[api_errors], client_max_size=64 * 1024)
     provide(app)
     if missing(app):
         raise RuntimeError(f"web services not provided: {', '.join(missing(app))}")
     app.on_response_prepare.append(_identify)
-    for module in (api, ack, incidents, silences, operations, push, status, dashboard):
+    for module in (api, ack, incidents, silences, operations, push, status, dashboard,
+                   alertmanager):
         module.add_routes(app)
     return app
 

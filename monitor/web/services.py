@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from monitor.checking.engine import Engine
     from monitor.checking.heartbeats import Heartbeats
     from monitor.config.model import Check, Config
+    from monitor.incidents.am_webhook import Notification
     from monitor.incidents.model import Incident
     from monitor.paging.acktoken import AckSigner
     from monitor.paging.actions import Actions
@@ -58,11 +59,15 @@ REFRESH_SILENCES: web.AppKey[Callable[[], Awaitable[None]]] = web.AppKey("refres
 RELOADING: web.AppKey[Reloading] = web.AppKey("reloading")
 API_TOKEN: web.AppKey[Callable[[], str]] = web.AppKey("api_token")  # follows reloads
 INSTANCE_ID: web.AppKey[str] = web.AppKey("instance_id")
+# Alertmanager's webhook: a parsed notification → what became of its alerts
+ALERTS_IN: web.AppKey[Callable[[Notification], Awaitable[dict[str, int]]]] = web.AppKey(
+    "alerts_in")
+ALERTS_COUNT: web.AppKey[Callable[[str], None]] = web.AppKey("alerts_count")  # outcome → count
 
 KEYS: tuple[web.AppKey[Any], ...] = (
     CONFIG, CLOCK, STORE, ENGINE, OPEN_INCIDENTS, ACTIONS, SIGNER, SUPPRESSED, HEARTBEATS,
     PUSH_LIMIT, PUSH_REFUSED, SCRAPE, HEALTH, STATUS_PAGES, UPTIME, REFRESH_SILENCES,
-    RELOADING, API_TOKEN, INSTANCE_ID)
+    RELOADING, API_TOKEN, INSTANCE_ID, ALERTS_IN, ALERTS_COUNT)
 
 
 def missing(app: web.Application) -> list[str]:
