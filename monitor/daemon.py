@@ -12,6 +12,7 @@ import logging
 import os
 import secrets
 import signal
+import socket
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -35,12 +36,14 @@ from monitor.delivery.console import ConsoleChannel
 from monitor.delivery.notifiers import AppriseNotifier, Notifier
 from monitor.delivery.outbox import Outbox
 from monitor.errors import ConfigError
+from monitor.fleet.membership import Fleet, shared_secret
+from monitor.fleet.slots import parse_shard
 from monitor.incidents import silences as silence_records
 from monitor.incidents.alerts import Alerts
 from monitor.incidents.silences import Silences
 from monitor.incidents.suppression import Suppression
 from monitor.paging import messages, templates
-from monitor.paging.acktoken import AckSigner, load_or_create_key
+from monitor.paging.acktoken import ENV_KEY, AckSigner, load_or_create_key
 from monitor.paging.actions import Actions
 from monitor.paging.pager import Pager
 from monitor.paging.templates import is_sms_url
@@ -90,7 +93,8 @@ def load_or_create_instance_id(state_dir: Path) -> str:
 # Settings read once at start (sockets, files, label sets, semaphores, routes); every other
 # setting, the API token and push tokens included, takes effect on reload.
 RESTART_SETTINGS = ("listen", "state_dir", "store", "location", "max_concurrency",
-                    "per_host_concurrency", "latency_histogram", "status_listen")
+                    "per_host_concurrency", "latency_histogram", "status_listen", "instance",
+                    "shard", "lease_timeout")
 
 
 def restart_needed(running: Config, loaded: Config) -> tuple[str, ...]:
@@ -116,6 +120,7 @@ class Daemon:
         registry: CollectorRegistry | None = None,
         serve: bool = True,
         notifier: Notifier | None = None,
+        shard: str | None = None,
     ) -> None:
         self.config = config
         self.console = console
@@ -123,7 +128,7 @@ class Daemon:
         self.faults = Faults()
         self.engine = Engine(config, ProbeContext(body_limit=config.settings.body_limit),
                              faults=self.faults)
-        self.watchdog = Watchdog(self.engine)
+        self.watchdog = Watchdog(self.engine, owns=lambda name: self.fleet.owns(name))
         self.metrics = Metrics(self.registry, self.engine, config.settings.location,
                                latency_histogram=config.settings.latency_histogram)
         self.engine.on_result.append(self.metrics.on_result)
@@ -144,6 +149,7 @@ class Daemon:
         self.silences = Silences()
         self.suppression = Suppression(lambda: self.config, self.silences, self.faults)
         self.store = Store(config.settings.state_dir, url=config.settings.store)
+        self._build_fleet(config, shard or config.settings.shard)
         self._build_paging(config, notifier)
         self._build_operations(config)
         # the public page, rebuilt on changes
@@ -162,10 +168,46 @@ class Daemon:
             self.engine.on_transition.append(channel)
             self.on_reload.append(lambda c: setattr(channel, "tz", c.settings.tz))
 
+    def _build_fleet(self, config: Config, shard: str | None) -> None:
+        """This instance's part in a fleet on PostgreSQL (monitor.fleet); with SQLite the
+        one instance is the pager and probes every check."""
+        s = config.settings
+        self.fleet = Fleet(self.store, self.engine, instance=s.instance or socket.gethostname(),
+                           location=s.location, shard=parse_shard(shard) if shard else None,
+                           lease_timeout=s.lease_timeout, listen=s.listen,
+                           lateness=self.lateness_p99)
+        self.engine.on_result.append(self.fleet.note_result)
+        self.fleet.on_owned.append(self._reschedule)
+        self.fleet.on_role.append(self._role_changed)
+        for gauge in self.fleet.gauges():
+            self.metrics.add(gauge)
+
+    def _reschedule(self) -> None:
+        """The fleet gave this instance another share of the checks."""
+        if self.scheduler is not None:
+            self.scheduler.set_checks(self.probed(self.config), changed=frozenset())
+
+    def _role_changed(self, pager: bool) -> None:
+        if pager:  # carry on from the store: incidents, steps sent, the outbox
+            self._tasks.append(asyncio.create_task(self.pager.take_over(), name="take-over"))
+        self.pager.wake()
+        self.outbox.wake()
+
+    def lateness_p99(self) -> float:
+        if not self.recent_lateness:
+            return 0.0
+        ordered = sorted(self.recent_lateness)
+        return ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+
     def _build_paging(self, config: Config, notifier: Notifier | None) -> None:
         """Pager, outbox and the people's actions, wired to the engine."""
         state_dir = Path(config.settings.state_dir)
-        self.signer = AckSigner(load_or_create_key(state_dir, os.environ))
+        if self.fleet.enabled and ENV_KEY not in os.environ:  # one key for the fleet's links
+            key = bytes.fromhex(self.store.call(shared_secret, "ack_key",
+                                                lambda: secrets.token_hex(32)))
+        else:
+            key = load_or_create_key(state_dir, os.environ)
+        self.signer = AckSigner(key)
         self.api_token = config.settings.api_token or load_or_create_api_token(state_dir)
         self.instance_id = load_or_create_instance_id(state_dir)
         self.on_reload.append(lambda c: setattr(self, "api_token", c.settings.api_token or (
@@ -179,19 +221,22 @@ class Daemon:
                              on_exhausted=lambda row: self.pager.escalate_now(row.incident_id),
                              limit=self.rate_limit, capped_text=self.capped_text,
                              is_open=lambda incident_id: incident_id in self.pager.incidents,
-                             instance=self.instance_id)
+                             instance=self.instance_id, active=self.fleet.is_pager)
         self.pager = Pager(store=self.store, engine=self.engine, config=config,
                            signer=self.signer, metrics=self.metrics,
                            suppression=self.suppression.reason,
                            suppression_key=self.suppression.key,
                            wake_outbox=self.outbox.wake, probe_now=self.probe_now,
-                           blind_spots=self.blind_spots, alerts=self.alerts.views)
+                           blind_spots=self.blind_spots, alerts=self.alerts.views,
+                           active=self.fleet.is_pager)
+        self.fleet.on_adopted.append(self.pager.note_result)
+        self.fleet.on_adopted.append(lambda check, *_: self.uptime.changed(check.name))
         self.pager.on_resolved.append(self.alerts.on_resolved)
         self.watchdog.on_change.append(lambda stale: self.pager.wake())
         self.engine.on_result.append(self.pager.note_result)
         self.engine.on_transition.append(self.pager.on_transition)
         self.on_reload.append(self.pager.apply_config)
-        self.actions = Actions(self.pager)
+        self.actions = Actions(self.pager, fleet=self.fleet.enabled)
 
     def _build_operations(self, config: Config) -> None:
         """Reloads, heartbeats, push rate limits and store health."""
@@ -260,7 +305,9 @@ class Daemon:
         self.pager.wake()
 
     def probed(self, config: Config) -> list[Check]:
-        return [c for c in config.checks if c.kind in KINDS]
+        """The checks this instance probes (in a fleet, its share)."""
+        owns = self.fleet.owns
+        return [c for c in config.checks if c.kind in KINDS and owns(c.name)]
 
     async def start(self) -> None:
         s = self.config.settings
@@ -276,12 +323,15 @@ class Daemon:
             self.server = Server(build_app(self.provide_web), s.listen_host, s.listen_port)
             await self.server.start()
         await self._close_gap()
+        await self.fleet.join()  # takes its share and, when free, the pager's lease
         await self.alerts.load()
         await self.pager.load()
         await self.refresh_silences()
         await self.heartbeats.load()
-        self._tasks = [asyncio.create_task(self.pager.run(), name="pager"),
-                       asyncio.create_task(self.outbox.run(), name="outbox")]
+        self._tasks += [asyncio.create_task(self.pager.run(), name="pager"),
+                        asyncio.create_task(self.outbox.run(), name="outbox"),
+                        asyncio.create_task(self.fleet.run(), name="fleet"),
+                        asyncio.create_task(self.actions.serve(), name="forwarded-actions")]
         self._tasks += [asyncio.create_task(self.reloader.watch(), name="config-watcher"),
                         asyncio.create_task(self.heartbeats.run(), name="heartbeats"),
                         asyncio.create_task(deadman_run(lambda: self.config.settings,
@@ -307,6 +357,8 @@ class Daemon:
         self.scheduler.set_checks(self.probed(self.config), initial=True)
         freeze_heap()  # the daemon's start-up heap (monitor.process says why)
         event(log, "started", checks=len(self.config.checks), location=s.location,
+              probing=len(self.probed(self.config)),
+              role="pager" if self.fleet.is_pager() else "prober",
               listen=f"{s.listen_host}:{self.server.port}" if self.server else "-")
 
     def _later(self, work: Callable[[], Awaitable[None]], name: str) -> None:
@@ -358,6 +410,7 @@ class Daemon:
         logs.learn_secrets(config.secrets)
         logs.set_zone(config.settings.tz)
         summary = self.engine.apply(config, plan)
+        self.fleet.reassign(config.checks)
         self.restart_needed = restart_needed(self.started_with, config)
         self.engine.ctx.body_limit = config.settings.body_limit  # read by each probe
         self.config = config
@@ -383,8 +436,7 @@ class Daemon:
         problems = []
         limit = self.config.settings.max_lateness
         if self.recent_lateness:
-            ordered = sorted(self.recent_lateness)
-            p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+            p99 = self.lateness_p99()
             if p99 > limit:
                 problems.append(f"scheduler is behind: p99 lateness {p99:.2f}s "
                                 f"(limit {limit:g}s)")
@@ -421,6 +473,7 @@ class Daemon:
             await asyncio.gather(*self._tasks, return_exceptions=True)
         if self.outbox is not None:
             await self.outbox.stop()
+        await self.fleet.leave()  # the others take the lease and the share at once
         if self.status_process is not None:
             await self.status_process.stop()
         if self.server is not None:

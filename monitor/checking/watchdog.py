@@ -43,8 +43,10 @@ class Watchdog:
     """Finds stale checks once a second; `stale` is the current list, sorted."""
 
     def __init__(self, engine: Engine, registry: CollectorRegistry | None = None,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time,
+                 owns: Callable[[str], bool] = lambda name: True) -> None:
         self.engine, self.clock = engine, clock
+        self.owns = owns  # in a fleet, checks other members probe are not stale here
         self.stale: list[str] = []
         self.on_change: list[Callable[[list[str]], None]] = []
         self.per_check = Gauge("siaga_check_stale", "1 while a check has recorded no result "
@@ -58,7 +60,7 @@ class Watchdog:
         found = []
         for name, check in self.engine.checks.items():
             rt = self.engine.runtime.get(name)
-            if rt is not None and now - rt.seen > stale_after(check):
+            if rt is not None and now - rt.seen > stale_after(check) and self.owns(name):
                 found.append(name)
         found.sort()
         if found != self.stale:

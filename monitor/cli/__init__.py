@@ -19,6 +19,7 @@ from rich.table import Table
 from rich.text import Text
 
 from monitor import __version__
+from monitor.cli import fleet as cli_fleet
 from monitor.cli import ops as cli_ops
 from monitor.cli import people as cli_people
 from monitor.cli import report as cli_report
@@ -32,6 +33,7 @@ from monitor.config.loader import load_config, root_schema
 from monitor.config.model import Check, Config
 from monitor.config.schema import did_you_mean
 from monitor.errors import ConfigError, ListenError, SiagaError
+from monitor.fleet.slots import parse_shard
 from monitor.i18n import config_message
 from monitor.telemetry.logs import RedactSecrets
 
@@ -169,6 +171,12 @@ def cmd_run(args: argparse.Namespace, out: Console, err: Console) -> int:
     from monitor.process import prepare_process
     from monitor.telemetry import logs
 
+    if args.shard is not None:
+        try:
+            parse_shard(args.shard)
+        except ValueError as exc:
+            err.print(f"siaga run: --shard: {exc}", markup=False, highlight=False)
+            return EXIT_USAGE
     with logs.held() as held:  # the cache's lines, logged once logging is set up
         cache = ConfigCache.for_file(args.config, cache_dir(os.environ))
         config = load_or_report(args.config, err, isolated=True, cache=cache)
@@ -178,7 +186,7 @@ def cmd_run(args: argparse.Namespace, out: Console, err: Console) -> int:
     held.replay()
 
     async def main() -> None:
-        await Daemon(config, console=out).run()
+        await Daemon(config, console=out, shard=args.shard).run()
 
     try:
         run_async(main())
@@ -252,6 +260,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Console, Console], int]] = {
     "heartbeat-url": with_reach(cli_ops.cmd_heartbeat_url),
     "migrate": with_config(cli_store.cmd_migrate),
     "store": with_config(cli_store.cmd_store),
+    "fleet": with_config(cli_fleet.cmd_fleet),
     "validate": cmd_validate,
     "schema": cmd_schema,
     "check": cmd_check,
@@ -268,6 +277,8 @@ def parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
     run = sub.add_parser("run", help="run the daemon")
     run.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    run.add_argument("--shard", metavar="I/N", help="this instance's shard in a fleet "
+                     "(overrides siaga.shard)")
     val = sub.add_parser("validate", help="check the config file and report every error")
     val.add_argument("--lang", choices=["id", "en"],
                      help="language of the messages (default: siaga.language, else English)")
@@ -286,6 +297,7 @@ def parser() -> argparse.ArgumentParser:
     cli_report.add_parsers(sub)
     cli_status.add_parser(sub)
     cli_store.add_parsers(sub)
+    cli_fleet.add_parsers(sub)
     for name in sub.choices:
         sub.choices[name].add_argument("-c", "--config", default=argparse.SUPPRESS,
                                        help="config file (default ./checks.yaml)")

@@ -20,6 +20,7 @@ from monitor.config.model import Check, Config, FlapPolicy, Settings
 from monitor.config.scalars import Bool, Duration, Enum, Float, Int, StoreUrl, Str, Url
 from monitor.config.schema import INVALID, Ctx, Field, ListOf, Obj, contains_invalid
 from monitor.errors import ConfigError, Problem
+from monitor.fleet.slots import parse_shard
 from monitor.probes import KINDS
 from monitor.process import gc_paused
 
@@ -44,6 +45,12 @@ def _settings(values: dict[str, Any], node: Node, path: str, ctx: Ctx) -> Any:
     for key in ("listen", "status_listen"):
         if values.get(key) is not None:
             ok = _address(str(values[key]), f"{path}.{key}", ctx) and ok
+    if values.get("shard") is not None:
+        try:
+            parse_shard(str(values["shard"]))
+        except ValueError as exc:
+            ctx.error_at(f"{path}.shard", str(exc))
+            ok = False
     same = values.get("status_listen") == values["listen"]
     if same and not str(values["listen"]).endswith(":0"):  # two ":0"s get two free ports
         ctx.error_at(f"{path}.status_listen", "must differ from siaga.listen (the status page "
@@ -111,6 +118,15 @@ SETTINGS = Obj(
                       "(e.g. Diskominfo Kabupaten Contoh)", default=""),
         "logo": Str("The agency's logo (PNG, JPEG, SVG or WebP file, at most 256 KB, "
                     "relative to this file) shown on the status page", default=None),
+        "instance": Str("This instance's name in a fleet sharing a PostgreSQL store "
+                        "(default: the host name); unique in the fleet", default=None,
+                        pattern=NAME_PATTERN, hint=NAME_HINT),
+        "shard": Str("This instance's shard in a fleet, I/N (also `siaga run --shard I/N`); "
+                     "without it the instance name is its slot", default=None,
+                     pattern=r"\s*\d+\s*/\s*\d+\s*", hint="I/N like 1/3"),
+        "lease_timeout": Duration("In a fleet: how soon another instance takes over paging "
+                                  "(and a stopped instance's checks) after one dies",
+                                  default=15.0, min=3.0, max=600.0),
     },
     "Settings of this Siaga instance",
     build=_settings,

@@ -97,6 +97,9 @@ class Settings:
     status_export: str | None = None  # directory the status page is written to on each change
     agency: str = ""  # the agency's name on the status page, dashboard and reports
     logo: str | None = None  # image file shown with it (resolved against the config file)
+    instance: str | None = None  # this instance's name in a fleet (default: the host name)
+    shard: str | None = None  # "I/N": this instance's slot in a fleet (monitor.fleet)
+    lease_timeout: float = 15.0  # a fleet's pager is replaced within this after it dies
 
     @property
     def tz(self) -> ZoneInfo:

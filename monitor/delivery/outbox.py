@@ -74,9 +74,11 @@ class Outbox:
                  limit: Limit | None = None,
                  capped_text: CappedText | None = None,
                  is_open: Callable[[int], bool] = lambda incident_id: True,
-                 instance: str = "") -> None:
+                 instance: str = "",
+                 active: Callable[[], bool] = lambda: True) -> None:
         self.store, self.notifier, self.channels = store, notifier, channels
         self.instance = instance  # whose claims on outbox rows are ours (PostgreSQL)
+        self.active = active  # False on a fleet member that is not the pager
         self.is_open = is_open
         self.limit, self.capped_text = limit, capped_text
         self.metrics, self.clock, self.on_exhausted = metrics, clock, on_exhausted
@@ -94,7 +96,7 @@ class Outbox:
         while True:
             self._wake.clear()
             try:
-                upcoming = await self._dispatch()
+                upcoming = await self._dispatch() if self.active() else None
             except StoreError as exc:  # a database restarting (PostgreSQL): keep the loop
                 event(log, "outbox_store_failed", logging.WARNING, error=str(exc))
                 upcoming = self.clock() + STORE_RETRY

@@ -56,6 +56,7 @@ from monitor.telemetry.metrics import Metrics
 
 log = logging.getLogger("siaga.pager")
 TICK = 1.0
+REREAD = 5.0  # seconds between two reads of open incidents on a member that is not the pager
 
 Suppression = Callable[[Check, float], str | None]
 
@@ -89,7 +90,8 @@ class Pager(Escalation):
                  wake_outbox: Callable[[], None] = lambda: None,
                  probe_now: Callable[[str], object] = lambda name: None,
                  blind_spots: Callable[[], tuple[str, ...]] = tuple,
-                 alerts: Callable[[], dict[str, View]] = dict) -> None:
+                 alerts: Callable[[], dict[str, View]] = dict,
+                 active: Callable[[], bool] = lambda: True) -> None:
         self.store, self.engine, self.signer, self.metrics = store, engine, signer, metrics
         self.clock = clock
         self.suppression = suppression or (lambda check, now: None)
@@ -98,6 +100,8 @@ class Pager(Escalation):
         self.probe_now = probe_now  # an on-demand probe of a dependent's ancestor
         self.blind_spots = blind_spots  # what Siaga cannot watch now (stale, broken items)
         self.alerts = alerts  # views of the Alertmanager alerts that fire (incidents.alerts)
+        self.active = active  # False on a fleet member that does not hold the pager's lease
+        self._reread_at = 0.0
         self._probed_at = ProbedAt(engine)
         self._holding: dict[str, float] = {}  # dependent → since when its page waits
         self._confirming: set[str] = set()  # ancestors being probed on demand
@@ -158,6 +162,13 @@ class Pager(Escalation):
         self.done, self.paged = done, paged
         self._update_gauge()
 
+    async def take_over(self) -> None:
+        """Become the fleet's pager: carry on from what the store says (incidents, steps
+        sent, who was paged), with every check's view built afresh."""
+        await self.load()
+        self._built_for = None
+        self.wake()
+
     async def run(self) -> None:
         while True:
             try:
@@ -179,6 +190,11 @@ class Pager(Escalation):
         if self._transitions:
             batch, self._transitions = self._transitions, []
             await self.store.run(add_transitions, batch)
+        if not self.active():
+            if now >= self._reread_at:  # the pager's incidents, for this member's API
+                self._reread_at = now + REREAD
+                await self.load()
+            return
         views = self.views(now)
         troubled = sorted(self._troubled, key=self._order.__getitem__)
         evidence = Evidence(self._probed_at, self._holding, self.blind_spots(), troubled,

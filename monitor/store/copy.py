@@ -22,6 +22,8 @@ TABLES = ("transitions", "incidents", "incident_events", "incident_updates", "ou
           "heartbeats", "checks_seen", "latency_hours", "am_alerts")
 WITH_IDS = ("transitions", "incidents", "incident_events", "incident_updates", "outbox",
             "silences")
+NOT_COPIED = ("fleet_members", "fleet_lease", "fleet_states", "fleet_secrets",
+              "fleet_actions")
 BATCH = 2000
 
 
@@ -32,7 +34,8 @@ def tables(conn: Conn) -> set[str]:
     else:
         sql = ("SELECT table_name FROM information_schema.tables "
                "WHERE table_schema = current_schema()")
-    return {r[0] for r in conn.execute(sql)} - {"schema_version"}
+    # a fleet's members, lease and live states describe running instances, not history
+    return {r[0] for r in conn.execute(sql)} - {"schema_version", *NOT_COPIED}
 
 
 def columns(conn: Conn, table: str) -> list[str]:

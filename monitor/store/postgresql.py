@@ -126,6 +126,28 @@ MIGRATIONS: list[str] = [
         annotations TEXT NOT NULL, starts_at DOUBLE PRECISION, generator_url TEXT NOT NULL,
         first_seen DOUBLE PRECISION NOT NULL);
     """,
+    # 8 → 9
+    """
+    CREATE TABLE fleet_members (
+        instance TEXT PRIMARY KEY, token TEXT NOT NULL, location TEXT NOT NULL,
+        slot TEXT NOT NULL, shards BIGINT, started_at DOUBLE PRECISION NOT NULL,
+        seen_at DOUBLE PRECISION NOT NULL, pager BIGINT NOT NULL, probing BIGINT NOT NULL,
+        lateness DOUBLE PRECISION NOT NULL, listen TEXT NOT NULL);
+    CREATE TABLE fleet_lease (
+        name TEXT PRIMARY KEY, holder TEXT NOT NULL, until DOUBLE PRECISION NOT NULL,
+        epoch BIGINT NOT NULL);
+    CREATE TABLE fleet_states (
+        check_name TEXT NOT NULL, location TEXT NOT NULL, instance TEXT NOT NULL,
+        state TEXT NOT NULL, reason TEXT NOT NULL, failing BIGINT NOT NULL,
+        fail_since DOUBLE PRECISION, changed_at DOUBLE PRECISION NOT NULL,
+        written_at DOUBLE PRECISION NOT NULL, PRIMARY KEY (check_name, location));
+    CREATE INDEX fleet_states_written ON fleet_states (written_at);
+    CREATE TABLE fleet_secrets (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE TABLE fleet_actions (
+        token TEXT PRIMARY KEY, incident_id BIGINT NOT NULL, what TEXT NOT NULL,
+        who TEXT NOT NULL, note TEXT, asked_at DOUBLE PRECISION NOT NULL,
+        done_at DOUBLE PRECISION, outcome TEXT);
+    """,
 ]
 
 

@@ -113,6 +113,28 @@ MIGRATIONS: list[str] = [
         annotations TEXT NOT NULL, starts_at REAL, generator_url TEXT NOT NULL,
         first_seen REAL NOT NULL) WITHOUT ROWID;
     """,
+    # 8 → 9: a fleet on one store (monitor.fleet): its members, the pager's lease, each
+    # probed check's latest state for the others to see, and secrets the fleet shares
+    """
+    CREATE TABLE fleet_members (
+        instance TEXT PRIMARY KEY, token TEXT NOT NULL, location TEXT NOT NULL,
+        slot TEXT NOT NULL, shards INTEGER, started_at REAL NOT NULL, seen_at REAL NOT NULL,
+        pager INTEGER NOT NULL, probing INTEGER NOT NULL, lateness REAL NOT NULL,
+        listen TEXT NOT NULL);
+    CREATE TABLE fleet_lease (
+        name TEXT PRIMARY KEY, holder TEXT NOT NULL, until REAL NOT NULL,
+        epoch INTEGER NOT NULL);
+    CREATE TABLE fleet_states (
+        check_name TEXT NOT NULL, location TEXT NOT NULL, instance TEXT NOT NULL,
+        state TEXT NOT NULL, reason TEXT NOT NULL, failing INTEGER NOT NULL, fail_since REAL,
+        changed_at REAL NOT NULL, written_at REAL NOT NULL,
+        PRIMARY KEY (check_name, location));
+    CREATE INDEX fleet_states_written ON fleet_states (written_at);
+    CREATE TABLE fleet_secrets (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE TABLE fleet_actions (
+        token TEXT PRIMARY KEY, incident_id INTEGER NOT NULL, what TEXT NOT NULL,
+        who TEXT NOT NULL, note TEXT, asked_at REAL NOT NULL, done_at REAL, outcome TEXT);
+    """,
 ]
 
 

@@ -1,0 +1,1 @@
+"""Several Siaga instances on one PostgreSQL store (see membership)."""

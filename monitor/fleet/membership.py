@@ -1,0 +1,356 @@
+"""A fleet: several Siaga instances sharing one PostgreSQL store.
+
+Every instance registers itself in `fleet_members` and renews that row every RENEW seconds.
+The checks are split over the live members by rendezvous hashing of the check's name with
+each member's slot (its `--shard i/N`, else its instance name): all members compute the
+same split from the same table, each check goes to exactly one of them, and when a member
+stops renewing only its own share moves, to each check's next choice.
+
+Exactly one member is the **pager** (reconciliation, escalation, outbox): whoever holds the
+row `fleet_lease('pager')`. The holder extends it every RENEW seconds to now + HOLD; others
+take it only once it has expired. Times come from the database's clock, so the hosts' clocks
+do not have to agree. A holder that has not renewed for HOLD (its store unreachable) stops
+acting as the pager on its own, before anyone else can take over.
+
+A member writes each probed check's state to `fleet_states` when it changes; every member
+reads the others' changes each SYNC seconds and adopts them, so whoever becomes the pager
+already knows every check's state, and every status page shows the whole fleet.
+
+With SQLite there is no fleet: one instance, always the pager, probing every check.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from prometheus_client import Gauge
+
+from monitor.checking.engine import Engine
+from monitor.checking.state import CheckState, State, Transition
+from monitor.config.model import Check
+from monitor.errors import StoreError
+from monitor.fleet.slots import owner, timings
+from monitor.probes.base import ProbeResult
+from monitor.store.engine import SQLITE, Conn, Store, dialect, transaction
+from monitor.telemetry.logs import event
+
+log = logging.getLogger("siaga.fleet")
+
+LEASE_TIMEOUT = 15.0  # default siaga.lease_timeout: a dead pager is replaced within this
+SYNC = 1.0  # seconds between two exchanges of check states
+MARGIN = 10.0  # states written this long before the last read are read again (commit order)
+NO_LOCATION = ""  # fleet_states.location of a check every location may probe
+
+
+def db_now(conn: Conn) -> float:
+    """The database's clock (one clock for the whole fleet)."""
+    if dialect(conn) == SQLITE:
+        return time.time()
+    return float(conn.execute("SELECT EXTRACT(EPOCH FROM clock_timestamp())").fetchone()[0])
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    instance: str
+    location: str
+    slot: str
+    shards: int | None
+    started_at: float
+    seen_at: float
+    pager: bool
+    probing: int
+    lateness: float
+    listen: str
+
+
+@dataclass(frozen=True, slots=True)
+class StateRow:
+    check_name: str
+    location: str
+    instance: str
+    state: str
+    reason: str
+    failing: bool
+    fail_since: float | None
+    changed_at: float
+
+
+MEMBER_COLUMNS = ("instance, location, slot, shards, started_at, seen_at, pager, probing, "
+                  "lateness, listen")
+
+
+def members(conn: Conn) -> list[Member]:
+    rows = conn.execute(f"SELECT {MEMBER_COLUMNS} FROM fleet_members ORDER BY instance")
+    return [Member(r[0], r[1], r[2], r[3], r[4], r[5], bool(r[6]), r[7], r[8], r[9])
+            for r in rows.fetchall()]
+
+
+def lease(conn: Conn) -> tuple[str, float, int] | None:
+    """(holder, until, epoch) of the pager's lease, if anyone ever held it."""
+    row = conn.execute("SELECT holder, until, epoch FROM fleet_lease WHERE name='pager'")
+    found = row.fetchone()
+    return None if found is None else (found[0], float(found[1]), int(found[2]))
+
+
+def shared_secret(conn: Conn, name: str, make: Callable[[], str]) -> str:
+    """A secret every member uses (the ack links' key): made by the first, read by the rest."""
+    with transaction(conn):
+        conn.execute("INSERT INTO fleet_secrets (name, value) VALUES (?, ?) "
+                     "ON CONFLICT (name) DO NOTHING", (name, make()))
+        return str(conn.execute("SELECT value FROM fleet_secrets WHERE name=?",
+                                (name,)).fetchone()[0])
+
+
+@dataclass(slots=True)
+class Exchange:
+    """What one round trip to the store brought back."""
+
+    now: float
+    pager: bool
+    members: list[Member] | None  # None: not renewed this round
+    states: list[StateRow]
+
+
+class Fleet:
+    """This instance's part in a fleet (see the module's docstring)."""
+
+    def __init__(self, store: Store, engine: Engine, *, instance: str, location: str,
+                 shard: tuple[int, int] | None, lease_timeout: float, listen: str,
+                 lateness: Callable[[], float] = lambda: 0.0) -> None:
+        self.store, self.engine = store, engine
+        self.enabled = store.engine != SQLITE
+        self.instance, self.location, self.listen = instance, location, listen
+        self.slot = f"{shard[0]}/{shard[1]}" if shard else instance
+        self.shards = shard[1] if shard else None
+        self.renew_every, self.hold = timings(lease_timeout)
+        self.lateness = lateness
+        self.token = secrets.token_hex(8)
+        self.started_at = time.time()
+        self.leader = not self.enabled  # SQLite: the one instance is the pager
+        self._valid_until = float("inf") if not self.enabled else 0.0  # monotonic
+        self.slots: tuple[str, ...] = (self.slot,)
+        self.owned: frozenset[str] | None = None  # None: every check (no fleet)
+        self.members: list[Member] = []
+        self.on_role: list[Callable[[bool], Any]] = []  # became the pager (True) or not
+        self.on_owned: list[Callable[[], None]] = []  # the share of checks changed
+        self.on_adopted: list[Callable[[Check, ProbeResult, CheckState], None]] = []
+        self._dirty: dict[str, tuple[Any, ...]] = {}
+        self._written: dict[str, tuple[str, bool]] = {}
+        self._cursor = 0.0
+        self._next_renew = 0.0
+
+    def gauges(self) -> list[Gauge]:
+        """This instance's role and share, for /metrics."""
+        pager = Gauge("siaga_fleet_pager", "1 while this instance is the fleet's pager "
+                      "(always 1 without a fleet)", registry=None)
+        pager.set_function(lambda: 1.0 if self.is_pager() else 0.0)
+        live = Gauge("siaga_fleet_members", "Live members of the fleet this instance sees "
+                     "(1 without a fleet)", registry=None)
+        live.set_function(lambda: float(len(self.slots)))
+        probing = Gauge("siaga_fleet_checks_probed", "Checks this instance probes (its "
+                        "share of the fleet's)", registry=None)
+        probing.set_function(lambda: float(len(self.owned) if self.owned is not None
+                                           else len(self.engine.checks)))
+        return [pager, live, probing]
+
+    # -- questions the daemon asks ------------------------------------------------------
+    def is_pager(self) -> bool:
+        return self.leader and time.monotonic() < self._valid_until
+
+    def owns(self, name: str) -> bool:
+        return self.owned is None or name in self.owned
+
+    # -- start ----------------------------------------------------------------------------
+    async def join(self) -> None:
+        """Register, refuse a name another live member uses, take the first share."""
+        if not self.enabled:
+            return
+        taken = await self.store.run(self._name_taken)
+        if taken:
+            raise StoreError(f"instance name {self.instance!r} is in use by a running member "
+                             "of this fleet: give each instance its own siaga.instance")
+        await self._round(renew=True)
+
+    def _name_taken(self, conn: Conn) -> bool:
+        now = db_now(conn)
+        row = conn.execute("SELECT token, seen_at FROM fleet_members WHERE instance=?",
+                           (self.instance,)).fetchone()
+        return row is not None and row[0] != self.token and now - float(row[1]) < self.hold
+
+    # -- the engine's result listener -----------------------------------------------------
+    def note_result(self, check: Check, result: ProbeResult, cs: CheckState) -> None:
+        if not self.enabled:
+            return
+        key = (cs.state.value, not result.ok)
+        if self._written.get(check.name) != key:
+            self._dirty[check.name] = (check.name, NO_LOCATION, self.instance, cs.state.value,
+                                       result.reason[:500], 0 if result.ok else 1,
+                                       cs.fail_started if not result.ok else None,
+                                       cs.since or time.time())
+            self._written[check.name] = key
+
+    # -- the loop -------------------------------------------------------------------------
+    async def run(self) -> None:
+        if not self.enabled:
+            return
+        while True:
+            await asyncio.sleep(SYNC)
+            renew = time.monotonic() >= self._next_renew
+            try:
+                await self._round(renew)
+            except StoreError as exc:
+                event(log, "fleet_store_failed", logging.WARNING, error=str(exc))
+                self._fence()
+
+    async def _round(self, renew: bool) -> None:
+        dirty, self._dirty = list(self._dirty.values()), {}
+        asked = time.monotonic()
+        try:
+            got = await self.store.run(self._exchange, dirty, renew, self._cursor)
+        except StoreError:
+            for row in dirty:  # written next round
+                self._dirty.setdefault(row[0], row)
+            raise
+        self._cursor = got.now
+        if got.members is not None:
+            self._next_renew = asked + self.renew_every
+            if got.pager:
+                self._valid_until = asked + self.hold - SYNC  # stop before anyone can start
+            self._role(got.pager)
+            self._membership(got.members, got.now)
+        else:
+            self._fence()
+        self._adopt(got.states)
+
+    def _fence(self) -> None:
+        if self.leader and time.monotonic() >= self._valid_until:
+            event(log, "pager_lease_lost", logging.WARNING, instance=self.instance)
+            self._role(False)
+
+    def _exchange(self, conn: Conn, dirty: list[tuple[Any, ...]], renew: bool,
+                  cursor: float) -> Exchange:
+        now = db_now(conn)
+        with transaction(conn):
+            if dirty:
+                conn.executemany(
+                    "INSERT INTO fleet_states (check_name, location, instance, state, reason, "
+                    "failing, fail_since, changed_at, written_at) VALUES (?,?,?,?,?,?,?,?,?) "
+                    "ON CONFLICT (check_name, location) DO UPDATE SET instance=excluded.instance,"
+                    " state=excluded.state, reason=excluded.reason, failing=excluded.failing, "
+                    "fail_since=excluded.fail_since, changed_at=excluded.changed_at, "
+                    "written_at=excluded.written_at", [(*row, now) for row in dirty])
+        pager, found = False, None
+        if renew:
+            pager = self._renew(conn, now)
+            found = [m for m in members(conn) if now - m.seen_at < self.hold]
+        rows = conn.execute(
+            "SELECT check_name, location, instance, state, reason, failing, fail_since, "
+            "changed_at FROM fleet_states WHERE written_at > ? AND instance <> ? "
+            "ORDER BY written_at", (cursor - MARGIN, self.instance)).fetchall()
+        states = [StateRow(r[0], r[1], r[2], r[3], r[4], bool(r[5]), r[6], r[7]) for r in rows]
+        return Exchange(now, pager, found, states)
+
+    def _renew(self, conn: Conn, now: float) -> bool:
+        with transaction(conn):
+            conn.execute(
+                f"INSERT INTO fleet_members ({MEMBER_COLUMNS}, token) VALUES "
+                "(?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT (instance) DO UPDATE SET "
+                "location=excluded.location, slot=excluded.slot, shards=excluded.shards, "
+                "started_at=excluded.started_at, seen_at=excluded.seen_at, "
+                "pager=excluded.pager, probing=excluded.probing, lateness=excluded.lateness, "
+                "listen=excluded.listen, token=excluded.token",
+                (self.instance, self.location, self.slot, self.shards, self.started_at, now,
+                 1 if self.is_pager() else 0,
+                 len(self.owned) if self.owned is not None else len(self.engine.checks),
+                 self.lateness(), self.listen, self.token))
+            conn.execute("INSERT INTO fleet_lease (name, holder, until, epoch) "
+                         "VALUES ('pager', ?, ?, 1) ON CONFLICT (name) DO NOTHING",
+                         (self.instance, now + self.hold))
+            took = conn.execute(
+                "UPDATE fleet_lease SET until=?, epoch=epoch + CASE WHEN holder=? THEN 0 "
+                "ELSE 1 END, holder=? WHERE name='pager' AND (holder=? OR until < ?)",
+                (now + self.hold, self.instance, self.instance, self.instance, now))
+            return took.rowcount == 1
+
+    async def leave(self) -> None:
+        """A clean stop: give the lease and the share back at once."""
+        if not self.enabled:
+            return
+        def leave(conn: Conn) -> None:
+            with transaction(conn):
+                conn.execute("DELETE FROM fleet_members WHERE instance=? AND token=?",
+                             (self.instance, self.token))
+                conn.execute("UPDATE fleet_lease SET until=0 WHERE name='pager' AND holder=?",
+                             (self.instance,))
+        try:
+            await self.store.run(leave)
+        except StoreError as exc:
+            event(log, "fleet_leave_failed", logging.WARNING, error=str(exc))
+
+    # -- what a round changes -----------------------------------------------------------
+    def _role(self, pager: bool) -> None:
+        if pager == self.leader:
+            return
+        self.leader = pager
+        if not pager:
+            self._valid_until = 0.0
+        event(log, "pager_role", logging.WARNING, instance=self.instance,
+              role="pager" if pager else "prober")
+        for hook in self.on_role:
+            hook(pager)
+
+    def _membership(self, live: list[Member], now: float) -> None:
+        self.members = live
+        slots = tuple(sorted({m.slot for m in live} | {self.slot}))
+        if slots == self.slots and self.owned is not None:
+            return
+        self.slots = slots
+        self.reassign()
+        event(log, "fleet_share", instance=self.instance, members=len(slots),
+              probing=len(self.owned or ()))
+
+    def reassign(self, checks: Iterable[Check] | None = None) -> None:
+        """Work out this instance's share again (membership or the config changed)."""
+        if not self.enabled:
+            return
+        names = (c.name for c in checks) if checks is not None else self.engine.checks
+        slots, me = self.slots, self.slot
+        self.owned = frozenset(n for n in names if owner(n, slots) == me)
+        for name in list(self._written):
+            if name not in self.owned:
+                del self._written[name]  # written again if it comes back
+        for hook in self.on_owned:
+            hook()
+
+    def _adopt(self, rows: list[StateRow]) -> None:
+        """Take in the states other members probed (never for a check probed here)."""
+        for row in rows:
+            check = self.engine.checks.get(row.check_name)
+            rt = self.engine.runtime.get(row.check_name)
+            if check is None or rt is None or self.owns(row.check_name):
+                continue
+            try:
+                state = State(row.state)
+            except ValueError:
+                continue
+            cs, last = rt.state, rt.last
+            if cs.state is state and last is not None and last.ok != row.failing:
+                rt.seen = time.time()
+                continue
+            old = cs.state
+            cs.state, cs.reason, cs.since = state, row.reason, row.changed_at
+            cs.fail_started = row.fail_since or 0.0
+            result = ProbeResult(not row.failing, row.reason, started_at=row.changed_at)
+            rt.last, rt.seen = result, time.time()
+            if old is not state:
+                rt.transitions.append(Transition(check.name, old, state, row.reason,
+                                                 row.changed_at))
+                del rt.transitions[:-20]
+            for hook in self.on_adopted:
+                hook(check, result, cs)
