@@ -53,14 +53,15 @@ def cmd_fleet(args: argparse.Namespace, config: Config, out: Console, err: Conso
                   "a fleet shares siaga.store: postgresql://… / tidak ada armada: "
                   "penyimpanan SQLite hanya untuk satu instans", **SAY)
         return EXIT_USAGE
+    failures: tuple[type[Exception], ...] = (StoreError, *driver_errors())
     try:
         conn = open_connection(s.store, s.state_dir, migrate=False)
-    except (StoreError, *driver_errors()) as exc:  # type: ignore[misc]
+    except failures as exc:
         err.print(f"siaga fleet: cannot open {describe(s.store, s.state_dir)}: {exc}", **SAY)
         return EXIT_FAIL
     try:
         view = snapshot(conn, s.lease_timeout)
-    except driver_errors() as exc:
+    except failures as exc:
         err.print(f"siaga fleet: {describe(s.store, s.state_dir)}: {exc} "
                   "(run `siaga migrate` first?)", **SAY)
         return EXIT_FAIL

@@ -1,0 +1,339 @@
+"""A fleet on a real PostgreSQL: several `siaga run` processes sharing one store.
+
+Shards: each check is probed by exactly one instance, and a killed instance's share moves
+to the others within the lease timeout. Failover: the pager is killed with SIGKILL in the
+middle of an escalation; the next step arrives exactly once, from the new pager, and the
+ack link the old pager signed works on the new one."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import aiohttp
+import psycopg
+import pytest
+
+from monitor.fleet.slots import owner, parse_shard, timings
+from tests.daemons import until
+
+pytestmark = pytest.mark.slow
+
+LEASE_TIMEOUT = 15.0  # the default: what an operator gets without writing it
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Instance:
+    """One `siaga run` of the fleet, as a real process."""
+
+    def __init__(self, tmp: Path, name: str, text: str) -> None:
+        self.name, self.port = name, free_port()
+        self.dir = tmp / name
+        self.dir.mkdir()
+        self.path = self.dir / "checks.yaml"
+        self.path.write_text(text.replace("@PORT@", str(self.port))
+                             .replace("@STATE@", str(self.dir / "state"))
+                             .replace("@NAME@", name))
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.log = None
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> Instance:
+        self.log = open(self.dir / "log", "wb")  # noqa: SIM115 (closed in stop)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "monitor", "-c", str(self.path), "run"],
+            stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
+        return self
+
+    def kill9(self) -> None:
+        assert self.proc is not None
+        os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(5)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.kill9()
+        if self.log is not None:
+            self.log.close()
+
+    async def metrics(self, http: aiohttp.ClientSession) -> str:
+        async with http.get(self.base + "/metrics") as r:
+            assert r.status == 200
+            return await r.text()
+
+    async def probes(self, http: aiohttp.ClientSession) -> dict[str, float]:
+        """Probes run per check, from this instance's own /metrics."""
+        counts: dict[str, float] = {}
+        for line in (await self.metrics(http)).splitlines():
+            if line.startswith("siaga_probes_total{"):
+                check = re.search(r'check="([^"]+)"', line)
+                assert check is not None, line
+                counts[check[1]] = counts.get(check[1], 0.0) + float(line.rsplit(" ", 1)[1])
+        return counts
+
+    async def ready(self, http: aiohttp.ClientSession) -> bool:
+        try:
+            async with http.get(self.base + "/healthz") as r:
+                return r.status in (200, 503)
+        except aiohttp.ClientError:
+            return False
+
+
+async def wait_ready(http: aiohttp.ClientSession, *instances: Instance) -> None:
+    for i in instances:
+        for _ in range(200):
+            if await i.ready(http):
+                break
+            assert i.proc is not None and i.proc.poll() is None, (
+                f"{i.name} exited: {(i.dir / 'log').read_text()[-2000:]}")
+            await asyncio.sleep(0.1)
+        else:
+            raise AssertionError(f"{i.name} did not answer: {(i.dir / 'log').read_text()[-2000:]}")
+
+
+def fleet_rows(url: str, sql: str) -> list[tuple[object, ...]]:
+    with psycopg.connect(os.path.expandvars(url), autocommit=True) as pg:
+        return pg.execute(sql).fetchall()
+
+
+SHARDED = """
+siaga:
+  listen: "127.0.0.1:@PORT@"
+  state_dir: "@STATE@"
+  store: "{store}"
+  instance: "@NAME@"
+  shard: "{shard}"
+defaults: {{interval: 2s, timeout: 1s}}
+checks:
+{checks}
+"""
+
+
+async def test_three_shards_probe_each_check_once_and_a_killed_ones_checks_move_within_the_lease(
+        tmp_path, targets, postgres, monkeypatch):
+    monkeypatch.setenv("PG_PASSWORD", postgres.password)
+    store = postgres.config_url(postgres.database())
+    checks = "\n".join(f'  - {{name: svc-{n:03d}, http: {{url: "{targets.url(f"s{n}")}"}}}}'
+                       for n in range(300))
+    fleet = [Instance(tmp_path, f"node-{i}", SHARDED.format(store=store, shard=f"{i}/3",
+                                                           checks=checks))
+             for i in (1, 2, 3)]
+    try:
+        for i in fleet:
+            i.start()
+        async with aiohttp.ClientSession() as http:
+            await wait_ready(http, *fleet)
+            # every check probed, each by exactly one instance (a few rounds in)
+            await asyncio.sleep(3 * timings(LEASE_TIMEOUT)[0] + 2)
+            before = {i.name: await i.probes(http) for i in fleet}
+            await asyncio.sleep(4.5)
+            after = {i.name: await i.probes(http) for i in fleet}
+            probed_by = {f"svc-{n:03d}": [i.name for i in fleet
+                                          if after[i.name].get(f"svc-{n:03d}", 0)
+                                          > before[i.name].get(f"svc-{n:03d}", 0)]
+                         for n in range(300)}
+            assert all(len(who) == 1 for who in probed_by.values()), {
+                c: w for c, w in probed_by.items() if len(w) != 1}
+            shares = {i.name: sum(1 for w in probed_by.values() if w == [i.name]) for i in fleet}
+            assert sum(shares.values()) == 300 and min(shares.values()) > 60, shares
+            # the split is the one rendezvous hashing of the shard slots gives
+            slots = ["1/3", "2/3", "3/3"]
+            assert all(who == [f"node-{slots.index(owner(c, slots)) + 1}"]
+                       for c, who in probed_by.items())
+
+            # kill -9 node-2: its checks are probed by the other two within the lease timeout
+            lost = {c for c, w in probed_by.items() if w == ["node-2"]}
+            seen = {i.name: await i.probes(http) for i in (fleet[0], fleet[2])}
+            fleet[1].kill9()
+            killed = time.monotonic()
+            moved_at: dict[str, float] = {}
+            while len(moved_at) < len(lost) and time.monotonic() - killed < LEASE_TIMEOUT + 10:
+                await asyncio.sleep(0.5)
+                for i in (fleet[0], fleet[2]):
+                    now = await i.probes(http)
+                    for c in lost - moved_at.keys():
+                        if now.get(c, 0) > seen[i.name].get(c, 0):
+                            moved_at[c] = time.monotonic() - killed
+            assert len(moved_at) == len(lost), f"{len(lost) - len(moved_at)} checks orphaned"
+            took = max(moved_at.values())
+            print(f"\nshard move: {len(lost)} checks probed elsewhere {took:.1f} s after kill -9")
+            assert took <= LEASE_TIMEOUT, took
+            # and still exactly once: the two survivors never probe the same check
+            a, b = await fleet[0].probes(http), await fleet[2].probes(http)
+            await asyncio.sleep(4.5)
+            a2, b2 = await fleet[0].probes(http), await fleet[2].probes(http)
+            both = [c for c in probed_by if a2.get(c, 0) > a.get(c, 0) and b2.get(c, 0) > b.get(c, 0)]
+            assert not both, both
+            rows = fleet_rows(store, "SELECT instance FROM fleet_members ORDER BY instance")
+            assert ("node-1",) in rows and ("node-3",) in rows
+    finally:
+        for i in fleet:
+            i.stop()
+
+
+FAILOVER = """
+siaga:
+  listen: "127.0.0.1:@PORT@"
+  state_dir: "@STATE@"
+  store: "{store}"
+  instance: "@NAME@"
+  public_url: "http://siaga.example.test"
+checks:
+  - {{name: portal, title: Portal Layanan, interval: 2s, timeout: 1s, http: {{url: "{url}"}}}}
+oncall:
+  officers:
+    budi: {{notify: ["{budi}"]}}
+    sari: {{notify: ["{sari}"]}}
+    rina: {{notify: ["{rina}"]}}
+  rotations: [{{name: piket, every: 1d, officers: [budi]}}]
+  escalation:
+    default:
+      steps: [{{notify: on_duty}}, {{after: 20s, notify: sari}}, {{after: 40s, notify: rina}}]
+"""
+
+
+async def test_the_pager_killed_mid_escalation_next_step_arrives_once_from_the_new_pager(
+        tmp_path, targets, json_receiver, postgres, monkeypatch):
+    monkeypatch.setenv("PG_PASSWORD", postgres.password)
+    store = postgres.config_url(postgres.database())
+    text = FAILOVER.format(store=store, url=targets.url("health"),
+                           budi=json_receiver.url("/budi"), sari=json_receiver.url("/sari"),
+                           rina=json_receiver.url("/rina"))
+    first = Instance(tmp_path, "jakarta-a", text).start()
+    others = [Instance(tmp_path, name, text) for name in ("jakarta-b", "jakarta-c")]
+    try:
+        async with aiohttp.ClientSession() as http:
+            await wait_ready(http, first)
+            await until(lambda: fleet_rows(store, "SELECT holder FROM fleet_lease")
+                        == [("jakarta-a",)], 10, "jakarta-a holds the pager's lease")
+            for i in others:
+                i.start()
+            await wait_ready(http, *others)
+            await asyncio.sleep(4)  # the others joined and took their share
+
+            targets.status["health"] = 503
+            posts = await json_receiver.wait_for(1, timeout=20)
+            assert posts[0].path == "/budi"
+            step1_at = time.monotonic()
+            ack_path = re.search(r"/ack/[A-Za-z0-9_\-.]+", posts[0].json["message"]).group(0)
+
+            # step 2 is due 20 s after step 1; kill the pager 18 s in: due 2 s after the kill
+            await asyncio.sleep(18 - (time.monotonic() - step1_at))
+            assert len(json_receiver.posts) == 1
+            first.kill9()
+            killed = time.monotonic()
+            posts = await json_receiver.wait_for(2, timeout=LEASE_TIMEOUT + 2 + 5)
+            took = time.monotonic() - killed
+            print(f"\nfailover: step 2 sent {took:.1f} s after the pager was killed")
+            assert posts[1].path == "/sari"
+            assert took <= LEASE_TIMEOUT + 2, took
+            holder = fleet_rows(store, "SELECT holder FROM fleet_lease")[0][0]
+            assert holder in ("jakarta-b", "jakarta-c")
+            new = next(i for i in others if i.name == holder)
+            other = next(i for i in others if i.name != holder)
+
+            # the ack link budi got from the old pager, followed on a member that is not the
+            # pager (a load balancer may send it anywhere): it is forwarded and applied
+            async with http.post(other.base + ack_path) as r:
+                body = await r.text()
+                assert r.status == 200, body
+            incidents = fleet_rows(store, "SELECT status, acked_by FROM incidents")
+            assert incidents == [("acknowledged", "budi")]
+            async with http.post(new.base + ack_path) as r:  # replay refused on the pager
+                assert r.status == 409
+
+            # acknowledged: rina's step (due 40 s after step 1) never comes
+            await asyncio.sleep(max(0.0, 42 - (time.monotonic() - step1_at)))
+            assert [p.path for p in json_receiver.posts] == ["/budi", "/sari"]
+            sent = fleet_rows(store, "SELECT recipient, status FROM outbox ORDER BY id")
+            assert sent == [("budi", "sent"), ("sari", "sent")], sent
+
+            # the fleet still does its job afterwards: recovery is told once
+            targets.status["health"] = 200
+            await json_receiver.wait_for(3, timeout=20)
+            await asyncio.sleep(3)
+            assert len(json_receiver.posts) == 3
+            async with http.get(new.base + "/metrics") as r:
+                assert "siaga_fleet_pager 1.0" in await r.text()
+    finally:
+        for i in (first, *others):
+            i.stop()
+
+
+async def test_siaga_fleet_lists_roles_and_a_dead_member(tmp_path, targets, postgres,
+                                                         monkeypatch):
+    monkeypatch.setenv("PG_PASSWORD", postgres.password)
+    store = postgres.config_url(postgres.database())
+    checks = "\n".join(f'  - {{name: svc-{n}, http: {{url: "{targets.url(f"s{n}")}"}}}}'
+                       for n in range(10))
+    fleet = [Instance(tmp_path, f"node-{i}", SHARDED.format(store=store, shard=f"{i}/2",
+                                                           checks=checks)) for i in (1, 2)]
+    try:
+        fleet[0].start()
+        async with aiohttp.ClientSession() as http:
+            await wait_ready(http, fleet[0])
+            fleet[1].start()
+            await wait_ready(http, fleet[1])
+        def fleet_json() -> dict:
+            said = subprocess.run([sys.executable, "-m", "monitor", "-c", str(fleet[0].path),
+                                   "fleet", "--json"], capture_output=True, text=True, timeout=30)
+            assert said.returncode == 0, said.stderr
+            assert postgres.password not in said.stdout + said.stderr
+            return json.loads(said.stdout)
+
+        # a member's row says its share from the renewal after it learnt of the other (≤ 2)
+        deadline = time.monotonic() + 3 * timings(LEASE_TIMEOUT)[0] + 2
+        view = fleet_json()
+        while sum(m["probing"] for m in view["members"]) != 10:
+            assert time.monotonic() < deadline, view
+            await asyncio.sleep(0.5)
+            view = fleet_json()
+        assert view["pager"] == "node-1" and view["missing_shards"] == []
+        assert {(m["instance"], m["role"], m["slot"]) for m in view["members"]} == {
+            ("node-1", "pager", "1/2"), ("node-2", "prober", "2/2")}
+        fleet[1].kill9()
+        await asyncio.sleep(timings(LEASE_TIMEOUT)[1] + 1)
+        said = subprocess.run([sys.executable, "-m", "monitor", "-c", str(fleet[0].path),
+                               "fleet"], capture_output=True, text=True, timeout=30)
+        assert said.returncode == 0, said.stderr
+        assert "2/2" in said.stdout and ("mati" in said.stdout or "dead" in said.stdout)
+        assert "Shard" in said.stdout
+    finally:
+        for i in fleet:
+            i.stop()
+
+
+def test_shard_values_are_checked():
+    assert parse_shard("2/3") == (2, 3)
+    for bad in ("0/3", "4/3", "x", "1/0"):
+        with pytest.raises(ValueError):
+            parse_shard(bad)
+
+
+def test_rendezvous_moves_only_the_lost_slots_checks():
+    names = [f"c{n}" for n in range(2000)]
+    three = {n: owner(n, ["1/3", "2/3", "3/3"]) for n in names}
+    two = {n: owner(n, ["1/3", "3/3"]) for n in names}
+    assert all(two[n] == three[n] for n in names if three[n] != "2/3")
+    shares = [sum(1 for v in three.values() if v == s) for s in ("1/3", "2/3", "3/3")]
+    assert min(shares) > 550, shares
