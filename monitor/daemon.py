@@ -242,8 +242,12 @@ class Daemon:
         """Reloads, heartbeats, push rate limits and store health."""
         self.reloader = Reloader(lambda: self.config.path, self.reload,
                                  prepare=self.engine.diff)  # compared off the loop
+        shared = ((lambda name, make: self.store.call(shared_secret, name, make))
+                  if self.fleet.enabled else None)
         self.heartbeats = Heartbeats(self.engine, self.store,
-                                     Tokens(Path(config.settings.state_dir)), config.settings.tz)
+                                     Tokens(Path(config.settings.state_dir), shared),
+                                     config.settings.tz, owns=self.fleet.owns,
+                                     fleet=self.fleet.enabled)
         self.on_reload.append(lambda c: setattr(self.heartbeats, "tz", c.settings.tz))
         self.push_limit = RateLimit()
         self.store_health = StoreHealth(self.store)

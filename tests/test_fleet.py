@@ -182,7 +182,8 @@ async def test_three_shards_probe_each_check_once_and_a_killed_ones_checks_move_
             a, b = await fleet[0].probes(http), await fleet[2].probes(http)
             await asyncio.sleep(4.5)
             a2, b2 = await fleet[0].probes(http), await fleet[2].probes(http)
-            both = [c for c in probed_by if a2.get(c, 0) > a.get(c, 0) and b2.get(c, 0) > b.get(c, 0)]
+            both = [c for c in probed_by
+                    if a2.get(c, 0) > a.get(c, 0) and b2.get(c, 0) > b.get(c, 0)]
             assert not both, both
             rows = fleet_rows(store, "SELECT instance FROM fleet_members ORDER BY instance")
             assert ("node-1",) in rows and ("node-3",) in rows
@@ -337,3 +338,62 @@ def test_rendezvous_moves_only_the_lost_slots_checks():
     assert all(two[n] == three[n] for n in names if three[n] != "2/3")
     shares = [sum(1 for v in three.values() if v == s) for s in ("1/3", "2/3", "3/3")]
     assert min(shares) > 550, shares
+
+
+HEARTBEATS = """
+siaga:
+  listen: "127.0.0.1:@PORT@"
+  state_dir: "@STATE@"
+  store: "{store}"
+  instance: "@NAME@"
+checks:
+{checks}
+"""
+
+
+async def test_a_heartbeat_pushed_to_any_member_counts_and_a_failure_pushed_anywhere_is_judged(
+        tmp_path, postgres, monkeypatch):
+    monkeypatch.setenv("PG_PASSWORD", postgres.password)
+    store = postgres.config_url(postgres.database())
+    checks = "\n".join(f"  - {{name: job-{n}, heartbeat: {{every: 1h, grace: 10m}}}}"
+                       for n in range(6))
+    fleet = [Instance(tmp_path, f"node-{i}", HEARTBEATS.format(store=store, checks=checks))
+             for i in (1, 2)]
+    try:
+        for i in fleet:
+            i.start()
+        async with aiohttp.ClientSession() as http:
+            await wait_ready(http, *fleet)
+            await asyncio.sleep(2 * timings(LEASE_TIMEOUT)[0] + 1)
+            urls = []
+            for i in fleet:  # both members hand out the same push URL
+                said = subprocess.run([sys.executable, "-m", "monitor", "-c", str(i.path),
+                                       "heartbeat-url", "job-0"], capture_output=True,
+                                      text=True, timeout=30)
+                assert said.returncode == 0, said.stderr
+                urls.append(re.search(r"/push/job-0/[A-Za-z0-9_\-]+", said.stdout).group(0))
+            assert urls[0] == urls[1]
+            for n in range(6):  # every job pings a member at random: all go to node-1
+                token_url = subprocess.run(
+                    [sys.executable, "-m", "monitor", "-c", str(fleet[1].path), "heartbeat-url",
+                     f"job-{n}"], capture_output=True, text=True, timeout=30).stdout
+                path = re.search(rf"/push/job-{n}/[A-Za-z0-9_\-]+", token_url).group(0)
+                async with http.get(fleet[0].base + path) as r:
+                    assert r.status == 200, await r.text()
+            await asyncio.sleep(4 + 1)  # two evaluation rounds of the owners
+            for i in fleet:
+                text = await i.metrics(http)
+                states = dict(re.findall(r'siaga_check_state\{check="(job-\d)"[^}]*\} (\S+)',
+                                         text))
+                assert states and all(v == "1.0" for v in states.values()), (i.name, states)
+            # a failure pushed to node-2 is judged DOWN by whoever owns the job
+            async with http.get(fleet[1].base + urls[0] + "/fail") as r:
+                assert r.status == 200
+            await asyncio.sleep(4 + 2 + 1)
+            for i in fleet:
+                text = await i.metrics(http)
+                state = re.search(r'siaga_check_state\{check="job-0"[^}]*\} (\S+)', text)
+                assert state is not None and state[1] == "3.0", (i.name, state)
+    finally:
+        for i in fleet:
+            i.stop()

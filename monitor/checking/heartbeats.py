@@ -147,8 +147,10 @@ def overran(spec: HeartbeatSpec, last_ping: float | None, last_start: float | No
 class Tokens:
     """Per-check push tokens: the configured one, else one generated once and kept on disk."""
 
-    def __init__(self, state_dir: str | Path) -> None:
+    def __init__(self, state_dir: str | Path,
+                 shared: Callable[[str, Callable[[], str]], str] | None = None) -> None:
         self.dir = Path(state_dir) / "heartbeat-tokens"
+        self.shared = shared  # a fleet: tokens kept in the store, the same on every member
         self._cache: dict[str, str] = {}
 
     def token(self, check: Check) -> str:
@@ -160,6 +162,8 @@ class Tokens:
         return cached
 
     def _load_or_create(self, name: str) -> str:
+        if self.shared is not None:
+            return self.shared(f"heartbeat:{name}", lambda: secrets.token_urlsafe(32))
         self.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         made = read_or_create(self.dir / name, lambda: secrets.token_urlsafe(32).encode())
         return made.decode().strip()
@@ -202,8 +206,12 @@ class Heartbeats:
     """Takes pings, keeps them in the store, and feeds the engine."""
 
     def __init__(self, engine: Engine, store: Store, tokens: Tokens, tz: ZoneInfo,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, *,
+                 owns: Callable[[str], bool] = lambda name: True, fleet: bool = False) -> None:
         self.engine, self.store, self.tokens, self.tz = engine, store, tokens, tz
+        # In a fleet a push may reach any member; the one that owns the heartbeat judges it
+        # from the pings in the store, read again at every tick.
+        self.owns, self.fleet = owns, fleet
         self.clock = clock
         self.pings: dict[str, Pings] = {}
         self._unsaved: set[str] = set()  # began waiting for a first ping; not stored yet
@@ -227,14 +235,16 @@ class Heartbeats:
         elif what == "fail":
             p.last_fail, p.last_exit_code = now, exit_code
             p.last_fail_message = (message or "")[:MESSAGE_LIMIT] or None
-            self._record(check, False, _failure(p.last_fail_message, exit_code))
+            if self.owns(check.name):
+                self._record(check, False, _failure(p.last_fail_message, exit_code))
         else:
             running = p.last_start is not None and p.last_start > max(
                 p.last_ping or 0, p.last_fail or 0)
             p.last_duration = now - p.last_start if running and p.last_start else None
             p.last_ping = now
             took = f" after {p.last_duration:.1f}s" if p.last_duration is not None else ""
-            self._record(check, True, f"ping received{took}", p.last_duration or 0.0)
+            if self.owns(check.name):
+                self._record(check, True, f"ping received{took}", p.last_duration or 0.0)
         event(log, "heartbeat", check=check.name, ping=what)
         try:
             await self.store.run(save_pings, check.name, Pings(**{c: getattr(p, c)
@@ -253,7 +263,7 @@ class Heartbeats:
         faults = self.engine.faults
         for name, check in self._heartbeat_checks():
             rt = self.engine.runtime.get(name)
-            if rt is None:
+            if rt is None or not self.owns(name):
                 continue
             try:  # one heartbeat that cannot be judged must not stop the ones after it
                 self._judge(name, check, rt, now)
@@ -289,6 +299,19 @@ class Heartbeats:
 
     async def tick(self) -> None:
         """Judge every heartbeat, then store the waits for a first ping that began now."""
+        if self.fleet and self._heartbeat_checks():
+            stored = await self.store.run(load_pings)  # pushes other members took
+            for name in self._unsaved:
+                if name in self.pings:
+                    stored.setdefault(name, self.pings[name])
+            for name, p in stored.items():  # a failure pushed to another member
+                seen = self.pings.get(name)
+                check = self.engine.checks.get(name)
+                if (check is not None and self.owns(name) and p.last_fail is not None
+                        and p.last_fail > ((seen.last_fail or 0) if seen else 0)):
+                    self._record(check, False, _failure(p.last_fail_message,
+                                                        p.last_exit_code))
+            self.pings = stored
         self.evaluate()
         if not self._unsaved:
             return

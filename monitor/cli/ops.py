@@ -11,6 +11,9 @@ from monitor.checking.heartbeats import KIND, Tokens
 from monitor.cli.client import Client
 from monitor.config.model import Config
 from monitor.config.schema import did_you_mean
+from monitor.errors import StoreError
+from monitor.fleet.membership import shared_secret
+from monitor.store.engine import is_postgresql, open_connection
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 
@@ -31,7 +34,15 @@ def push_urls(config: Config, name: str) -> dict[str, str]:
     """The push URLs of heartbeat `name`. With a file that does not validate (no checks
     known), the token the daemon generated and keeps in the state directory still serves."""
     check = config.check(name)
-    if check is not None and check.kind == KIND:
+    s = config.settings
+    if check is not None and check.kind == KIND and is_postgresql(s.store):
+        conn = open_connection(s.store, s.state_dir)  # a fleet's tokens live in its store
+        try:
+            token = Tokens(s.state_dir, lambda key, make: shared_secret(conn, key, make)).token(
+                check)
+        finally:
+            conn.close()
+    elif check is not None and check.kind == KIND:
         token = Tokens(config.settings.state_dir).token(check)
     elif not config.checks and (Tokens(config.settings.state_dir).dir / name).is_file():
         token = (Tokens(config.settings.state_dir).dir / name).read_text().strip()
@@ -45,6 +56,9 @@ def cmd_heartbeat_url(args: argparse.Namespace, config: Config, out: Console,
                       err: Console) -> int:
     try:
         urls = push_urls(config, args.name)
+    except StoreError as exc:
+        err.print(f"siaga heartbeat-url: {exc}", markup=False, highlight=False, soft_wrap=True)
+        return EXIT_FAIL
     except KeyError:
         names = [c.name for c in config.checks if c.kind == KIND]
         hint = did_you_mean(args.name, names)
