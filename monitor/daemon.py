@@ -27,6 +27,7 @@ from monitor.checking.engine import Engine, ReloadSummary
 from monitor.checking.faults import Faults
 from monitor.checking.heartbeats import Heartbeats, Tokens
 from monitor.checking.scheduler import Scheduler
+from monitor.checking.state import State
 from monitor.checking.watchdog import Watchdog
 from monitor.config.loader import load_config
 from monitor.config.model import Check, Config
@@ -175,12 +176,23 @@ class Daemon:
         self.fleet = Fleet(self.store, self.engine, instance=s.instance or socket.gethostname(),
                            location=s.location, shard=parse_shard(shard) if shard else None,
                            lease_timeout=s.lease_timeout, listen=s.listen,
-                           lateness=self.lateness_p99)
+                           lateness=self.lateness_p99, blind=self.blind)
+        self.engine.voting = self.fleet.enabled
+        self._guards = [c.name for c in config.checks if c.connectivity]
+        self.on_reload.append(lambda c: setattr(
+            self, "_guards", [x.name for x in c.checks if x.connectivity]))
         self.engine.on_result.append(self.fleet.note_result)
         self.fleet.on_owned.append(self._reschedule)
         self.fleet.on_role.append(self._role_changed)
         for gauge in self.fleet.gauges():
             self.metrics.add(gauge)
+
+    def blind(self) -> bool:
+        """This instance's own network fails (a connectivity guard is DOWN): in a fleet its
+        location does not vote on checks with `locations`."""
+        runtime = self.engine.runtime
+        return any(name in runtime and runtime[name].state.state is State.DOWN
+                   for name in self._guards)
 
     def _reschedule(self) -> None:
         """The fleet gave this instance another share of the checks."""
@@ -230,10 +242,13 @@ class Daemon:
                            blind_spots=self.blind_spots, alerts=self.alerts.views,
                            active=self.fleet.is_pager)
         self.fleet.on_adopted.append(self.pager.note_result)
+        self.fleet.on_verdict.append(  # the pager records a verdict's change, once
+            lambda check, change: self.pager.on_transition(check, change, None)
+            if self.fleet.is_pager() else None)
         self.fleet.on_adopted.append(lambda check, *_: self.uptime.changed(check.name))
         self.pager.on_resolved.append(self.alerts.on_resolved)
         self.watchdog.on_change.append(lambda stale: self.pager.wake())
-        self.engine.on_result.append(self.pager.note_result)
+        self.engine.on_view.append(self.pager.note_result)
         self.engine.on_transition.append(self.pager.on_transition)
         self.on_reload.append(self.pager.apply_config)
         self.actions = Actions(self.pager, fleet=self.fleet.enabled)

@@ -12,6 +12,8 @@ from urllib.parse import urlsplit
 class ForwardProxy:
     def __init__(self, credentials: str | None = None) -> None:
         self.credentials = credentials  # "user:password" the proxy demands, if any
+        self.cut = False  # the uplink behind it is down: every request fails to connect
+        self.blocked: set[str] = set()  # paths a firewall on this way answers 502 for
         self.seen: list[tuple[str, str]] = []  # (method, request target) as received
         self.port = 0
         self._server: asyncio.Server | None = None
@@ -24,13 +26,19 @@ class ForwardProxy:
         return self
 
     async def stop(self) -> None:
-        """Hang up every connection and let each handler end on its own (a handler task
-        cancelled by the server's close makes asyncio log an error)."""
-        for writer in list(self._open):
-            writer.transport.abort()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        """Stop accepting, hang up every connection and let each handler end on its own (a
+        handler task cancelled by the server's close makes asyncio log an error)."""
         if self._server is not None:
             self._server.close()
+        while True:
+            for writer in list(self._open):
+                writer.transport.abort()
+            pending = [t for t in self._tasks if not t.done()]
+            if not pending:
+                break
+            await asyncio.gather(*pending, return_exceptions=True)
+            await asyncio.sleep(0)  # a connection accepted meanwhile starts its handler
+        if self._server is not None:
             await self._server.wait_closed()
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -39,6 +47,9 @@ class ForwardProxy:
         self._tasks.add(task)
         self._open.add(writer)
         try:
+            if self.cut:  # the connection is refused at once
+                writer.transport.abort()
+                return
             head = await reader.readuntil(b"\r\n\r\n")
             lines = head.decode("latin-1").split("\r\n")
             method, target, _ = lines[0].split(" ", 2)
@@ -49,6 +60,10 @@ class ForwardProxy:
                 writer.write(b"HTTP/1.1 407 Proxy Authentication Required\r\n"
                              b'Proxy-Authenticate: Basic realm="proxy"\r\n'
                              b"Content-Length: 0\r\n\r\n")
+                await writer.drain()
+                return
+            if urlsplit(target).path in self.blocked:
+                writer.write(b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n")
                 await writer.drain()
                 return
             if method == "CONNECT":
@@ -69,6 +84,9 @@ class ForwardProxy:
             pass
         finally:
             writer.close()
+            self._open.discard(writer)
+            with contextlib.suppress(Exception):
+                await writer.wait_closed()
 
     def _authorized(self, header: str | None) -> bool:
         if self.credentials is None:

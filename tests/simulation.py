@@ -43,7 +43,7 @@ class Simulation:
                            if held else None,
                            suppression_key=(lambda now: int(now)) if held else
                            (lambda now: None))
-        self.engine.on_result.append(self.pager.note_result)
+        self.engine.on_view.append(self.pager.note_result)
         self.engine.on_transition.append(self.pager.on_transition)
         self.fails = fails
         self.slots = [(T0 + offset, name) for name, offset in offsets.items()]

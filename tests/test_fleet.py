@@ -397,3 +397,113 @@ async def test_a_heartbeat_pushed_to_any_member_counts_and_a_failure_pushed_anyw
     finally:
         for i in fleet:
             i.stop()
+
+
+LOCATED = """
+siaga:
+  listen: "127.0.0.1:@PORT@"
+  state_dir: "@STATE@"
+  store: "{store}"
+  instance: "@NAME@"
+  location: {location}
+defaults: {{interval: 2s, timeout: 1s, proxy: "http://127.0.0.1:{proxy}"}}
+checks:
+  - {{name: uplink, connectivity: true, http: {{url: "{guard}"}}}}
+  - name: portal
+    title: Portal Layanan
+    http: {{url: "{portal}"}}
+    locations: [jakarta-1, makassar-1]
+    quorum: 2
+oncall:
+  officers:
+    budi: {{notify: ["{budi}"]}}
+  rotations: [{{name: piket, every: 1d, officers: [budi]}}]
+"""
+
+
+async def verdicts(http: aiohttp.ClientSession, fleet: list[Instance]) -> set[str]:
+    """The portal's state as each member's /metrics shows it (one verdict per check)."""
+    found = set()
+    for i in fleet:
+        state = re.search(r'siaga_check_state\{check="portal"[^}]*\} (\S+)',
+                          await i.metrics(http))
+        assert state is not None, i.name
+        found.add(state[1])
+    return found
+
+
+async def test_quorum_two_locations_one_sees_it_down_no_page_both_one_page_naming_both(
+        tmp_path, targets, json_receiver, postgres, monkeypatch):
+    """Three instances in two locations, each location reaching the network through its own
+    uplink (a forward proxy on 127.0.0.1 the test can block or cut)."""
+    from tests.proxy import ForwardProxy
+
+    monkeypatch.setenv("PG_PASSWORD", postgres.password)
+    store = postgres.config_url(postgres.database())
+    uplinks = {"jakarta-1": await ForwardProxy().start(),
+               "makassar-1": await ForwardProxy().start()}
+
+    def config(location: str) -> str:
+        return LOCATED.format(store=store, location=location, proxy=uplinks[location].port,
+                              guard=targets.url("guard"), portal=targets.url("portal"),
+                              budi=json_receiver.url("/budi"))
+
+    fleet = [Instance(tmp_path, "jkt-a", config("jakarta-1")),
+             Instance(tmp_path, "jkt-b", config("jakarta-1")),
+             Instance(tmp_path, "mks-a", config("makassar-1"))]
+    try:
+        fleet[0].start()
+        async with aiohttp.ClientSession() as http:
+            await wait_ready(http, fleet[0])
+            for i in fleet[1:]:
+                i.start()
+            await wait_ready(http, *fleet)
+            await asyncio.sleep(2 * timings(LEASE_TIMEOUT)[0] + 4)
+            assert await verdicts(http, fleet) == {"1.0"}  # UP everywhere
+            # each location probes the portal: one of jkt-a/jkt-b, and mks-a
+            before = [(await i.probes(http)).get("portal", 0) for i in fleet]
+            await asyncio.sleep(4.5)
+            probes = [(await i.probes(http)).get("portal", 0) - b for i, b in zip(fleet, before)]
+            assert probes[2] > 0 and (probes[0] > 0) != (probes[1] > 0), probes
+
+            # down from Makassar only (a firewall on its way): no page, still UP
+            uplinks["makassar-1"].blocked.add("/portal")
+            await asyncio.sleep(3 * 2 + 1 + 12)  # fail_after 3 × 2 s, and then some
+            assert json_receiver.posts == []
+            assert await verdicts(http, fleet) == {"1.0"}
+            rows = fleet_rows(store, "SELECT location, state FROM fleet_states "
+                                     "WHERE check_name='portal' ORDER BY location")
+            assert rows == [("jakarta-1", "up"), ("makassar-1", "down")]
+
+            # down from both: exactly one page, naming both locations
+            uplinks["jakarta-1"].blocked.add("/portal")
+            posts = await json_receiver.wait_for(1, timeout=20)
+            await asyncio.sleep(5)
+            assert len(json_receiver.posts) == 1
+            page = posts[0].json["message"]
+            assert "jakarta-1 dan makassar-1" in page, page
+            assert await verdicts(http, fleet) == {"3.0"}
+
+            # back from Jakarta: the verdict is no longer DOWN (quorum 2), one "resolved"
+            uplinks["jakarta-1"].blocked.clear()
+            await json_receiver.wait_for(2, timeout=20)
+            await asyncio.sleep(3)
+            assert len(json_receiver.posts) == 2
+            assert await verdicts(http, fleet) == {"1.0"}
+
+            # Makassar's uplink cut: its guard fails, it stops voting; the portal then
+            # really goes down: Jakarta alone decides, and the page says Makassar is blind
+            uplinks["makassar-1"].blocked.clear()
+            uplinks["makassar-1"].cut = True
+            await asyncio.sleep(3 * 2 + 1 + 2 * timings(LEASE_TIMEOUT)[0])
+            assert len(json_receiver.posts) == 2  # a blind location's DOWN is no page
+            targets.status["portal"] = 503
+            posts = await json_receiver.wait_for(3, timeout=20)
+            page = posts[2].json["message"]
+            assert "tidak dapat diakses dari jakarta-1" in page, page
+            assert "makassar-1" in page and "terganggu" in page, page
+    finally:
+        for i in fleet:
+            i.stop()
+        for proxy in uplinks.values():
+            await proxy.stop()

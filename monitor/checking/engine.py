@@ -45,6 +45,12 @@ class Runtime:
     def shown_state(self) -> State:
         return State.MAINTENANCE if self.maintenance else self.state.state
 
+    def with_probes_of(self, local: Runtime) -> Runtime:
+        """This verdict with the probes one location ran (a fleet's /metrics: the state is
+        the fleet's verdict, the probe figures this instance's own)."""
+        return Runtime(self.state, local.last, self.transitions, local.probes, local.failures,
+                       self.changes, self.maintenance, local.latency, self.seen)
+
 
 @dataclass(slots=True)
 class ReloadSummary:
@@ -74,7 +80,12 @@ class Engine:
         self.clock = clock
         self.runtime: dict[str, Runtime] = {name: self.fresh() for name in self.checks}
         self.on_result: list[ResultListener] = []
+        self.on_view: list[ResultListener] = []  # results that carry the check's own state
         self.on_transition: list[TransitionListener] = []
+        # A fleet: a check with `locations` is judged by their votes (monitor.fleet); the
+        # probes here feed this location's own view of it, `local`, which is one vote.
+        self.voting = False
+        self.local: dict[str, Runtime] = {}
 
     def fresh(self) -> Runtime:
         return Runtime(seen=self.clock())
@@ -117,6 +128,10 @@ class Engine:
             if not current.same_target(check):
                 return None
             check = current
+        voted = self.voting and check.voted
+        if voted:
+            rt.seen = self.clock()  # the verdict is alive while its votes are
+            rt = self.local.get(check.name) or self.local.setdefault(check.name, self.fresh())
         rt.last = result
         rt.seen = self.clock()
         rt.probes += 1
@@ -129,6 +144,13 @@ class Engine:
             degraded=result.degraded, flapping=check.flapping,
         )
         for listener in self.on_result:
+            listener(check, result, rt.state)
+        if voted:  # one location's view: the verdict changes elsewhere (fleet.quorum)
+            if transition is not None:
+                event(log, "location_transition", check=check.name, old=transition.old,
+                      new=transition.new, reason=transition.reason)
+            return transition
+        for listener in self.on_view:
             listener(check, result, rt.state)
         if transition is not None:
             self.emit(check, transition, result)
@@ -175,7 +197,9 @@ class Engine:
             summary = self.diff(config)
         for name in summary.removed:
             del self.runtime[name]
+            self.local.pop(name, None)
         for name in (*summary.added, *summary.reset):
             self.runtime[name] = self.fresh()
+            self.local.pop(name, None)
         self.config, self.checks = config, summary.by_name
         return summary

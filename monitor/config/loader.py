@@ -187,6 +187,11 @@ def _check_fields() -> dict[str, Field]:
                              default=[], single_ok=True),
         "connectivity": Bool("Reference target for Siaga's own network (connectivity guard)",
                              default=False),
+        "locations": ListOf(Str(pattern=NAME_PATTERN, hint=NAME_HINT),
+                            "In a fleet: the locations (siaga.location of its instances) that "
+                            "each probe this check", default=[]),
+        "quorum": Int("In a fleet: how many of `locations` must see the check down for it "
+                      "to be DOWN (default: a majority)", default=None, min=1, max=100),
     }
     fields.update(INHERITED)
     for name, kind in KINDS.items():
@@ -242,6 +247,9 @@ def resolve_check(
     if inherit is not None:
         values["spec"] = inherit(defaults, os.environ if env is None else env)
     values["depends_on"] = tuple(values.get("depends_on", ()))
+    values["locations"] = tuple(values.get("locations", ()))
+    if values.get("quorum") is None:
+        values["quorum"] = len(values["locations"]) // 2 + 1 if values["locations"] else 0
     return Check(**values)
 
 
@@ -260,12 +268,27 @@ def cross_check(checks: list[tuple[str, Check]], ctx: Ctx) -> None:
                 f"{path}.interval" if f"{path}.interval" in ctx.places else path,
                 f"interval ({check.interval:g}s) is shorter than timeout ({check.timeout:g}s)",
             )
+        _votes(path, check, ctx)
         for i, dep in enumerate(check.depends_on):
             if dep not in seen and dep not in {c.name for _, c in checks}:
                 ctx.error_at(f"{path}.depends_on[{i}]", f"depends on {dep!r}, which is no check")
             elif dep == check.name:
                 ctx.error_at(f"{path}.depends_on[{i}]", "a check cannot depend on itself")
     _find_cycles(checks, ctx)
+
+
+def _votes(path: str, check: Check, ctx: Ctx) -> None:
+    """`locations` and `quorum` make sense together: a quorum its locations can reach."""
+    if len(set(check.locations)) != len(check.locations):
+        ctx.error_at(f"{path}.locations", "a location is listed twice")
+    if check.locations and check.quorum > len(check.locations):
+        ctx.error_at(f"{path}.quorum", f"quorum {check.quorum} is more than the "
+                     f"{len(check.locations)} location(s) listed")
+    if not check.locations and check.quorum:
+        ctx.error_at(f"{path}.quorum", "quorum needs `locations`: the locations that vote")
+    if check.locations and check.connectivity:
+        ctx.error_at(f"{path}.locations", "a connectivity guard is probed from every location "
+                     "on its own: it takes no locations")
 
 
 def _find_cycles(checks: list[tuple[str, Check]], ctx: Ctx) -> None:

@@ -61,6 +61,14 @@ class Check:
     flapping: FlapPolicy = FlapPolicy()
     escalation: str | None = None
     connectivity: bool = False  # a reference target telling whether Siaga's own network works
+    # In a fleet: probed from each of these locations, DOWN when `quorum` of them see it down
+    locations: tuple[str, ...] = ()
+    quorum: int = 0  # 0 without locations
+
+    @property
+    def voted(self) -> bool:
+        """Judged by several locations (monitor.fleet.quorum), not by one probe."""
+        return bool(self.locations)
 
     @property
     def display_name(self) -> str:

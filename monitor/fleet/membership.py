@@ -23,7 +23,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import secrets
+import socket
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -35,6 +37,7 @@ from monitor.checking.engine import Engine
 from monitor.checking.state import CheckState, State, Transition
 from monitor.config.model import Check
 from monitor.errors import StoreError
+from monitor.fleet.quorum import Vote, verdict
 from monitor.fleet.slots import owner, timings
 from monitor.probes.base import ProbeResult
 from monitor.store.engine import SQLITE, Conn, Store, dialect, transaction
@@ -55,6 +58,16 @@ def db_now(conn: Conn) -> float:
     return float(conn.execute("SELECT EXTRACT(EPOCH FROM clock_timestamp())").fetchone()[0])
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 @dataclass(frozen=True, slots=True)
 class Member:
     instance: str
@@ -67,6 +80,7 @@ class Member:
     probing: int
     lateness: float
     listen: str
+    blind: bool  # its connectivity guard fails: its location does not vote
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,13 +96,13 @@ class StateRow:
 
 
 MEMBER_COLUMNS = ("instance, location, slot, shards, started_at, seen_at, pager, probing, "
-                  "lateness, listen")
+                  "lateness, listen, blind")
 
 
 def members(conn: Conn) -> list[Member]:
     rows = conn.execute(f"SELECT {MEMBER_COLUMNS} FROM fleet_members ORDER BY instance")
-    return [Member(r[0], r[1], r[2], r[3], r[4], r[5], bool(r[6]), r[7], r[8], r[9])
-            for r in rows.fetchall()]
+    return [Member(r[0], r[1], r[2], r[3], r[4], r[5], bool(r[6]), r[7], r[8], r[9],
+                   bool(r[10])) for r in rows.fetchall()]
 
 
 def lease(conn: Conn) -> tuple[str, float, int] | None:
@@ -122,15 +136,18 @@ class Fleet:
 
     def __init__(self, store: Store, engine: Engine, *, instance: str, location: str,
                  shard: tuple[int, int] | None, lease_timeout: float, listen: str,
-                 lateness: Callable[[], float] = lambda: 0.0) -> None:
+                 lateness: Callable[[], float] = lambda: 0.0,
+                 blind: Callable[[], bool] = lambda: False) -> None:
         self.store, self.engine = store, engine
         self.enabled = store.engine != SQLITE
         self.instance, self.location, self.listen = instance, location, listen
         self.slot = f"{shard[0]}/{shard[1]}" if shard else instance
         self.shards = shard[1] if shard else None
         self.renew_every, self.hold = timings(lease_timeout)
-        self.lateness = lateness
-        self.token = secrets.token_hex(8)
+        self.lateness, self.blind = lateness, blind
+        # who this process is: a restart on the same host can tell its crashed life from a
+        # second live instance that was given the same name
+        self.token = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
         self.started_at = time.time()
         self.leader = not self.enabled  # SQLite: the one instance is the pager
         self._valid_until = float("inf") if not self.enabled else 0.0  # monotonic
@@ -140,6 +157,10 @@ class Fleet:
         self.on_role: list[Callable[[bool], Any]] = []  # became the pager (True) or not
         self.on_owned: list[Callable[[], None]] = []  # the share of checks changed
         self.on_adopted: list[Callable[[Check, ProbeResult, CheckState], None]] = []
+        self.on_verdict: list[Callable[[Check, Transition], None]] = []  # a voted change
+        self.votes: dict[str, dict[str, Vote]] = {}  # voted check → location → its view
+        self.voting: frozenset[str] = frozenset()  # locations that may vote now
+        self.by_location: dict[str, tuple[str, ...]] = {}  # live slots per location
         self._dirty: dict[str, tuple[Any, ...]] = {}
         self._written: dict[str, tuple[str, bool]] = {}
         self._cursor = 0.0
@@ -171,29 +192,48 @@ class Fleet:
         """Register, refuse a name another live member uses, take the first share."""
         if not self.enabled:
             return
-        taken = await self.store.run(self._name_taken)
-        if taken:
-            raise StoreError(f"instance name {self.instance!r} is in use by a running member "
-                             "of this fleet: give each instance its own siaga.instance")
+        first = await self.store.run(self._holder_of_name)
+        while first is not None:  # renewed by someone else lately: dead, or a namesake?
+            await asyncio.sleep(SYNC)
+            now = await self.store.run(self._holder_of_name)
+            if now is None:
+                break
+            if now != first:  # it renewed since: a live instance with this name
+                raise StoreError(f"instance name {self.instance!r} is in use by a running "
+                                 "member of this fleet: give each instance its own "
+                                 "siaga.instance")
         await self._round(renew=True)
 
-    def _name_taken(self, conn: Conn) -> bool:
+    def _holder_of_name(self, conn: Conn) -> tuple[str, float] | None:
+        """(token, seen_at) of another process that renewed this instance's name within the
+        lease; None when the name is free or its last holder was this host's crashed run."""
         now = db_now(conn)
         row = conn.execute("SELECT token, seen_at FROM fleet_members WHERE instance=?",
                            (self.instance,)).fetchone()
-        return row is not None and row[0] != self.token and now - float(row[1]) < self.hold
+        if row is None or row[0] == self.token or now - float(row[1]) >= self.hold:
+            return None
+        host, _, rest = str(row[0]).partition(":")
+        pid = rest.partition(":")[0]
+        if host == socket.gethostname() and pid.isdigit() and not _alive(int(pid)):
+            return None
+        return str(row[0]), float(row[1])
 
     # -- the engine's result listener -----------------------------------------------------
     def note_result(self, check: Check, result: ProbeResult, cs: CheckState) -> None:
-        if not self.enabled:
+        if not self.enabled or check.connectivity:  # each member's guard is its own
             return
         key = (cs.state.value, not result.ok)
         if self._written.get(check.name) != key:
-            self._dirty[check.name] = (check.name, NO_LOCATION, self.instance, cs.state.value,
+            where = self.location if check.voted else NO_LOCATION
+            fail_since = cs.fail_started if not result.ok else None
+            self._dirty[check.name] = (check.name, where, self.instance, cs.state.value,
                                        result.reason[:500], 0 if result.ok else 1,
-                                       cs.fail_started if not result.ok else None,
-                                       cs.since or time.time())
+                                       fail_since, cs.since or time.time())
             self._written[check.name] = key
+            if check.voted:  # this location's vote counts at once
+                self.votes.setdefault(check.name, {})[where] = Vote(
+                    where, cs.state.value, result.reason[:500], fail_since)
+                self._judge(check)
 
     # -- the loop -------------------------------------------------------------------------
     async def run(self) -> None:
@@ -260,15 +300,15 @@ class Fleet:
         with transaction(conn):
             conn.execute(
                 f"INSERT INTO fleet_members ({MEMBER_COLUMNS}, token) VALUES "
-                "(?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT (instance) DO UPDATE SET "
+                "(?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT (instance) DO UPDATE SET "
                 "location=excluded.location, slot=excluded.slot, shards=excluded.shards, "
                 "started_at=excluded.started_at, seen_at=excluded.seen_at, "
                 "pager=excluded.pager, probing=excluded.probing, lateness=excluded.lateness, "
-                "listen=excluded.listen, token=excluded.token",
+                "listen=excluded.listen, blind=excluded.blind, token=excluded.token",
                 (self.instance, self.location, self.slot, self.shards, self.started_at, now,
                  1 if self.is_pager() else 0,
                  len(self.owned) if self.owned is not None else len(self.engine.checks),
-                 self.lateness(), self.listen, self.token))
+                 self.lateness(), self.listen, 1 if self.blind() else 0, self.token))
             conn.execute("INSERT INTO fleet_lease (name, holder, until, epoch) "
                          "VALUES ('pager', ?, ?, 1) ON CONFLICT (name) DO NOTHING",
                          (self.instance, now + self.hold))
@@ -308,9 +348,17 @@ class Fleet:
     def _membership(self, live: list[Member], now: float) -> None:
         self.members = live
         slots = tuple(sorted({m.slot for m in live} | {self.slot}))
-        if slots == self.slots and self.owned is not None:
+        by_location: dict[str, set[str]] = {self.location: {self.slot}}
+        for m in live:
+            by_location.setdefault(m.location, set()).add(m.slot)
+        placed = {loc: tuple(sorted(s)) for loc, s in by_location.items()}
+        voting = frozenset(m.location for m in live if not m.blind)
+        if voting != self.voting:
+            self.voting = voting
+            self._judge_all()
+        if slots == self.slots and placed == self.by_location and self.owned is not None:
             return
-        self.slots = slots
+        self.slots, self.by_location = slots, placed
         self.reassign()
         event(log, "fleet_share", instance=self.instance, members=len(slots),
               probing=len(self.owned or ()))
@@ -319,9 +367,12 @@ class Fleet:
         """Work out this instance's share again (membership or the config changed)."""
         if not self.enabled:
             return
-        names = (c.name for c in checks) if checks is not None else self.engine.checks
-        slots, me = self.slots, self.slot
-        self.owned = frozenset(n for n in names if owner(n, slots) == me)
+        slots, me, mine = self.slots, self.slot, self.by_location.get(self.location, (self.slot,))
+        self.owned = frozenset(
+            c.name for c in (checks if checks is not None else self.engine.checks.values())
+            if c.connectivity  # every member watches its own network
+            or (c.voted and self.location in c.locations and owner(c.name, mine) == me)
+            or (not c.voted and owner(c.name, slots) == me))
         for name in list(self._written):
             if name not in self.owned:
                 del self._written[name]  # written again if it comes back
@@ -330,10 +381,16 @@ class Fleet:
 
     def _adopt(self, rows: list[StateRow]) -> None:
         """Take in the states other members probed (never for a check probed here)."""
+        judge: dict[str, Check] = {}
         for row in rows:
             check = self.engine.checks.get(row.check_name)
+            if check is not None and check.voted and row.location:
+                self.votes.setdefault(check.name, {})[row.location] = Vote(
+                    row.location, row.state, row.reason, row.fail_since)
+                judge[check.name] = check
+                continue
             rt = self.engine.runtime.get(row.check_name)
-            if check is None or rt is None or self.owns(row.check_name):
+            if check is None or rt is None or self.owns(row.check_name) or check.voted:
                 continue
             try:
                 state = State(row.state)
@@ -354,3 +411,42 @@ class Fleet:
                 del rt.transitions[:-20]
             for hook in self.on_adopted:
                 hook(check, result, cs)
+        for check in judge.values():
+            self._judge(check)
+
+    # -- locations and quorum ---------------------------------------------------------------
+    def _judge_all(self) -> None:
+        for check in self.engine.checks.values():
+            if check.voted:
+                self._judge(check)
+
+    def _judge(self, check: Check) -> None:
+        """Put the locations' verdict where everything else reads a check's state."""
+        rt = self.engine.runtime.get(check.name)
+        if rt is None:
+            return
+        voting = self.voting - {self.location} if self.blind() else self.voting | {
+            self.location}
+        found = verdict(check.locations, check.quorum, self.votes.get(check.name, {}), voting)
+        cs, now = rt.state, time.time()
+        rt.seen = now
+        if (cs.state is found.state and rt.last is not None and rt.last.ok != found.failing
+                and cs.reason == found.reason):
+            return
+        old = cs.state
+        cs.state, cs.reason = found.state, found.reason
+        cs.fail_started = found.fail_since or 0.0
+        if old is not found.state:
+            cs.since = now
+        result = ProbeResult(not found.failing, found.reason, started_at=now)
+        rt.last = result
+        if old is not found.state:
+            change = Transition(check.name, old, found.state, found.reason, now)
+            rt.transitions.append(change)
+            del rt.transitions[:-20]
+            event(log, "verdict", check=check.name, state=found.state.value,
+                  down=",".join(found.down) or "-", up=",".join(found.up) or "-")
+            for verdict_hook in self.on_verdict:
+                verdict_hook(check, change)
+        for hook in self.on_adopted:
+            hook(check, result, cs)

@@ -143,11 +143,33 @@ _WORDS_ID = (("(no response headers)", "(tanpa header jawaban)"), ("(no body)", 
              ("(connect)", "(saat menyambung)"), (" days", " hari"), (" day", " hari"))
 
 
+_VOTED = re.compile(r"^unreachable from (.+?) \((.*)\)(?:; (.+) still reach(?:es)? it)?"
+                    r"(?:; (.+) cannot see the network)?$")
+_REACHED = re.compile(r"^reachable from (.+?)(?:; unreachable from (.+) only \(quorum (\d+)\))?$")
+
+
+def _and_id(names: str) -> str:
+    return re.sub(r" and (\S+)$", r" dan \1", names)
+
+
 def reason(lang: str, value: str) -> str:
     """A probe's or heartbeat's reason (English, as logged) in `lang`, durations in words:
     "status 503, expected 200" → "status 503, diharapkan 200"."""
     if lang != "id" or not value:
         return value
+    voted = _VOTED.match(value)
+    if voted:  # a fleet's verdict over locations (monitor.fleet.quorum)
+        said = f"tidak dapat diakses dari {_and_id(voted[1])} ({reason(lang, voted[2])})"
+        said += f"; {_and_id(voted[3])} masih bisa" if voted[3] else ""
+        return said + (f"; jaringan {_and_id(voted[4])} sedang terganggu" if voted[4] else "")
+    voted = _REACHED.match(value)
+    if voted:
+        said = f"dapat diakses dari {_and_id(voted[1])}"
+        return said + (f"; hanya {_and_id(voted[2])} yang tidak (kuorum {voted[3]})"
+                       if voted[2] else "")
+    if value.startswith("no location can judge it"):
+        return value.replace("no location can judge it", "belum ada lokasi yang dapat "
+                             "menilai").replace("quorum", "kuorum")
     for pattern, replacement in _REASONS_ID:
         if pattern.match(value):
             value = pattern.sub(replacement, value)

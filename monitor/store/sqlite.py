@@ -120,7 +120,7 @@ MIGRATIONS: list[str] = [
         instance TEXT PRIMARY KEY, token TEXT NOT NULL, location TEXT NOT NULL,
         slot TEXT NOT NULL, shards INTEGER, started_at REAL NOT NULL, seen_at REAL NOT NULL,
         pager INTEGER NOT NULL, probing INTEGER NOT NULL, lateness REAL NOT NULL,
-        listen TEXT NOT NULL);
+        listen TEXT NOT NULL, blind INTEGER NOT NULL);
     CREATE TABLE fleet_lease (
         name TEXT PRIMARY KEY, holder TEXT NOT NULL, until REAL NOT NULL,
         epoch INTEGER NOT NULL);

@@ -134,9 +134,11 @@ class CheckCollector(Collector):
         self._labels.clear()
 
     def _items(self) -> Iterator[tuple[Check, Runtime]]:
-        runtime = self.engine.runtime
+        runtime, local = self.engine.runtime, self.engine.local
         for name, check in self.engine.checks.items():
             rt = runtime.get(name)
+            if local and rt is not None and name in local:  # a fleet's voted check
+                rt = rt.with_probes_of(local[name])
             if rt is not None:
                 yield check, rt
 
