@@ -351,6 +351,8 @@ class Daemon:
                         asyncio.create_task(self.outbox.run(), name="outbox"),
                         asyncio.create_task(self.fleet.run(), name="fleet"),
                         asyncio.create_task(self.actions.serve(), name="forwarded-actions")]
+        if self.fleet.enabled:  # Alertmanager may post to any member
+            self._tasks.append(asyncio.create_task(self.alerts.follow(), name="alerts"))
         self._tasks += [asyncio.create_task(self.reloader.watch(), name="config-watcher"),
                         asyncio.create_task(self.heartbeats.run(), name="heartbeats"),
                         asyncio.create_task(deadman_run(lambda: self.config.settings,
@@ -370,7 +372,7 @@ class Daemon:
         if alerting.alertmanager:  # changing these URLs takes a restart
             route = AlertmanagerRoute(alerting.alertmanager, s.location, s.base_url,
                                       self.metrics, lambda: list(self.pager.incidents.values()),
-                                      resend=alerting.resend)
+                                      resend=alerting.resend, active=self.fleet.is_pager)
             self.pager.on_change.append(route.changed)  # the pager's decisions, not transitions
             self._tasks.append(asyncio.create_task(route.run(), name="alertmanager"))
         self.scheduler.set_checks(self.probed(self.config), initial=True)

@@ -24,6 +24,9 @@ import pytest
 
 from monitor.fleet.slots import owner, parse_shard, timings
 from tests.daemons import until
+from tests.test_alertmanager_receiver import AM_TOKEN, alert, notification
+from tests.test_alertmanager_receiver import API_TOKEN as AM_API_TOKEN
+from tests.test_alertmanager_receiver import ONCALL as AM_ONCALL
 
 pytestmark = pytest.mark.slow
 
@@ -463,7 +466,8 @@ async def test_quorum_two_locations_one_sees_it_down_no_page_both_one_page_namin
             # each location probes the portal: one of jkt-a/jkt-b, and mks-a
             before = [(await i.probes(http)).get("portal", 0) for i in fleet]
             await asyncio.sleep(4.5)
-            probes = [(await i.probes(http)).get("portal", 0) - b for i, b in zip(fleet, before)]
+            probes = [(await i.probes(http)).get("portal", 0) - b
+                      for i, b in zip(fleet, before, strict=True)]
             assert probes[2] > 0 and (probes[0] > 0) != (probes[1] > 0), probes
 
             # down from Makassar only (a firewall on its way): no page, still UP
@@ -507,3 +511,49 @@ async def test_quorum_two_locations_one_sees_it_down_no_page_both_one_page_namin
             i.stop()
         for proxy in uplinks.values():
             await proxy.stop()
+
+
+AM_FLEET = """
+siaga:
+  listen: "127.0.0.1:@PORT@"
+  state_dir: "@STATE@"
+  store: "{store}"
+  instance: "@NAME@"
+  api_token: "{api}"
+checks: []
+alertmanager_receiver: {{token: "{am}"}}
+""" + AM_ONCALL
+
+
+async def test_an_alertmanager_alert_posted_to_a_member_that_is_not_the_pager_pages_once(
+        tmp_path, json_receiver, postgres, monkeypatch):
+    monkeypatch.setenv("PG_PASSWORD", postgres.password)
+    store = postgres.config_url(postgres.database())
+    text = AM_FLEET.format(store=store, api=AM_API_TOKEN, am=AM_TOKEN,
+                           budi=json_receiver.url("/budi"), sari=json_receiver.url("/sari"))
+    pager, other = Instance(tmp_path, "am-a", text), Instance(tmp_path, "am-b", text)
+    try:
+        pager.start()
+        async with aiohttp.ClientSession() as http:
+            await wait_ready(http, pager)
+            await until(lambda: fleet_rows(store, "SELECT holder FROM fleet_lease")
+                        == [("am-a",)], 10, "am-a holds the pager's lease")
+            other.start()
+            await wait_ready(http, other)
+            headers = {"Authorization": f"Bearer {AM_TOKEN}"}
+            url = other.base + "/api/v1/alertmanager"
+            for _ in range(2):  # Alertmanager repeats the notification: still one page
+                async with http.post(url, json=notification(alert()), headers=headers) as r:
+                    assert r.status == 200, await r.text()
+            posts = await json_receiver.wait_for(1, timeout=10)
+            assert posts[0].path == "/budi" and "ErrorBudgetBurn" in (
+                posts[0].json["title"] + posts[0].json["message"])
+            async with http.post(url, json=notification(alert("resolved")),
+                                 headers=headers) as r:
+                assert r.status == 200
+            await json_receiver.wait_for(2, timeout=10)
+            await asyncio.sleep(3)
+            assert [p.path for p in json_receiver.posts] == ["/budi", "/budi"]
+    finally:
+        for i in (pager, other):
+            i.stop()

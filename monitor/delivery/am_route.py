@@ -71,8 +71,10 @@ class AlertmanagerRoute:
     def __init__(self, urls: tuple[str, ...], location: str, base_url: str, metrics: Metrics,
                  incidents: Callable[[], list[Incident]], *, resend: float = 60.0,
                  timeout: float = DEFAULT_TIMEOUT,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time,
+                 active: Callable[[], bool] = lambda: True) -> None:
         self.urls, self.location, self.base_url = urls, location, base_url
+        self.active = active  # a fleet: only the pager speaks for the incidents
         self.metrics, self.incidents, self.resend = metrics, incidents, resend
         self.timeout, self.clock = timeout, clock
         self.endpoints = [_Endpoint(i, host_of(url)) for i, url in enumerate(urls)]
@@ -113,7 +115,8 @@ class AlertmanagerRoute:
     async def _decide(self) -> None:
         """Hand each sender the current state on every change and every `resend`."""
         while True:
-            self.snapshot()
+            if self.active():
+                self.snapshot()
             try:
                 async with asyncio.timeout(self.resend):
                     await self._wake.wait()

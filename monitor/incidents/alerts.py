@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,9 +27,13 @@ from yaml.nodes import Node
 from monitor.config.model import Config
 from monitor.config.scalars import Str
 from monitor.config.schema import Ctx, Obj
+from monitor.errors import StoreError
 from monitor.incidents.am_webhook import AmAlert, Notification, view
 from monitor.incidents.model import ALERT_PREFIX, Incident, Kind, View
 from monitor.store.engine import Conn, Store, transaction
+from monitor.telemetry.logs import event
+
+log = logging.getLogger("siaga.alerts")
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +97,20 @@ class Alerts:
     async def load(self) -> None:
         self.firing = {f.alert.fingerprint: f for f in await self.store.run(read)}
         self._views = None
+
+    async def follow(self, every: float = 2.0) -> None:
+        """A fleet: Alertmanager may post to any member; every member reads the firing
+        alerts from the store again each `every` seconds, so the pager sees them all."""
+        while True:
+            await asyncio.sleep(every)
+            try:
+                async with self._lock:
+                    stored = {f.alert.fingerprint: f for f in await self.store.run(read)}
+                    if stored != self.firing:
+                        self.firing, self._views = stored, None
+                        self.wake()
+            except StoreError as exc:
+                event(log, "alerts_not_read", logging.WARNING, error=str(exc))
 
     async def receive(self, note: Notification) -> dict[str, int]:
         """Take one notification: store what changed, then let the pager see it."""
