@@ -557,3 +557,56 @@ async def test_an_alertmanager_alert_posted_to_a_member_that_is_not_the_pager_pa
     finally:
         for i in (pager, other):
             i.stop()
+
+
+def test_locations_and_quorum_are_validated(tmp_path):
+    from monitor.config.loader import parse_config
+    from monitor.errors import ConfigError
+
+    text = """\
+checks:
+  - {name: a, http: {url: "http://127.0.0.1:1/"}, locations: [jakarta-1, medan-1, medan-1]}
+  - {name: b, http: {url: "http://127.0.0.1:1/"}, locations: [jakarta-1], quorum: 2}
+  - {name: c, http: {url: "http://127.0.0.1:1/"}, quorum: 1}
+  - {name: d, heartbeat: {every: 1h}, locations: [jakarta-1]}
+  - {name: e, connectivity: true, http: {url: "http://127.0.0.1:1/"}, locations: [x]}
+  - {name: f, http: {url: "http://127.0.0.1:1/"}, locations: [jakarta-1, makassar-1, medan-1]}
+"""
+    with pytest.raises(ConfigError) as caught:
+        parse_config(text, str(tmp_path / "checks.yaml"))
+    said = "\n".join(str(p) for p in caught.value.problems)
+    assert "checks[a].locations: a location is listed twice" in said
+    assert "checks[b].quorum: quorum 2 is more than the 1 location(s) listed" in said
+    assert "checks[c].quorum: quorum needs `locations`" in said
+    assert "checks[d].locations: a heartbeat check is not probed" in said
+    assert "checks[e].locations: a connectivity guard" in said
+    assert "checks[f]" not in said
+    good = parse_config(text.split("  - {name: a")[0] + "  - {name: f, http: {url: "
+                        '"http://127.0.0.1:1/"}, locations: [jakarta-1, makassar-1, medan-1]}\n',
+                        str(tmp_path / "checks.yaml"))
+    assert good.checks[0].quorum == 2  # a majority of three
+
+
+async def test_a_second_live_instance_with_the_same_name_is_refused(tmp_path, targets,
+                                                                    postgres, monkeypatch):
+    monkeypatch.setenv("PG_PASSWORD", postgres.password)
+    store = postgres.config_url(postgres.database())
+    text = SHARDED.replace('  shard: "{shard}"\n', "").format(
+        store=store, checks=f'  - {{name: one, http: {{url: "{targets.url("one")}"}}}}')
+    first = Instance(tmp_path, "same", text).start()
+    twin_dir = tmp_path / "twin"
+    twin_dir.mkdir()
+    twin = twin_dir / "checks.yaml"
+    twin.write_text(first.path.read_text().replace(f":{first.port}", f":{free_port()}")
+                    .replace(str(first.dir / "state"), str(twin_dir / "state")))
+    try:
+        async with aiohttp.ClientSession() as http:
+            await wait_ready(http, first)
+        said = subprocess.run([sys.executable, "-m", "monitor", "-c", str(twin), "run"],
+                              capture_output=True, text=True, timeout=60)
+        assert said.returncode != 0
+        assert "instance name 'same' is in use" in said.stdout + said.stderr
+        assert "Traceback" not in said.stdout + said.stderr
+        assert first.proc is not None and first.proc.poll() is None  # the first one carries on
+    finally:
+        first.stop()

@@ -286,6 +286,9 @@ def _votes(path: str, check: Check, ctx: Ctx) -> None:
                      f"{len(check.locations)} location(s) listed")
     if not check.locations and check.quorum:
         ctx.error_at(f"{path}.quorum", "quorum needs `locations`: the locations that vote")
+    if check.locations and check.kind not in KINDS:
+        ctx.error_at(f"{path}.locations", f"a {check.kind} check is not probed: it takes no "
+                     "locations")
     if check.locations and check.connectivity:
         ctx.error_at(f"{path}.locations", "a connectivity guard is probed from every location "
                      "on its own: it takes no locations")
