@@ -24,6 +24,7 @@ import pytest
 
 from monitor.fleet.slots import owner, parse_shard, timings
 from tests.daemons import until
+from tests.netns import Host
 from tests.test_alertmanager_receiver import AM_TOKEN, alert, notification
 from tests.test_alertmanager_receiver import API_TOKEN as AM_API_TOKEN
 from tests.test_alertmanager_receiver import ONCALL as AM_ONCALL
@@ -42,12 +43,14 @@ def free_port() -> int:
 class Instance:
     """One `siaga run` of the fleet, as a real process."""
 
-    def __init__(self, tmp: Path, name: str, text: str) -> None:
-        self.name, self.port = name, free_port()
+    def __init__(self, tmp: Path, name: str, text: str, host: Host | None = None) -> None:
+        self.name, self.port, self.host = name, free_port(), host
+        self.address = host.address if host is not None else "127.0.0.1"
         self.dir = tmp / name
         self.dir.mkdir()
         self.path = self.dir / "checks.yaml"
-        self.path.write_text(text.replace("@PORT@", str(self.port))
+        self.path.write_text(text.replace("127.0.0.1:@PORT@", f"{self.address}:{self.port}")
+                             .replace("@PORT@", str(self.port))
                              .replace("@STATE@", str(self.dir / "state"))
                              .replace("@NAME@", name))
         self.proc: subprocess.Popen[bytes] | None = None
@@ -55,12 +58,13 @@ class Instance:
 
     @property
     def base(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"http://{self.address}:{self.port}"
 
     def start(self) -> Instance:
         self.log = open(self.dir / "log", "wb")  # noqa: SIM115 (closed in stop)
+        argv = [sys.executable, "-m", "monitor", "-c", str(self.path), "run"]
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "monitor", "-c", str(self.path), "run"],
+            self.host.command(argv) if self.host is not None else argv,
             stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
         return self
 
@@ -610,3 +614,107 @@ async def test_a_second_live_instance_with_the_same_name_is_refused(tmp_path, ta
         assert first.proc is not None and first.proc.poll() is None  # the first one carries on
     finally:
         first.stop()
+
+
+CUT_OFF = """
+siaga:
+  listen: "127.0.0.1:@PORT@"
+  state_dir: "@STATE@"
+  store: "postgresql://postgres:${{PG_PASSWORD}}@{service}:{pg}/{database}"
+  instance: "@NAME@"
+  location: {location}
+defaults: {{interval: 2s, timeout: 1s}}
+checks:
+  - {{name: uplink, connectivity: true, http: {{url: "http://{service}:{web}/guard"}}}}
+  - name: portal
+    title: Portal Layanan
+    http: {{url: "http://{service}:{web}/portal"}}
+    locations: [jakarta-1, makassar-1]
+    quorum: 2
+{plain}
+oncall:
+  officers:
+    budi: {{notify: ["{budi}"]}}
+  rotations: [{{name: piket, every: 1d, officers: [budi]}}]
+"""
+
+
+async def test_a_location_cut_off_from_the_network_pages_nobody_and_its_checks_move(
+        tmp_path, targets, json_receiver, postgres, monkeypatch):
+    """Makassar's instance runs on a host of its own (a network namespace with a veth pair);
+    the test takes its link down. It can then reach neither the services nor the database:
+    it must not cause a page, its checks move to Jakarta within the lease timeout, an
+    outage seen from Jakarta alone is still paged once, and when the link is back it votes
+    again."""
+    monkeypatch.setenv("PG_PASSWORD", postgres.password)
+    database = postgres.database()
+    host = Host().create()
+    try:
+        pg, web = await host.relay(postgres.port), await host.relay(targets.port)
+        plain = "\n".join(f'  - {{name: svc-{n}, http: {{url: "http://{host.service}:{web}/s{n}"}}}}'
+                          for n in range(30))
+
+        def config(location: str) -> str:
+            return CUT_OFF.format(service=host.service, pg=pg, database=database, web=web,
+                                  location=location, plain=plain,
+                                  budi=json_receiver.url("/budi"))
+
+        jakarta = [Instance(tmp_path, "jkt-a", config("jakarta-1")),
+                   Instance(tmp_path, "jkt-b", config("jakarta-1"))]
+        makassar = Instance(tmp_path, "mks-a", config("makassar-1"), host=host)
+        store = postgres.url(database)
+        try:
+            jakarta[0].start()
+            async with aiohttp.ClientSession() as http:
+                await wait_ready(http, jakarta[0])
+                for i in (jakarta[1], makassar):
+                    i.start()
+                await wait_ready(http, jakarta[1], makassar)
+                await asyncio.sleep(2 * timings(LEASE_TIMEOUT)[0] + 4)
+                assert await verdicts(http, [*jakarta, makassar]) == {"1.0"}
+                mine = {c for c, n in (await makassar.probes(http)).items() if n > 0}
+                assert "portal" in mine and any(c.startswith("svc-") for c in mine)
+
+                host.cut()
+                cut_at = time.monotonic()
+                # Jakarta probes Makassar's plain checks within the lease timeout
+                moved = {c for c in mine if c.startswith("svc-")}
+                seen = [await i.probes(http) for i in jakarta]
+                while moved:
+                    assert time.monotonic() - cut_at < LEASE_TIMEOUT + 5, moved
+                    await asyncio.sleep(0.5)
+                    now = [await i.probes(http) for i in jakarta]
+                    moved = {c for c in moved
+                             if not any(n.get(c, 0) > s.get(c, 0) for n, s in zip(
+                                 now, seen, strict=True))}
+                took = time.monotonic() - cut_at
+                print(f"\ncut off: Makassar's checks probed from Jakarta {took:.1f} s later")
+                await asyncio.sleep(max(0.0, 20 - took))
+                assert json_receiver.posts == []  # a host that sees nothing pages nobody
+                assert await verdicts(http, jakarta) == {"1.0"}
+                members = fleet_rows(store, "SELECT instance FROM fleet_members ORDER BY 1")
+                assert members[-1] == ("mks-a",)  # its row stays, no longer renewed
+
+                # the portal really goes down: Jakarta alone decides (Makassar cannot vote)
+                targets.status["portal"] = 503
+                posts = await json_receiver.wait_for(1, timeout=20)
+                page = posts[0].json["message"]
+                assert "tidak dapat diakses dari jakarta-1" in page and "makassar-1" in page
+
+                # the link back: Makassar rejoins and votes; the page is not repeated
+                host.mend()
+                await until(lambda: fleet_rows(store, "SELECT state FROM fleet_states "
+                                                      "WHERE check_name='portal' AND "
+                                                      "location='makassar-1'") == [("down",)],
+                            LEASE_TIMEOUT + 10, "Makassar's vote is down too")
+                targets.status["portal"] = 200
+                await json_receiver.wait_for(2, timeout=25)
+                await asyncio.sleep(3)
+                assert [p.path for p in json_receiver.posts] == ["/budi", "/budi"]
+                assert await verdicts(http, [*jakarta, makassar]) == {"1.0"}
+        finally:
+            for i in (*jakarta, makassar):
+                i.stop()
+            await host.close_relays()
+    finally:
+        host.destroy()

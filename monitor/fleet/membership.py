@@ -368,6 +368,7 @@ class Fleet:
         if not self.enabled:
             return
         slots, me, mine = self.slots, self.slot, self.by_location.get(self.location, (self.slot,))
+        before = self.owned
         self.owned = frozenset(
             c.name for c in (checks if checks is not None else self.engine.checks.values())
             if c.connectivity  # every member watches its own network
@@ -376,6 +377,11 @@ class Fleet:
         for name in list(self._written):
             if name not in self.owned:
                 del self._written[name]  # written again if it comes back
+        now, runtime = time.time(), self.engine.runtime
+        for name in self.owned - (before or frozenset()):  # ours from now: not stale yet
+            rt = runtime.get(name)
+            if rt is not None:
+                rt.seen = now
         for hook in self.on_owned:
             hook()
 

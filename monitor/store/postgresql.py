@@ -23,6 +23,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from monitor.errors import StoreError
 
@@ -270,11 +271,19 @@ class Connection:
         self.raw.close()
 
 
+# A connection whose network path died must fail within seconds, not after TCP's minutes
+# of retransmission: a fleet member cut off would hold its store thread (and a pager its
+# lease) that long. The URL's own values win.
+LIVENESS = {"connect_timeout": "10", "keepalives": "1", "keepalives_idle": "5",
+            "keepalives_interval": "2", "keepalives_count": "3", "tcp_user_timeout": "10000",
+            "application_name": "siaga"}
+
+
 def connect(url: str) -> Connection:
     try:
-        raw = psycopg.connect(url, autocommit=True, connect_timeout=10,
-                              application_name="siaga")
-    except psycopg.Error as exc:
+        conninfo = make_conninfo("", **{**LIVENESS, **conninfo_to_dict(url)})
+        raw = psycopg.connect(conninfo, autocommit=True)
+    except (psycopg.Error, ValueError) as exc:
         raise StoreError(f"cannot open store {redacted(url)}: "
                          f"{scrub(str(exc), url)}") from None
     return Connection(raw)
