@@ -36,9 +36,9 @@ from monitor.delivery.am_route import AlertmanagerRoute
 from monitor.delivery.console import ConsoleChannel
 from monitor.delivery.notifiers import AppriseNotifier, Notifier
 from monitor.delivery.outbox import Outbox
-from monitor.errors import ConfigError
+from monitor.errors import ConfigError, Problem
 from monitor.fleet.membership import Fleet, shared_secret
-from monitor.fleet.slots import parse_shard
+from monitor.fleet.slots import numbered_shard, parse_shard
 from monitor.incidents import silences as silence_records
 from monitor.incidents.alerts import Alerts
 from monitor.incidents.silences import Silences
@@ -95,7 +95,7 @@ def load_or_create_instance_id(state_dir: Path) -> str:
 # setting, the API token and push tokens included, takes effect on reload.
 RESTART_SETTINGS = ("listen", "state_dir", "store", "location", "max_concurrency",
                     "per_host_concurrency", "latency_histogram", "status_listen", "instance",
-                    "shard", "lease_timeout")
+                    "shard", "shards", "lease_timeout")
 
 
 def restart_needed(running: Config, loaded: Config) -> tuple[str, ...]:
@@ -173,7 +173,14 @@ class Daemon:
         """This instance's part in a fleet on PostgreSQL (monitor.fleet); with SQLite the
         one instance is the pager and probes every check."""
         s = config.settings
-        self.fleet = Fleet(self.store, self.engine, instance=s.instance or socket.gethostname(),
+        instance = s.instance or socket.gethostname()
+        if shard is None and s.shards:
+            try:
+                shard = numbered_shard(instance, s.shards)
+            except ValueError as exc:
+                raise ConfigError([Problem(config.path, 0, 0, "siaga.instance",
+                                           str(exc))]) from None
+        self.fleet = Fleet(self.store, self.engine, instance=instance,
                            location=s.location, shard=parse_shard(shard) if shard else None,
                            lease_timeout=s.lease_timeout, listen=s.listen,
                            lateness=self.lateness_p99, blind=self.blind)

@@ -142,8 +142,8 @@ async def test_three_shards_probe_each_check_once_and_a_killed_ones_checks_move_
     store = postgres.config_url(postgres.database())
     checks = "\n".join(f'  - {{name: svc-{n:03d}, http: {{url: "{targets.url(f"s{n}")}"}}}}'
                        for n in range(300))
-    fleet = [Instance(tmp_path, f"node-{i}", SHARDED.format(store=store, shard=f"{i}/3",
-                                                           checks=checks))
+    numbered = SHARDED.replace('shard: "{shard}"', "shards: 3")  # node-1 is 1/3, …
+    fleet = [Instance(tmp_path, f"node-{i}", numbered.format(store=store, checks=checks))
              for i in (1, 2, 3)]
     try:
         for i in fleet:

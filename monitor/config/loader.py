@@ -20,7 +20,7 @@ from monitor.config.model import Check, Config, FlapPolicy, Settings
 from monitor.config.scalars import Bool, Duration, Enum, Float, Int, StoreUrl, Str, Url
 from monitor.config.schema import INVALID, Ctx, Field, ListOf, Obj, contains_invalid
 from monitor.errors import ConfigError, Problem
-from monitor.fleet.slots import parse_shard
+from monitor.fleet.slots import numbered_shard, parse_shard
 from monitor.probes import KINDS
 from monitor.process import gc_paused
 
@@ -50,6 +50,12 @@ def _settings(values: dict[str, Any], node: Node, path: str, ctx: Ctx) -> Any:
             parse_shard(str(values["shard"]))
         except ValueError as exc:
             ctx.error_at(f"{path}.shard", str(exc))
+            ok = False
+    if values.get("shards") is not None and values.get("instance") is not None:
+        try:
+            numbered_shard(str(values["instance"]), int(values["shards"]))
+        except ValueError as exc:
+            ctx.error_at(f"{path}.instance", str(exc))
             ok = False
     same = values.get("status_listen") == values["listen"]
     if same and not str(values["listen"]).endswith(":0"):  # two ":0"s get two free ports
@@ -124,6 +130,9 @@ SETTINGS = Obj(
         "shard": Str("This instance's shard in a fleet, I/N (also `siaga run --shard I/N`); "
                      "without it the instance name is its slot", default=None,
                      pattern=r"\s*\d+\s*/\s*\d+\s*", hint="I/N like 1/3"),
+        "shards": Int("In a fleet: N shards, each instance's number taken from the end of its "
+                      "name (siaga-1 … siaga-N); instead of `shard`", default=None, min=1,
+                      max=10_000),
         "lease_timeout": Duration("In a fleet: how soon another instance takes over paging "
                                   "(and a stopped instance's checks) after one dies",
                                   default=15.0, min=3.0, max=600.0),

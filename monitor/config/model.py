@@ -107,6 +107,7 @@ class Settings:
     logo: str | None = None  # image file shown with it (resolved against the config file)
     instance: str | None = None  # this instance's name in a fleet (default: the host name)
     shard: str | None = None  # "I/N": this instance's slot in a fleet (monitor.fleet)
+    shards: int | None = None  # N: the shard is the number that ends the instance's name
     lease_timeout: float = 15.0  # a fleet's pager is replaced within this after it dies
 
     @property

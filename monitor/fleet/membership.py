@@ -165,6 +165,7 @@ class Fleet:
         self._written: dict[str, tuple[str, bool]] = {}
         self._cursor = 0.0
         self._next_renew = 0.0
+        self._warned: set[str] = set()  # voted checks no live location can probe
 
     def gauges(self) -> list[Gauge]:
         """This instance's role and share, for /metrics."""
@@ -377,6 +378,7 @@ class Fleet:
         for name in list(self._written):
             if name not in self.owned:
                 del self._written[name]  # written again if it comes back
+        self._unplaced(checks if checks is not None else self.engine.checks.values())
         now, runtime = time.time(), self.engine.runtime
         for name in self.owned - (before or frozenset()):  # ours from now: not stale yet
             rt = runtime.get(name)
@@ -384,6 +386,22 @@ class Fleet:
                 rt.seen = now
         for hook in self.on_owned:
             hook()
+
+    def _unplaced(self, checks: Iterable[Check]) -> None:
+        """Say once when a check lists only locations no live instance is in (a typo in a
+        location's name would otherwise leave it unprobed, UNKNOWN, without a word)."""
+        if not self.members:
+            return
+        live = set(self.by_location)
+        for check in checks:
+            if check.voted and not live.intersection(check.locations):
+                if check.name not in self._warned:
+                    self._warned.add(check.name)
+                    event(log, "check_unprobed", logging.WARNING, check=check.name,
+                          locations=",".join(check.locations),
+                          live_locations=",".join(sorted(live)))
+            else:
+                self._warned.discard(check.name)
 
     def _adopt(self, rows: list[StateRow]) -> None:
         """Take in the states other members probed (never for a check probed here)."""

@@ -20,6 +20,15 @@ def parse_shard(text: str) -> tuple[int, int]:
     return i, n
 
 
+def numbered_shard(instance: str, shards: int) -> str:
+    """`siaga.shards: N`: the shard of an instance named `siaga-2` is "2/N"."""
+    m = re.search(r"(\d+)$", instance)
+    if m is None or not 1 <= int(m[1]) <= shards:
+        raise ValueError(f"with shards: {shards}, the instance name must end in its number "
+                         f"1–{shards} (like siaga-1); {instance!r} does not")
+    return f"{int(m[1])}/{shards}"
+
+
 def owner(check_name: str, slots: Sequence[str]) -> str:
     """The slot that probes `check_name` (rendezvous hashing: stable, and removing a slot
     moves only the checks it had)."""
