@@ -85,6 +85,10 @@ def cmd_fleet(args: argparse.Namespace, config: Config, out: Console, err: Conso
     if view["missing_shards"]:
         out.print(("Shard tanpa instans hidup" if id_ else "Shards with no live instance")
                   + ": " + ", ".join(view["missing_shards"]), **SAY)
+    if not view["members"]:
+        out.print("Tidak ada instans armada ini yang berjalan. / No instance of this fleet is "
+                  "running.", **SAY)
+        return EXIT_FAIL
     if view["pager"] is None:
         out.print("Tidak ada pager saat ini: halaman gangguan tertunda. / No pager right now: "
                   "pages wait.", **SAY)
