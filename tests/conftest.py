@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 
 import pytest
 import pytest_asyncio
@@ -126,6 +126,27 @@ def store_url(request: pytest.FixtureRequest) -> str:
         return "sqlite"
     server: Postgres = request.getfixturevalue("postgres")
     return server.url(server.database())
+
+
+@pytest.fixture
+def fresh_store_url(request: pytest.FixtureRequest, store_url: str) -> Callable[[], str]:
+    """More stores of `store_url`'s engine, each fresh (a test that needs several): 'sqlite'
+    (the caller gives each its own state_dir), or a new PostgreSQL database's URL."""
+    if store_url == "sqlite":
+        return lambda: "sqlite"
+    server: Postgres = request.getfixturevalue("postgres")
+    return lambda: server.url(server.database())
+
+
+@pytest.fixture
+def fresh_store_setting(request: pytest.FixtureRequest, store_setting: str) -> Callable[[], str]:
+    """More `siaga.store` settings of `store_setting`'s engine, each naming a fresh store (the
+    replicas of one test, each with its own database): 'sqlite', or a new PostgreSQL
+    database's URL with the password from ${PG_PASSWORD}."""
+    if store_setting == "sqlite":
+        return lambda: "sqlite"
+    server: Postgres = request.getfixturevalue("postgres")
+    return lambda: server.config_url(server.database())
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

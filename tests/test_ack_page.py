@@ -20,9 +20,10 @@ WIB = dt.timezone(dt.timedelta(hours=7))
 
 
 @pytest.fixture
-async def daemon(tmp_path, targets, json_receiver):
+async def daemon(tmp_path, targets, json_receiver, store_setting):
     text = f"""
-siaga: {{listen: "127.0.0.1:0", state_dir: "{tmp_path / 'state'}", language: id}}
+siaga: {{listen: "127.0.0.1:0", state_dir: "{tmp_path / 'state'}", language: id,
+        store: "{store_setting}"}}
 defaults: {{interval: 200ms, timeout: 150ms, fail_after: 2, recover_after: 2}}
 checks:
   - {{name: portal, title: Portal, group: Publik, http: {{url: "{targets.url('p')}"}}}}

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -135,11 +135,13 @@ async def settled(base: str, tmp_path: Path) -> None:
     raise AssertionError("alertmanager cluster did not settle:\n" + logs)
 
 
-def replica(tmp_path: Path, name: str, ams: list[str], target: str) -> Daemon:
-    """A Siaga replica as a user would configure it: default resend, the cluster's URLs."""
+def replica(tmp_path: Path, name: str, ams: list[str], target: str, store: str) -> Daemon:
+    """A Siaga replica as a user would configure it: default resend, the cluster's URLs;
+    its own store (one Siaga per database)."""
     urls = ", ".join(f'"{u}"' for u in ams)
     text = f"""
-siaga: {{location: jakarta-1, listen: "127.0.0.1:0", state_dir: "{tmp_path / name}"}}
+siaga: {{location: jakarta-1, listen: "127.0.0.1:0", state_dir: "{tmp_path / name}",
+        store: "{store}"}}
 defaults: {{interval: 200ms, timeout: 150ms, fail_after: 2}}
 alerting: {{alertmanager: [{urls}]}}
 checks:
@@ -160,13 +162,14 @@ class Pair:
 
 
 @asynccontextmanager
-async def setup(tmp_path: Path, target: str) -> AsyncIterator[tuple[Hook, list[Node], Pair]]:
+async def setup(tmp_path: Path, target: str,
+                stores: Callable[[], str]) -> AsyncIterator[tuple[Hook, list[Node], Pair]]:
     """Webhook receiver, a two-node Alertmanager cluster and two Siaga replicas posting to
     both nodes (not started yet: the test may stop a node first)."""
     async with webhook() as hook, alertmanager_cluster(
             tmp_path, f"http://127.0.0.1:{hook.port}/hook") as nodes:
         urls = [n.base for n in nodes]
-        pair = Pair([replica(tmp_path, name, urls, target) for name in ("a", "b")])
+        pair = Pair([replica(tmp_path, name, urls, target, stores()) for name in ("a", "b")])
         for d in pair.daemons:
             d.engine.on_transition.append(lambda check, t, result: pair.decided.append(t.at)
                                           if t.new is State.DOWN else None)
@@ -186,8 +189,8 @@ async def first_notification(hook: Hook, pair: Pair) -> float:
 
 
 async def test_two_replicas_page_once_within_3s_of_the_deciding_probe_and_resolve_once(
-        tmp_path, targets):
-    async with setup(tmp_path, targets.url("sipd")) as (hook, _, pair):
+        tmp_path, targets, fresh_store_setting):
+    async with setup(tmp_path, targets.url("sipd"), fresh_store_setting) as (hook, _, pair):
         for d in pair.daemons:
             await d.start()
         await asyncio.sleep(0.5)  # both replicas have seen sipd up
@@ -205,8 +208,8 @@ async def test_two_replicas_page_once_within_3s_of_the_deciding_probe_and_resolv
 
 
 async def test_with_one_alertmanager_of_two_stopped_the_page_still_comes_once_within_3s(
-        tmp_path, targets, caplog):
-    async with setup(tmp_path, targets.url("sipd")) as (hook, nodes, pair):
+        tmp_path, targets, fresh_store_setting, caplog):
+    async with setup(tmp_path, targets.url("sipd"), fresh_store_setting) as (hook, nodes, pair):
         nodes[0].proc.terminate()
         await nodes[0].proc.wait()
         for d in pair.daemons:

@@ -45,7 +45,7 @@ receivers:
             credentials_file: {token_file}
 """
 SIAGA = """\
-siaga: {{listen: "127.0.0.1:{port}", state_dir: "{state}"}}
+siaga: {{listen: "127.0.0.1:{port}", state_dir: "{state}", store: "{store}"}}
 checks: []
 alertmanager_receiver: {{token: "${{AM_WEBHOOK_TOKEN}}"}}
 """ + ONCALL + """\
@@ -99,11 +99,11 @@ def accepted(daemon: Daemon) -> float:
 
 
 @pytest.fixture
-def siaga(tmp_path, json_receiver, monkeypatch):
+def siaga(tmp_path, json_receiver, monkeypatch, store_setting):
     monkeypatch.setenv("AM_WEBHOOK_TOKEN", TOKEN)
     port = free_port()
     text = SIAGA.format(port=port, state=tmp_path / "state", budi=json_receiver.url("/budi"),
-                        sari=json_receiver.url("/sari"))
+                        sari=json_receiver.url("/sari"), store=store_setting)
     return port, text
 
 

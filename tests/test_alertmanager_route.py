@@ -15,9 +15,10 @@ pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(ALERTMANAGER is None, reason="prometheus-alertmanager missing")]
 
 
-def replica(tmp_path, name: str, am: str, url: str) -> Daemon:
+def replica(tmp_path, name: str, am: str, url: str, store: str) -> Daemon:
     text = f"""
-siaga: {{location: jakarta-1, listen: "127.0.0.1:0", state_dir: "{tmp_path / name}"}}
+siaga: {{location: jakarta-1, listen: "127.0.0.1:0", state_dir: "{tmp_path / name}",
+        store: "{store}"}}
 defaults: {{interval: 200ms, timeout: 150ms, fail_after: 2}}
 alerting: {{alertmanager: ["{am}"], alertmanager_resend: 2s}}
 checks:
@@ -27,10 +28,11 @@ checks:
 
 
 async def test_two_replicas_posting_the_same_incident_notify_once(
-        tmp_path, targets, json_receiver):
+        tmp_path, targets, json_receiver, fresh_store_setting):
     async with running_alertmanager(tmp_path, json_receiver.base + "/am-hook") as am:
-        a = replica(tmp_path, "a", am, targets.url("sipd"))
-        b = replica(tmp_path, "b", am, targets.url("sipd"))
+        # each replica its own store (one Siaga per database: README, PostgreSQL store)
+        a = replica(tmp_path, "a", am, targets.url("sipd"), fresh_store_setting())
+        b = replica(tmp_path, "b", am, targets.url("sipd"), fresh_store_setting())
         await a.start()
         await b.start()
         try:

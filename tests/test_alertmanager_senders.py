@@ -136,9 +136,10 @@ async def test_a_suppressed_incident_is_ended_and_one_that_fires_again_is_not(
     assert len(again.json) == 1 and "endsAt" not in again.json[0]
 
 
-async def test_the_pager_and_an_acknowledgement_post_at_once(tmp_path, targets, json_receiver):
+async def test_the_pager_and_an_acknowledgement_post_at_once(tmp_path, targets, json_receiver,
+                                                             store_setting):
     text = f"""
-siaga: {{location: jakarta-1, state_dir: "{tmp_path}"}}
+siaga: {{location: jakarta-1, state_dir: "{tmp_path}", store: "{store_setting}"}}
 defaults: {{interval: 200ms, timeout: 150ms, fail_after: 2}}
 alerting: {{alertmanager: ["{json_receiver.base}"]}}
 checks:

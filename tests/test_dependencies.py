@@ -22,12 +22,12 @@ from tests.simulation import Simulation
 CHILDREN = [f"app-{i}" for i in range(1, 21)]
 
 
-def config_text(tmp_path, receiver_url: str, head: str = "") -> str:
+def config_text(tmp_path, receiver_url: str, head: str = "", store: str = "sqlite") -> str:
     checks = ["  - {name: uplink, tcp: {host: 127.0.0.1, port: 9}}"]
     checks += [f"  - {{name: {c}, tcp: {{host: 127.0.0.1, port: 9}}, depends_on: [uplink]}}"
                for c in CHILDREN]
     return f"""
-siaga: {{listen: "127.0.0.1:0", state_dir: "{tmp_path / 'state'}"}}
+siaga: {{listen: "127.0.0.1:0", state_dir: "{tmp_path / 'state'}", store: "{store}"}}
 {head}
 checks:
 {chr(10).join(checks)}
@@ -38,19 +38,20 @@ oncall:
 """
 
 
-def simulation(tmp_path, offsets: dict[str, float], fail_at: float,
+def simulation(tmp_path, url: str, offsets: dict[str, float], fail_at: float,
                fails=None) -> Simulation:
     text = config_text(tmp_path, "json://127.0.0.1:9/")
-    return Simulation(tmp_path, text, offsets, fails or (lambda name, now: now >= fail_at))
+    return Simulation(tmp_path, text, offsets, fails or (lambda name, now: now >= fail_at),
+                      url=url)
 
 
 def pages(sim: Simulation) -> list[tuple[str, str]]:
     return [(kind, title) for kind, _, title, _ in sim.messages("page", "mass")]
 
 
-async def scenario(tmp_path, offsets: dict[str, float]) -> Simulation:
+async def scenario(tmp_path, url: str, offsets: dict[str, float]) -> Simulation:
     interval = 30.0
-    sim = simulation(tmp_path, offsets, fail_at=interval + 7.0)
+    sim = simulation(tmp_path, url, offsets, fail_at=interval + 7.0)
     await sim.run(until=interval + 7.0 + 6 * interval)
     return sim
 
@@ -66,31 +67,33 @@ def assert_one_page_for_the_uplink(sim: Simulation) -> None:
 
 
 @pytest.mark.parametrize("phase", ["before", "equal", "after"])
-async def test_an_uplink_and_20_dependents_page_once_whatever_the_phase(tmp_path, phase):
+async def test_an_uplink_and_20_dependents_page_once_whatever_the_phase(tmp_path, store_url,
+                                                                        phase):
     parent = 15.0
     child = {"before": 2.0, "equal": parent, "after": 28.0}[phase]
     # Equal slots: the heap pops names in order, and every "app-*" sorts before "uplink".
     offsets = {"uplink": parent, **{c: child for c in CHILDREN}}
-    sim = await scenario(tmp_path, offsets)
+    sim = await scenario(tmp_path, store_url, offsets)
     assert_one_page_for_the_uplink(sim)
     sim.close()
 
 
-async def test_an_uplink_and_20_dependents_page_once_over_random_phases(tmp_path):
+async def test_an_uplink_and_20_dependents_page_once_over_random_phases(tmp_path,
+                                                                        fresh_store_url):
     rng = random.Random(20261130)
     on_demand = 0
     for trial in range(24):
         offsets = {name: rng.uniform(0, 30) for name in ["uplink", *CHILDREN]}
-        sim = await scenario(tmp_path / f"trial-{trial}", offsets)
+        sim = await scenario(tmp_path / f"trial-{trial}", fresh_store_url(), offsets)
         assert_one_page_for_the_uplink(sim)
         on_demand += sim.on_demand
         sim.close()
     assert on_demand > 0  # some trials needed the uplink probed at once to decide
 
 
-async def test_a_dependent_is_paged_when_its_parent_answers_up(tmp_path):
+async def test_a_dependent_is_paged_when_its_parent_answers_up(tmp_path, store_url):
     offsets = {"uplink": 1.0, **{c: 2.0 for c in CHILDREN}}
-    sim = simulation(tmp_path, offsets, 37.0,
+    sim = simulation(tmp_path, store_url, offsets, 37.0,
                      fails=lambda name, now: name != "uplink" and now >= 37.0)
     await sim.run(until=200.0)
     paged = pages(sim)
@@ -104,9 +107,9 @@ async def test_a_dependent_is_paged_when_its_parent_answers_up(tmp_path):
 
 @pytest.mark.slow
 async def test_a_real_uplink_and_20_dependents_at_one_interval_page_once(
-        tmp_path, targets, json_receiver):
+        tmp_path, targets, json_receiver, store_setting):
     text = config_text(tmp_path, json_receiver.url("/budi"),
-                       "defaults: {interval: 1s, timeout: 1s}")
+                       "defaults: {interval: 1s, timeout: 1s}", store=store_setting)
     lines = []
     for line in text.splitlines():  # each service on its own HTTP path of the target server
         for name in ["uplink", *CHILDREN]:

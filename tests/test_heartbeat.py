@@ -73,7 +73,7 @@ def test_a_running_job_is_reported_as_running_while_on_time():
 
 
 CONFIG = """
-siaga: {{listen: "127.0.0.1:0", state_dir: "{state}", timezone: Asia/Jakarta}}
+siaga: {{listen: "127.0.0.1:0", state_dir: "{state}", timezone: Asia/Jakarta, store: "{store}"}}
 checks:
   - name: backup
     heartbeat: {{every: 24h, grace: 2h}}
@@ -85,17 +85,17 @@ checks:
 TOKEN = "fixed-token-from-env-0123456789"
 
 
-async def start(tmp_path) -> Daemon:
+async def start(tmp_path, store: str) -> Daemon:
     path = tmp_path / "checks.yaml"
-    path.write_text(CONFIG.format(state=tmp_path, token=TOKEN))
+    path.write_text(CONFIG.format(state=tmp_path, token=TOKEN, store=store))
     d = Daemon(parse_config(path.read_text(), str(path)), registry=CollectorRegistry())
     await d.start()
     return d
 
 
 @pytest.fixture
-async def daemon(tmp_path):
-    d = await start(tmp_path)
+async def daemon(tmp_path, store_setting):
+    d = await start(tmp_path, store_setting)
     yield d
     await d.stop()
 
@@ -193,13 +193,13 @@ async def test_heartbeats_are_listed_by_the_api_and_in_metrics(daemon):
            'kind="heartbeat"} 1.0' in text
 
 
-async def test_a_restart_keeps_the_last_ping_and_the_token(tmp_path):
-    d = await start(tmp_path)
+async def test_a_restart_keeps_the_last_ping_and_the_token(tmp_path, store_setting):
+    d = await start(tmp_path, store_setting)
     address = url(d, "backup")
     await call("GET", address)
     first = d.heartbeats.pings["backup"].last_ping
     await d.stop()
-    d = await start(tmp_path)
+    d = await start(tmp_path, store_setting)
     try:
         assert d.heartbeats.pings["backup"].last_ping == first
         assert d.heartbeats.tokens.token(d.engine.checks["backup"]) == address.rsplit("/")[-1]
@@ -213,7 +213,7 @@ async def test_heartbeat_url_prints_the_three_urls_with_curl(tmp_path, capsys):
     from monitor.cli import main
 
     path = tmp_path / "checks.yaml"
-    path.write_text(CONFIG.format(state=tmp_path, token=TOKEN))
+    path.write_text(CONFIG.format(state=tmp_path, token=TOKEN, store="sqlite"))
     assert main(["-c", str(path), "heartbeat-url", "fixed"]) == 0
     out = capsys.readouterr().out
     assert f"/push/fixed/{TOKEN}/start" in out and f"/push/fixed/{TOKEN}/fail" in out

@@ -94,9 +94,10 @@ def state(d: Daemon, name: str) -> tuple[State, str]:
     return cs.state, cs.reason
 
 
-async def test_a_job_that_pings_start_and_hangs_goes_down_after_max_runtime(tmp_path):
+async def test_a_job_that_pings_start_and_hangs_goes_down_after_max_runtime(tmp_path,
+                                                                            store_setting):
     clock = Clock(wib(27, 2, 40))
-    async with running(tmp_path, clock) as d:
+    async with running(tmp_path, clock, store_setting) as d:
         backup = d.engine.checks["backup"]
         await d.heartbeats.ping(backup, "ping")
         clock.now = wib(28, 2)

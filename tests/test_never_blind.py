@@ -27,12 +27,12 @@ from tests.daemons import start, until
 pytestmark = pytest.mark.slow
 
 
-def config_text(tmp_path, targets, receiver, names: list[str]) -> str:
+def config_text(tmp_path, targets, receiver, names: list[str], store: str) -> str:
     checks = "\n".join(
         f"  - {{name: {n}, interval: 1s, timeout: 1s, http: {{url: \"{targets.url(n)}\"}}}}"
         for n in names)
     return f"""
-siaga: {{listen: "127.0.0.1:0", state_dir: "{tmp_path / 'state'}"}}
+siaga: {{listen: "127.0.0.1:0", state_dir: "{tmp_path / 'state'}", store: "{store}"}}
 checks:
 {checks}
 oncall:
@@ -56,10 +56,10 @@ async def api_last_at(daemon: Daemon, name: str) -> str:
         return (await r.json())["last"]["at"]
 
 
-async def edit(kind: str, daemon: Daemon, tmp_path, targets, receiver) -> None:
+async def edit(kind: str, daemon: Daemon, tmp_path, targets, receiver, store: str) -> None:
     path = tmp_path / "checks.yaml"
     if kind == "append":
-        path.write_text(config_text(tmp_path, targets, receiver, ["a", "b", "c"]))
+        path.write_text(config_text(tmp_path, targets, receiver, ["a", "b", "c"], store))
     elif kind == "touch":
         later = time.time() + 5
         os.utime(path, (later, later))
@@ -72,13 +72,14 @@ async def edit(kind: str, daemon: Daemon, tmp_path, targets, receiver) -> None:
 
 @pytest.mark.parametrize("kind", ["append", "touch", "reload"])
 async def test_after_an_edit_unchanged_checks_keep_recording_and_a_failure_is_paged(
-        kind, tmp_path, targets, json_receiver):
-    daemon = await start(tmp_path, config_text(tmp_path, targets, json_receiver, ["a", "b"]))
+        kind, tmp_path, targets, json_receiver, store_setting):
+    daemon = await start(tmp_path, config_text(tmp_path, targets, json_receiver, ["a", "b"],
+                                               store_setting))
     try:
         await until(lambda: probes(daemon, "a") >= 1 and probes(daemon, "b") >= 1, 3,
                     "first probes")
         before_reload = daemon.config
-        await edit(kind, daemon, tmp_path, targets, json_receiver)
+        await edit(kind, daemon, tmp_path, targets, json_receiver, store_setting)
         await until(lambda: daemon.config is not before_reload, 4, "the edit is applied")
         counted, seen_at = probes(daemon, "a"), await api_last_at(daemon, "a")
         counted_b = probes(daemon, "b")
@@ -108,9 +109,9 @@ def never_firing_window():
     return Window(checks=("archive",), duration=7200.0, cron="0 2 31 4 *")  # 31 April
 
 
-def admin_config(tmp_path, targets, receiver, extra: str = "") -> str:
+def admin_config(tmp_path, targets, receiver, store: str, extra: str = "") -> str:
     return f"""
-siaga: {{listen: "127.0.0.1:0", state_dir: "{tmp_path / 'state'}"}}
+siaga: {{listen: "127.0.0.1:0", state_dir: "{tmp_path / 'state'}", store: "{store}"}}
 checks:
   - {{name: portal, interval: 1s, timeout: 1s, http: {{url: "{targets.url('portal')}"}}}}
   - {{name: archive, interval: 1s, timeout: 1s, http: {{url: "{targets.url('archive')}"}}}}
@@ -131,8 +132,8 @@ async def get_json(daemon: Daemon, path: str) -> tuple[int, dict]:
 
 
 async def test_a_window_whose_schedule_cannot_be_computed_fails_only_itself(
-        tmp_path, targets, json_receiver):
-    text = admin_config(tmp_path, targets, json_receiver)
+        tmp_path, targets, json_receiver, store_setting):
+    text = admin_config(tmp_path, targets, json_receiver, store_setting)
     path = tmp_path / "checks.yaml"
     path.write_text(text)
     config = with_sections(parse_config(text, str(path)), maintenance=[never_firing_window()])
@@ -157,7 +158,7 @@ async def test_a_window_whose_schedule_cannot_be_computed_fails_only_itself(
 
 
 @pytest.mark.logs_exceptions
-def test_a_heartbeat_that_cannot_be_judged_does_not_stop_the_ones_after_it(tmp_path):
+def test_a_heartbeat_that_cannot_be_judged_does_not_stop_the_ones_after_it(tmp_path, store_url):
     text = f"""
 siaga: {{state_dir: "{tmp_path / 'state'}"}}
 checks:
@@ -170,7 +171,7 @@ checks:
     config = dataclasses.replace(config, checks=(broken, config.by_name["backup"]))
     now = [1_800_000_000.0]
     engine = Engine(config, ProbeContext(), clock=lambda: now[0])
-    store = Store(tmp_path / "state")
+    store = Store(tmp_path / "state", url=store_url)
     beats = Heartbeats(engine, store, Tokens(tmp_path / "state"), config.settings.tz,
                        clock=lambda: now[0])
     beats.evaluate()
@@ -183,7 +184,7 @@ checks:
 
 @pytest.mark.logs_exceptions
 async def test_a_probe_that_crashes_gives_a_failed_result_and_is_reported_once(
-        tmp_path, targets, json_receiver, monkeypatch):
+        tmp_path, targets, json_receiver, monkeypatch, store_setting):
     from monitor.probes import KINDS
 
     async def crash(spec, timeout, ctx):
@@ -191,7 +192,8 @@ async def test_a_probe_that_crashes_gives_a_failed_result_and_is_reported_once(
 
     monkeypatch.setitem(KINDS, "tcp", dataclasses.replace(KINDS["tcp"], run=crash))
     extra = "  - {name: db, interval: 1s, timeout: 1s, tcp: {host: 127.0.0.1, port: 5432}}"
-    text = admin_config(tmp_path, targets, json_receiver).replace("\noncall:", extra + "\noncall:")
+    text = admin_config(tmp_path, targets, json_receiver, store_setting).replace(
+        "\noncall:", extra + "\noncall:")
     daemon = await start(tmp_path, text)
     try:
         await until(lambda: daemon.engine.runtime["db"].state.state is State.DOWN, 6, "db DOWN")
@@ -206,8 +208,8 @@ async def test_a_probe_that_crashes_gives_a_failed_result_and_is_reported_once(
 # -- the staleness watchdog ----------------------------------------------------------------------
 
 async def test_a_check_that_records_nothing_is_stale_healthz_fails_and_the_admins_hear_once(
-        tmp_path, targets, json_receiver):
-    daemon = await start(tmp_path, admin_config(tmp_path, targets, json_receiver))
+        tmp_path, targets, json_receiver, store_setting):
+    daemon = await start(tmp_path, admin_config(tmp_path, targets, json_receiver, store_setting))
     try:
         await until(lambda: daemon.engine.runtime["archive"].probes >= 1, 3, "first probe")
         # Whatever the cause (here: its results are thrown away), a check that records

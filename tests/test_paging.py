@@ -115,8 +115,9 @@ async def test_the_on_duty_officer_is_paged_escalated_acked_and_told_of_recovery
 
 
 async def test_a_page_survives_a_channel_outage_and_arrives_once(
-        tmp_path, targets, smtp_server, json_receiver):
-    config = make_config(tmp_path, targets, smtp_server, json_receiver, step="1h")
+        tmp_path, targets, smtp_server, json_receiver, store_setting):
+    config = make_config(tmp_path, targets, smtp_server, json_receiver, step="1h",
+                         store=store_setting)
     daemon = Daemon(config, registry=CollectorRegistry())
     await daemon.start()
     try:
@@ -141,8 +142,9 @@ async def test_a_page_survives_a_channel_outage_and_arrives_once(
 
 
 async def test_forged_altered_and_expired_links_are_refused_with_a_clear_page(
-        tmp_path, targets, smtp_server, json_receiver):
-    config = make_config(tmp_path, targets, smtp_server, json_receiver, step="1h")
+        tmp_path, targets, smtp_server, json_receiver, store_setting):
+    config = make_config(tmp_path, targets, smtp_server, json_receiver, step="1h",
+                         store=store_setting)
     daemon = Daemon(config, registry=CollectorRegistry())
     await daemon.start()
     base = f"http://127.0.0.1:{daemon.server.port}/ack/"
@@ -163,8 +165,9 @@ async def test_forged_altered_and_expired_links_are_refused_with_a_clear_page(
 
 
 async def test_a_channel_that_refuses_for_good_falls_back_to_the_officers_next_channel(
-        tmp_path, targets, smtp_server, json_receiver):
-    config = make_config(tmp_path, targets, smtp_server, json_receiver, step="1h")
+        tmp_path, targets, smtp_server, json_receiver, store_setting):
+    config = make_config(tmp_path, targets, smtp_server, json_receiver, step="1h",
+                         store=store_setting)
     text = (tmp_path / "checks.yaml").read_text().replace(
         f'notify: ["{smtp_server.url(to="budi@example.test")}"]',
         f'notify: ["nosuchscheme://nowhere", "{smtp_server.url(to="budi@example.test")}"]')
@@ -184,8 +187,9 @@ async def test_a_channel_that_refuses_for_good_falls_back_to_the_officers_next_c
 
 
 async def test_an_officer_with_no_working_channel_makes_the_next_step_happen_at_once(
-        tmp_path, targets, smtp_server, json_receiver):
-    make_config(tmp_path, targets, smtp_server, json_receiver, step="1h")  # writes the file
+        tmp_path, targets, smtp_server, json_receiver, store_setting):
+    make_config(tmp_path, targets, smtp_server, json_receiver, step="1h",
+                store=store_setting)  # writes the file
     text = (tmp_path / "checks.yaml").read_text().replace(
         f'notify: ["{smtp_server.url(to="budi@example.test")}"]', 'notify: ["nosuchscheme://x"]')
     daemon = Daemon(parse_config(text, str(tmp_path / "checks.yaml")),

@@ -133,7 +133,7 @@ async def test_reminders_go_to_the_officer_on_duty_and_whoever_acknowledged(
 # -- case 5: a refused first channel ------------------------------------------------------------
 
 async def test_a_refused_first_channel_does_not_delay_the_page(tmp_path, farm, targets,
-                                                                json_receiver):
+                                                                json_receiver, store_setting):
     import asyncio
     import time
 
@@ -145,7 +145,7 @@ async def test_a_refused_first_channel_does_not_delay_the_page(tmp_path, farm, t
 
     refused = f"json://127.0.0.1:{farm.refused_port}/"
     text = f"""
-siaga: {{listen: "127.0.0.1:0", state_dir: "{tmp_path / 'state'}"}}
+siaga: {{listen: "127.0.0.1:0", state_dir: "{tmp_path / 'state'}", store: "{store_setting}"}}
 checks:
   - {{name: portal, interval: 1s, timeout: 1s, http: {{url: "{targets.url('portal')}"}}}}
 oncall:
@@ -180,7 +180,8 @@ oncall:
         await daemon.stop()
 
 
-async def test_a_page_whose_incident_resolved_before_it_went_out_is_not_delivered(tmp_path):
+async def test_a_page_whose_incident_resolved_before_it_went_out_is_not_delivered(tmp_path,
+                                                                                   store_url):
     from prometheus_client import CollectorRegistry
 
     from monitor.checking.engine import Engine
@@ -199,7 +200,7 @@ async def test_a_page_whose_incident_resolved_before_it_went_out_is_not_delivere
 
     config = parse_config(f'siaga: {{state_dir: "{tmp_path}"}}\n'
                           "checks: [{name: a, tcp: {host: 127.0.0.1, port: 9}}]\n", "x.yaml")
-    store = Store(tmp_path)
+    store = Store(tmp_path, url=store_url)
     metrics = Metrics(CollectorRegistry(), Engine(config, ProbeContext()), "local")
     outbox = Outbox(store, Notifier(), lambda officer: ("json://127.0.0.1:9/",), metrics,
                     is_open=lambda incident_id: incident_id != 7)

@@ -17,7 +17,7 @@ from monitor.daemon import Daemon
 from monitor.store.records import get_incident
 
 HEAD = """
-siaga: {{listen: "127.0.0.1:0", state_dir: "{state}"}}
+siaga: {{listen: "127.0.0.1:0", state_dir: "{state}", store: "{store}"}}
 defaults: {{interval: 200ms, timeout: 150ms, fail_after: 1, recover_after: 1}}
 alerting: {{group_window: 0}}  # one incident per check: each removal is seen on its own
 checks:
@@ -36,8 +36,9 @@ AFTER = """\
 """
 
 
-def text(farm, tmp_path, body: str) -> str:
-    return (HEAD + body).format(state=tmp_path, http=farm.http_url, refused=farm.refused_port)
+def text(farm, tmp_path, body: str, store: str) -> str:
+    return (HEAD + body).format(state=tmp_path, http=farm.http_url, refused=farm.refused_port,
+                                store=store)
 
 
 async def start(path) -> Daemon:
@@ -48,9 +49,9 @@ async def start(path) -> Daemon:
 
 
 @pytest.fixture
-async def daemon(farm, tmp_path):
+async def daemon(farm, tmp_path, store_setting):
     path = tmp_path / "checks.yaml"
-    path.write_text(text(farm, tmp_path, BEFORE))
+    path.write_text(text(farm, tmp_path, BEFORE, store_setting))
     d = await start(path)
     yield d
     await d.stop()
@@ -74,14 +75,14 @@ def gone_incident(d: Daemon) -> int:
 
 
 async def test_a_reload_keeps_state_and_phase_resolves_removed_and_starts_added(
-        daemon, farm, tmp_path):
+        daemon, farm, tmp_path, store_setting):
     await eventually(lambda: any(i.check == "gone" for i in daemon.pager.incidents.values()))
     await eventually(lambda: daemon.engine.runtime["tweak"].state.state is State.UP)
     rt = dict(daemon.engine.runtime)
     probes = rt["steady"].probes
     phase = daemon.scheduler.due("steady") % 0.2
     incident = gone_incident(daemon)
-    (tmp_path / "checks.yaml").write_text(text(farm, tmp_path, AFTER))
+    (tmp_path / "checks.yaml").write_text(text(farm, tmp_path, AFTER, store_setting))
 
     assert await daemon.reloader.reload()
 
@@ -107,9 +108,10 @@ async def test_a_reload_keeps_state_and_phase_resolves_removed_and_starts_added(
 
 
 async def test_an_invalid_file_keeps_the_old_config_running_and_healthz_says_so(
-        daemon, farm, tmp_path):
+        daemon, farm, tmp_path, store_setting):
     path = tmp_path / "checks.yaml"
-    path.write_text(text(farm, tmp_path, BEFORE).replace("interval: 200ms", "interval: soon"))
+    path.write_text(text(farm, tmp_path, BEFORE, store_setting).replace("interval: 200ms",
+                                                                       "interval: soon"))
     before = daemon.config
 
     assert not await daemon.reloader.reload()
@@ -121,17 +123,18 @@ async def test_an_invalid_file_keeps_the_old_config_running_and_healthz_says_so(
     assert "config reload failed: see the log" in body and str(path) not in body
     probes = daemon.engine.runtime["steady"].probes
     await eventually(lambda: daemon.engine.runtime["steady"].probes > probes + 2)
-    path.write_text(text(farm, tmp_path, BEFORE))
+    path.write_text(text(farm, tmp_path, BEFORE, store_setting))
     assert await daemon.reloader.reload()
     assert (await get(daemon, "/healthz"))[0] == 200
 
 
 async def test_the_watcher_sees_a_file_renamed_into_place_with_the_same_size_and_mtime(
-        daemon, farm, tmp_path):
+        daemon, farm, tmp_path, store_setting):
     path = tmp_path / "checks.yaml"
     old = os.stat(path)
     new = tmp_path / ".checks.yaml.swp"
-    new.write_text(text(farm, tmp_path, BEFORE).replace("name: tweak", "name: twerk"))
+    new.write_text(text(farm, tmp_path, BEFORE, store_setting).replace("name: tweak",
+                                                                      "name: twerk"))
     os.utime(new, ns=(old.st_atime_ns, old.st_mtime_ns))
     assert os.stat(new).st_size == old.st_size
     os.replace(new, path)  # what vim, sed -i and most editors do
@@ -140,8 +143,8 @@ async def test_the_watcher_sees_a_file_renamed_into_place_with_the_same_size_and
     assert "tweak" not in daemon.engine.checks
 
 
-async def test_siaga_reload_over_the_api_needs_the_token(daemon, farm, tmp_path):
-    (tmp_path / "checks.yaml").write_text(text(farm, tmp_path, AFTER))
+async def test_siaga_reload_over_the_api_needs_the_token(daemon, farm, tmp_path, store_setting):
+    (tmp_path / "checks.yaml").write_text(text(farm, tmp_path, AFTER, store_setting))
     address = f"http://127.0.0.1:{daemon.server.port}/api/v1/reload"
     async with aiohttp.ClientSession() as s:
         async with s.post(address) as r:
@@ -159,12 +162,13 @@ async def test_reloading_many_checks_while_probing_misses_no_slot(farm, tmp_path
     path = tmp_path / "checks.yaml"
     head = HEAD.replace("200ms, timeout: 150ms", "500ms, timeout: 400ms")
     port = farm.tcp_banner_port
-    path.write_text((head + many).format(state=tmp_path, port=port))
+    path.write_text((head + many).format(state=tmp_path, port=port, store="sqlite"))
     d = await start(path)
     try:
         await asyncio.sleep(1.2)
         changed = many.replace("name: c1", "name: n1")  # 111 removed, 111 added
-        path.write_text((head + changed.replace("500ms", "1s")).format(state=tmp_path, port=port))
+        path.write_text((head + changed.replace("500ms", "1s")).format(state=tmp_path, port=port,
+                                                                       store="sqlite"))
         assert await d.reloader.reload()
         await asyncio.sleep(1.2)
         assert d.scheduler.stats.missed == 0
@@ -173,9 +177,10 @@ async def test_reloading_many_checks_while_probing_misses_no_slot(farm, tmp_path
         await d.stop()
 
 
-async def test_a_reload_says_which_changed_settings_wait_for_a_restart(daemon, farm, tmp_path):
+async def test_a_reload_says_which_changed_settings_wait_for_a_restart(daemon, farm, tmp_path,
+                                                                       store_setting):
     path = tmp_path / "checks.yaml"
-    edited = text(farm, tmp_path, BEFORE).replace(
+    edited = text(farm, tmp_path, BEFORE, store_setting).replace(
         "siaga: {listen", "siaga: {location: makassar-1, body_limit: 2048, language: en, listen")
     path.write_text(edited)
     url = f"http://127.0.0.1:{daemon.server.port}/api/v1/reload"
@@ -185,7 +190,8 @@ async def test_a_reload_says_which_changed_settings_wait_for_a_restart(daemon, f
     assert r.status == 200 and answer["restart_needed"] == ["location"]
     assert daemon.engine.ctx.body_limit == 2048  # the rest took effect at once
     assert daemon.pager.config.settings.language == "en"
-    path.write_text(text(farm, tmp_path, BEFORE))  # back as it was: nothing waits any more
+    # back as it was: nothing waits any more
+    path.write_text(text(farm, tmp_path, BEFORE, store_setting))
     assert await daemon.reloader.reload()
     assert daemon.restart_needed == ()
 
@@ -218,8 +224,8 @@ def test_a_plan_made_before_another_reload_is_not_trusted(tmp_path):
 
 
 async def test_a_reload_logs_how_many_checks_started_afresh_on_a_new_target(
-        daemon, farm, tmp_path, caplog):
-    (tmp_path / "checks.yaml").write_text(text(farm, tmp_path, AFTER))
+        daemon, farm, tmp_path, store_setting, caplog):
+    (tmp_path / "checks.yaml").write_text(text(farm, tmp_path, AFTER, store_setting))
     with caplog.at_level(logging.INFO, "siaga.daemon"):
         assert await daemon.reloader.reload()
     line = next(r.getMessage() for r in caplog.records if "event=reloaded" in r.getMessage())

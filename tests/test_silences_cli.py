@@ -16,10 +16,10 @@ from tests.test_storms import config_text
 
 
 @pytest.fixture
-async def daemon(tmp_path, targets, json_receiver):
+async def daemon(tmp_path, targets, json_receiver, store_setting):
     url = targets.url("p")
     checks = f"  - {{name: portal, title: Portal, group: Publik, http: {{url: '{url}'}}}}"
-    text = config_text(tmp_path, json_receiver, checks)
+    text = config_text(tmp_path, json_receiver, checks, store=store_setting)
     d = Daemon(parse_config(text, str(tmp_path / "checks.yaml")), registry=CollectorRegistry())
     await d.start()
     path = tmp_path / "checks.yaml"

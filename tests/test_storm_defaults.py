@@ -33,14 +33,14 @@ oncall:
 
 
 async def test_ten_services_of_a_group_failing_together_make_one_page_one_digest_one_resolved(
-        tmp_path, targets, json_receiver):
+        tmp_path, targets, json_receiver, store_setting):
     names = [f"layanan-{i}" for i in range(10)]
     checks = "\n".join(
         f"  - {{name: {n}, group: Layanan Publik, interval: 1s, timeout: 1s, "
         f"http: {{url: \"{targets.url(n)}\"}}}}" for n in names)
     base = json_receiver.url("").rstrip("/")
     daemon = await start(tmp_path, f"""
-siaga: {{listen: "127.0.0.1:0", state_dir: "{tmp_path / 'state'}"}}
+siaga: {{listen: "127.0.0.1:0", state_dir: "{tmp_path / 'state'}", store: "{store_setting}"}}
 checks:
 {checks}
 {oncall(base)}""")
@@ -71,23 +71,25 @@ checks:
         await daemon.stop()
 
 
-def mass_config(tmp_path, receiver_url: str, interval: str = "") -> tuple[str, list[str]]:
+def mass_config(tmp_path, receiver_url: str, interval: str = "",
+                store: str = "sqlite") -> tuple[str, list[str]]:
     names = [f"g{g:02d}-s{s:02d}" for g in range(20) for s in range(10)]
     timing = f", interval: {interval}, timeout: 1s" if interval else ""
     checks = "\n".join(f"  - {{name: {n}, group: Dinas {n[1:3]}{timing}, "
                        f"tcp: {{host: 127.0.0.1, port: 9}}}}" for n in names)
-    return (f"siaga: {{listen: \"127.0.0.1:0\", state_dir: \"{tmp_path / 'state'}\"}}\n"
+    return (f"siaga: {{listen: \"127.0.0.1:0\", state_dir: \"{tmp_path / 'state'}\", "
+            f"store: \"{store}\"}}\n"
             f"checks:\n{checks}\n{oncall(receiver_url)}"), names
 
 
 async def test_200_checks_in_20_groups_failing_within_10s_make_at_most_3_pages_in_2_minutes(
-        tmp_path):
+        tmp_path, store_url):
     # The default interval (30 s) and fail_after (3), simulated: minutes take milliseconds.
     rng = random.Random(17)
     text, names = mass_config(tmp_path, "json://127.0.0.1:9")
     fail_at = {n: 100.0 + rng.uniform(0, 10) for n in names}
     sim = Simulation(tmp_path, text, {n: rng.uniform(0, 30) for n in names},
-                     lambda name, now: now >= fail_at[name])
+                     lambda name, now: now >= fail_at[name], url=store_url)
     await sim.run(until=100.0 + 120.0)
     sent = sim.messages()
     officer = [m for m in sent if m[1] == "budi"]
@@ -98,8 +100,9 @@ async def test_200_checks_in_20_groups_failing_within_10s_make_at_most_3_pages_i
     sim.close()
 
 
-async def test_a_real_mass_outage_is_one_mass_page(tmp_path, json_receiver):
-    text, names = mass_config(tmp_path, json_receiver.url("").rstrip("/"), interval="2s")
+async def test_a_real_mass_outage_is_one_mass_page(tmp_path, json_receiver, store_setting):
+    text, names = mass_config(tmp_path, json_receiver.url("").rstrip("/"), interval="2s",
+                              store=store_setting)
     # The targets: a local server that accepts connections until the test closes it.
     server = await asyncio.start_server(lambda r, w: w.close(), "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
@@ -121,7 +124,7 @@ async def test_a_real_mass_outage_is_one_mass_page(tmp_path, json_receiver):
 
 
 async def test_an_officer_capped_at_5_an_hour_gets_5_pages_and_one_digest_for_12_incidents(
-        tmp_path, targets, json_receiver):
+        tmp_path, targets, json_receiver, store_setting):
     failing = [f"svc-{i:02d}" for i in range(12)]
     healthy = [f"ok-{i:02d}" for i in range(40)]  # the rest of the agency keeps working
     checks = "\n".join(
@@ -129,7 +132,7 @@ async def test_an_officer_capped_at_5_an_hour_gets_5_pages_and_one_digest_for_12
         f"http: {{url: \"{targets.url(n)}\"}}}}" for n in failing + healthy)
     base = json_receiver.url("").rstrip("/")
     daemon = await start(tmp_path, f"""
-siaga: {{listen: "127.0.0.1:0", state_dir: "{tmp_path / 'state'}"}}
+siaga: {{listen: "127.0.0.1:0", state_dir: "{tmp_path / 'state'}", store: "{store_setting}"}}
 alerting: {{rate_limit: {{per_hour: 5}}}}
 checks:
 {checks}

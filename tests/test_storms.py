@@ -22,10 +22,10 @@ def local(ts: float) -> str:
     return dt.datetime.fromtimestamp(ts, WIB).strftime("%Y-%m-%d %H:%M:%S")
 
 
-def config_text(tmp_path, receiver, checks: str, extra: str = "") -> str:
+def config_text(tmp_path, receiver, checks: str, extra: str = "", store: str = "sqlite") -> str:
     now = time.time()
     return f"""
-siaga: {{listen: "127.0.0.1:0", state_dir: "{tmp_path / 'state'}"}}
+siaga: {{listen: "127.0.0.1:0", state_dir: "{tmp_path / 'state'}", store: "{store}"}}
 defaults: {{interval: 200ms, timeout: 150ms, fail_after: 2, recover_after: 2}}
 checks:
 {checks}
@@ -51,13 +51,14 @@ async def incidents(daemon: Daemon):
 
 
 async def test_an_uplink_down_with_20_services_behind_it_makes_exactly_one_page(
-        tmp_path, targets, json_receiver):
+        tmp_path, targets, json_receiver, store_setting):
     children = "\n".join(
         f"  - {{name: svc{i:02d}, title: Layanan {i:02d}, depends_on: [uplink], "
         f"http: {{url: '{targets.url(f'svc{i:02d}')}'}}}}" for i in range(20))
     checks = (f"  - {{name: uplink, title: Koneksi Kantor, "
               f"http: {{url: '{targets.url('uplink')}'}}}}\n{children}")
-    daemon = await run_daemon(tmp_path, config_text(tmp_path, json_receiver, checks))
+    text = config_text(tmp_path, json_receiver, checks, store=store_setting)
+    daemon = await run_daemon(tmp_path, text)
     names = ["uplink"] + [f"svc{i:02d}" for i in range(20)]
     try:
         await settle(daemon, names, "up")
@@ -88,14 +89,15 @@ async def test_an_uplink_down_with_20_services_behind_it_makes_exactly_one_page(
 
 
 async def test_maintenance_holds_pages_and_a_service_still_down_after_it_is_paged(
-        tmp_path, targets, json_receiver):
+        tmp_path, targets, json_receiver, store_setting):
     start = float(int(time.time()) - 1)  # whole seconds: the config says HH:MM:SS
     window_end = start + 5
     checks = f"  - {{name: sipd, title: SIPD, http: {{url: '{targets.url('sipd')}'}}}}"
     extra = (f"maintenance:\n  - {{checks: [sipd], start: '{local(start)}', "
              f"end: '{local(window_end)}', note: upgrade}}")
     targets.status["sipd"] = 503  # down during the whole window
-    daemon = await run_daemon(tmp_path, config_text(tmp_path, json_receiver, checks, extra))
+    text = config_text(tmp_path, json_receiver, checks, extra, store_setting)
+    daemon = await run_daemon(tmp_path, text)
     try:
         await settle(daemon, ["sipd"], "down")
         assert daemon.engine.runtime["sipd"].shown_state.value in ("maintenance", "down")
@@ -116,11 +118,12 @@ async def test_maintenance_holds_pages_and_a_service_still_down_after_it_is_page
 
 
 async def test_a_target_flapping_for_30_minutes_of_probes_pages_at_most_twice(
-        tmp_path, targets, json_receiver):
+        tmp_path, targets, json_receiver, store_setting):
     # 60 probes at 30 s each are 30 minutes; here the interval is 100 ms.
     checks = (f"  - {{name: flappy, title: Aplikasi Labil, interval: 100ms, timeout: 80ms, "
               f"http: {{url: '{targets.url('flappy')}'}}}}")
-    daemon = await run_daemon(tmp_path, config_text(tmp_path, json_receiver, checks))
+    text = config_text(tmp_path, json_receiver, checks, store=store_setting)
+    daemon = await run_daemon(tmp_path, text)
     try:
         targets.flap.add("flappy")
         while targets.hits.get("flappy", 0) < 60:
@@ -139,13 +142,14 @@ async def test_a_target_flapping_for_30_minutes_of_probes_pages_at_most_twice(
 
 
 async def test_connectivity_refs_down_send_one_blind_message_and_no_service_pages(
-        tmp_path, targets, json_receiver):
+        tmp_path, targets, json_receiver, store_setting):
     checks = "\n".join([
         f"  - {{name: gw, connectivity: true, http: {{url: '{targets.url('gw')}'}}}}",
         f"  - {{name: resolver, connectivity: true, http: {{url: '{targets.url('resolver')}'}}}}",
         *(f"  - {{name: app{i}, http: {{url: '{targets.url(f'app{i}')}'}}}}" for i in range(5)),
     ])
-    daemon = await run_daemon(tmp_path, config_text(tmp_path, json_receiver, checks))
+    text = config_text(tmp_path, json_receiver, checks, store=store_setting)
+    daemon = await run_daemon(tmp_path, text)
     names = ["gw", "resolver"] + [f"app{i}" for i in range(5)]
     try:
         await settle(daemon, names, "up")

@@ -189,7 +189,8 @@ def read(conn: Conn) -> list[Firing]:
     began is `handled` (derived from the incident history, not stored twice)."""
     out = []
     rows = conn.execute("SELECT fingerprint, group_key, labels, annotations, starts_at, "
-                        "generator_url, first_seen FROM am_alerts ORDER BY first_seen")
+                        "generator_url, first_seen FROM am_alerts "
+                        "ORDER BY first_seen, fingerprint")
     for fp, group_key, labels, notes, starts_at, url, first_seen in rows.fetchall():
         alert = AmAlert(fp, True, json.loads(labels), json.loads(notes), starts_at, url)
         handled = conn.execute(

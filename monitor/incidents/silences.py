@@ -45,7 +45,7 @@ def remove(conn: Conn, silence_id: int, now: float) -> bool:
 
 def current(conn: Conn, now: float) -> list[Silence]:
     rows = conn.execute("SELECT id, target, created_by, reason, created_at, until FROM silences "
-                        "WHERE removed_at IS NULL AND until > ? ORDER BY until", (now,))
+                        "WHERE removed_at IS NULL AND until > ? ORDER BY until, id", (now,))
     return [Silence(*r) for r in rows]
 
 

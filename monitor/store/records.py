@@ -47,9 +47,11 @@ def get_incident(conn: Conn, incident_id: int) -> Incident | None:
 
 def list_incidents(conn: Conn, *, limit: int = 50, since: float = 0,
                    until: float | None = None) -> list[Incident]:
+    """Newest first; incidents opened in one pager pass share `opened_at`, and the id (the
+    order they were opened in) decides between them, the same on both engines."""
     rows = conn.execute(
         "SELECT * FROM incidents WHERE opened_at >= ? AND opened_at < ? "
-        "ORDER BY opened_at DESC LIMIT ?", (since, until or 1e18, limit))
+        "ORDER BY opened_at DESC, id DESC LIMIT ?", (since, until or 1e18, limit))
     return [_incident(r) for r in rows]
 
 
