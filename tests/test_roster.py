@@ -111,6 +111,25 @@ def test_an_override_beats_every_layer_and_ends_on_time():
     assert (after.officer, after.rotation, after.override) == ("sari", "akhir-pekan", False)
 
 
+def test_a_years_long_override_with_one_inside_it_gives_each_its_own_span():
+    """Under an override only overrides' edges count (the rotation's daily handoffs inside a
+    79-year override were all walked: 0.8 s per page, on the event loop)."""
+    oncall = load(OFFICERS, PIKET, """\
+  overrides:
+    - {officer: budi, from: "2020-01-01 00:00", to: "2099-01-01 00:00"}
+    - {officer: sari, from: "2026-12-24 10:00", to: "2026-12-24 12:00", reason: rapat}
+""")
+    before = on_duty(oncall, at("2026-12-24 09:00"), JAKARTA)
+    assert (before.officer, local(before.start), local(before.end)) == (
+        "budi", "2020-01-01 00:00", "2026-12-24 10:00")
+    inner = on_duty(oncall, at("2026-12-24 11:00"), JAKARTA)
+    assert (inner.officer, inner.reason, local(inner.start), local(inner.end)) == (
+        "sari", "rapat", "2026-12-24 10:00", "2026-12-24 12:00")
+    after = on_duty(oncall, at("2026-12-25 09:00"), JAKARTA)
+    assert (after.officer, local(after.start), local(after.end)) == (
+        "budi", "2026-12-24 12:00", "2099-01-01 00:00")
+
+
 def test_a_shift_cut_short_by_an_override_says_so_in_its_end():
     duty = on_duty(load(OFFICERS, PIKET, OVERRIDE), at("2026-12-24 06:00"), JAKARTA)
     assert (duty.officer, local(duty.end)) == ("budi", "2026-12-24 08:00")

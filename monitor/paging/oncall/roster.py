@@ -61,12 +61,16 @@ def on_duty(oncall: OnCall, at: float, tz: tzinfo) -> Duty:
     override = _override_at(oncall, at, tz)
     layer = _layer_at(oncall, at, tz)
     if override is not None:
+        # Under an override only other overrides change the answer: its rotations' handoffs
+        # are not looked at (an override for years would mean thousands of them per page).
         lo, hi = _instant(override.start, tz), _instant(override.end, tz)
+        spans = _segments(oncall, lo, hi, tz, overrides_only=True)
     elif layer is not None:
         lo, hi = layer[2], layer[3]
+        spans = _segments(oncall, lo, hi, tz)
     else:
         return Duty(None)
-    span = next(s for s in _segments(oncall, lo, hi, tz) if s.start <= at < s.end)
+    span = next(s for s in spans if s.start <= at < s.end)
     return Duty(found.officer, found.rotation, found.override, found.reason, span.start,
                 span.end)
 
@@ -214,10 +218,12 @@ def _decide(oncall: OnCall, at: float, tz: tzinfo) -> Shift:
 # --- spans ---------------------------------------------------------------------------
 
 
-def _segments(oncall: OnCall, lo: float, hi: float, tz: tzinfo) -> list[Shift]:
-    """The answers between `lo` and `hi`, consecutive equal ones merged."""
+def _segments(oncall: OnCall, lo: float, hi: float, tz: tzinfo, *,
+              overrides_only: bool = False) -> list[Shift]:
+    """The answers between `lo` and `hi`, consecutive equal ones merged (`overrides_only`:
+    an override covers the whole span, so only overrides' edges can change the answer)."""
     out: list[Shift] = []
-    for start, end in pairwise([lo, *_changes(oncall, lo, hi, tz), hi]):
+    for start, end in pairwise([lo, *_changes(oncall, lo, hi, tz, overrides_only), hi]):
         answer = replace(_decide(oncall, start, tz), end=end)
         if out and _same(out[-1], answer):
             out[-1] = replace(out[-1], end=end)
@@ -231,10 +237,11 @@ def _same(a: Shift, b: Shift) -> bool:
                                                               b.reason)
 
 
-def _changes(oncall: OnCall, lo: float, hi: float, tz: tzinfo) -> list[float]:
+def _changes(oncall: OnCall, lo: float, hi: float, tz: tzinfo,
+             overrides_only: bool = False) -> list[float]:
     """Every instant strictly between `lo` and `hi` at which the answer may change."""
     points: set[float] = set()
-    for rotation in oncall.rotations:
+    for rotation in () if overrides_only else oncall.rotations:
         points.update(_handoffs(rotation, lo, hi, tz))
         points.update(_restriction_edges(rotation, lo, hi, tz))
     for override in oncall.overrides:
