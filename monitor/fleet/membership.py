@@ -248,12 +248,22 @@ class Fleet:
             except StoreError as exc:
                 event(log, "fleet_store_failed", logging.WARNING, error=str(exc))
                 self._fence()
+            except Exception:  # a bug must not end the renewals silently
+                log.exception("event=fleet_round_failed")
+                self._fence()
 
     async def _round(self, renew: bool) -> None:
         dirty, self._dirty = list(self._dirty.values()), {}
         asked = time.monotonic()
+        # what the member row says, read here on the loop (the store thread must not read
+        # the loop's live structures)
+        row = (self.instance, self.location, self.slot, self.shards, self.started_at,
+               1 if self.is_pager() else 0,
+               len(self.owned) if self.owned is not None else len(self.engine.checks),
+               self.lateness(), self.listen, 1 if self.blind() else 0, self.token)
         try:
-            got = await self.store.run(self._exchange, dirty, renew, self._cursor)
+            got = await self.store.run(self._exchange, dirty, row if renew else None,
+                                       self._cursor)
         except StoreError:
             for row in dirty:  # written next round
                 self._dirty.setdefault(row[0], row)
@@ -274,8 +284,8 @@ class Fleet:
             event(log, "pager_lease_lost", logging.WARNING, instance=self.instance)
             self._role(False)
 
-    def _exchange(self, conn: Conn, dirty: list[tuple[Any, ...]], renew: bool,
-                  cursor: float) -> Exchange:
+    def _exchange(self, conn: Conn, dirty: list[tuple[Any, ...]],
+                  renew: tuple[Any, ...] | None, cursor: float) -> Exchange:
         now = db_now(conn)
         with transaction(conn):
             if dirty:
@@ -287,8 +297,8 @@ class Fleet:
                     "fail_since=excluded.fail_since, changed_at=excluded.changed_at, "
                     "written_at=excluded.written_at", [(*row, now) for row in dirty])
         pager, found = False, None
-        if renew:
-            pager = self._renew(conn, now)
+        if renew is not None:
+            pager = self._renew(conn, now, renew)
             found = [m for m in members(conn) if now - m.seen_at < self.hold]
         rows = conn.execute(
             "SELECT check_name, location, instance, state, reason, failing, fail_since, "
@@ -297,7 +307,7 @@ class Fleet:
         states = [StateRow(r[0], r[1], r[2], r[3], r[4], bool(r[5]), r[6], r[7]) for r in rows]
         return Exchange(now, pager, found, states)
 
-    def _renew(self, conn: Conn, now: float) -> bool:
+    def _renew(self, conn: Conn, now: float, row: tuple[Any, ...]) -> bool:
         with transaction(conn):
             conn.execute(
                 f"INSERT INTO fleet_members ({MEMBER_COLUMNS}, token) VALUES "
@@ -306,10 +316,7 @@ class Fleet:
                 "started_at=excluded.started_at, seen_at=excluded.seen_at, "
                 "pager=excluded.pager, probing=excluded.probing, lateness=excluded.lateness, "
                 "listen=excluded.listen, blind=excluded.blind, token=excluded.token",
-                (self.instance, self.location, self.slot, self.shards, self.started_at, now,
-                 1 if self.is_pager() else 0,
-                 len(self.owned) if self.owned is not None else len(self.engine.checks),
-                 self.lateness(), self.listen, 1 if self.blind() else 0, self.token))
+                (*row[:5], now, *row[5:]))
             conn.execute("INSERT INTO fleet_lease (name, holder, until, epoch) "
                          "VALUES ('pager', ?, ?, 1) ON CONFLICT (name) DO NOTHING",
                          (self.instance, now + self.hold))
