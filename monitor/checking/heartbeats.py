@@ -301,9 +301,10 @@ class Heartbeats:
         """Judge every heartbeat, then store the waits for a first ping that began now."""
         if self.fleet and self._heartbeat_checks():
             stored = await self.store.run(load_pings)  # pushes other members took
-            for name in self._unsaved:
-                if name in self.pings:
-                    stored.setdefault(name, self.pings[name])
+            for name, mine in self.pings.items():  # newer here: a push whose save is due
+                there = stored.get(name)
+                if there is None or _latest(mine) > _latest(there):
+                    stored[name] = mine
             for name, p in stored.items():  # a failure pushed to another member
                 seen = self.pings.get(name)
                 check = self.engine.checks.get(name)
@@ -330,6 +331,11 @@ class Heartbeats:
             except Exception:  # keep judging the other heartbeats
                 log.exception("event=heartbeat_evaluate_failed")
             await asyncio.sleep(every)
+
+
+def _latest(p: Pings) -> float:
+    return max(p.last_ping or 0.0, p.last_start or 0.0, p.last_fail or 0.0,
+               p.expected_since or 0.0)
 
 
 def _save_rows(conn: Conn, rows: list[tuple[str, Pings]]) -> None:
