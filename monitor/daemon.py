@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import importlib
 import logging
 import os
 import secrets
@@ -16,8 +17,8 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from aiohttp import web
 from prometheus_client import CollectorRegistry
 from rich.console import Console
 
@@ -30,7 +31,6 @@ from monitor.checking.watchdog import Watchdog
 from monitor.config.loader import load_config
 from monitor.config.model import Check, Config
 from monitor.config.reloader import Reloader
-from monitor.delivery.am_route import AlertmanagerRoute
 from monitor.delivery.console import ConsoleChannel
 from monitor.delivery.notifiers import AppriseNotifier, Notifier
 from monitor.delivery.outbox import Outbox
@@ -45,7 +45,7 @@ from monitor.paging.pager import Pager
 from monitor.paging.templates import is_sms_url
 from monitor.probes import KINDS, host_of
 from monitor.probes.base import ProbeContext
-from monitor.process import freeze_heap
+from monitor.process import freeze_heap, short_switch_interval
 from monitor.reporting.latency import LatencyLog
 from monitor.reporting.rollup import run as rollup_run
 from monitor.reporting.uptime_windows import UptimeWindows
@@ -56,11 +56,14 @@ from monitor.telemetry.deadman import StoreHealth
 from monitor.telemetry.deadman import run as deadman_run
 from monitor.telemetry.logs import event
 from monitor.telemetry.metrics import Metrics
-from monitor.web import services
-from monitor.web.app import Server, build_app
-from monitor.web.push import RateLimit
-from monitor.web.status import status_cache
-from monitor.web.status_server import StatusProcess
+from monitor.web.ratelimit import RateLimit
+from monitor.web.status_pages import status_cache
+
+if TYPE_CHECKING:  # the web layer is imported once probing runs (Daemon._start_server)
+    from aiohttp import web
+
+    from monitor.web.app import Server
+    from monitor.web.status_server import StatusProcess
 
 log = logging.getLogger("siaga.daemon")
 LATENESS_WINDOW = 2000  # recent probe starts /healthz judges lateness over
@@ -198,6 +201,8 @@ class Daemon:
 
     def provide_web(self, app: web.Application) -> None:
         """Give the web layer the few services its handlers use (monitor.web.services)."""
+        from monitor.web import services
+
         app[services.CONFIG] = lambda: self.config
         app[services.CLOCK] = self.pager.clock
         app[services.STORE] = self.store
@@ -262,13 +267,16 @@ class Daemon:
         stats.on_lateness.append(self.metrics.lateness.observe)
         stats.on_lateness.append(self.recent_lateness.append)
         stats.on_missed.append(lambda check: self.metrics.missed.inc())
-        if self.serve:
-            self.server = Server(build_app(self.provide_web), s.listen_host, s.listen_port)
-            await self.server.start()
         await self._close_gap()
         await self.pager.load()
+        # Probing starts now, before the rest of the start-up: the pager's task (it steps
+        # only once its task runs, below) and the HTTP server have nothing to do before the
+        # first results, and the awaits below let the first probes connect meanwhile.
+        self.scheduler.set_checks(self.probed(self.config), initial=True)
         await self.refresh_silences()
         await self.heartbeats.load()
+        if self.serve:
+            await self._start_server(s.listen_host, s.listen_port)
         self._tasks = [asyncio.create_task(self.pager.run(), name="pager"),
                        asyncio.create_task(self.outbox.run(), name="outbox")]
         self._tasks += [asyncio.create_task(self.reloader.watch(), name="config-watcher"),
@@ -288,15 +296,25 @@ class Daemon:
             self._later(self.status_pages.run, "status-page")
         alerting = self.pager.grouping
         if alerting.alertmanager:  # changing these URLs takes a restart
+            from monitor.delivery.am_route import AlertmanagerRoute
+
             route = AlertmanagerRoute(alerting.alertmanager, s.location, s.base_url,
                                       self.metrics, lambda: list(self.pager.incidents.values()),
                                       resend=alerting.resend)
             self.pager.on_change.append(route.changed)  # the pager's decisions, not transitions
             self._tasks.append(asyncio.create_task(route.run(), name="alertmanager"))
-        self.scheduler.set_checks(self.probed(self.config), initial=True)
         freeze_heap()  # the daemon's start-up heap (monitor.process says why)
         event(log, "started", checks=len(self.config.checks), location=s.location,
               listen=f"{s.listen_host}:{self.server.port}" if self.server else "-")
+
+    async def _start_server(self, host: str, port: int) -> None:
+        """The HTTP server. Its code (aiohttp and the web layer: ~0.1 s of imports at a
+        start) is imported on a worker thread while the first probes run; a port in use
+        raises ListenError (`siaga run` says so and exits 2) before the pager has stepped."""
+        with short_switch_interval():
+            web_app = await asyncio.to_thread(importlib.import_module, "monitor.web.app")
+        self.server = web_app.Server(web_app.build_app(self.provide_web), host, port)
+        await self.server.start()
 
     def _later(self, work: Callable[[], Awaitable[None]], name: str) -> None:
         """Run `work()` as a task after START_GRACE seconds (at 20,000 checks the uptime
@@ -309,6 +327,8 @@ class Daemon:
 
     async def _start_status_process(self, address: str) -> None:
         """The public status page in a process of its own (monitor.web.status_server)."""
+        from monitor.web.status_server import StatusProcess
+
         host, _, port = address.rpartition(":")
         process = StatusProcess(host.strip("[]") or "0.0.0.0", int(port))
         await process.start()  # ListenError: `siaga run` says why and exits

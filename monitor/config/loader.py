@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
+from dataclasses import fields, is_dataclass
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -16,7 +17,7 @@ from yaml.nodes import MappingNode, Node
 
 from monitor.config.document import compose
 from monitor.config.hostnames import host_problem
-from monitor.config.model import Check, Config, FlapPolicy, Settings
+from monitor.config.model import Check, Config, FlapPolicy, Settings, shared
 from monitor.config.scalars import Bool, Duration, Enum, Float, Int, Str, Url
 from monitor.config.schema import INVALID, Ctx, Field, ListOf, Obj, contains_invalid
 from monitor.errors import ConfigError, Problem
@@ -213,8 +214,11 @@ def root_schema() -> Obj:
 
 
 def resolve_check(
-    draft: dict[str, Any], defaults: dict[str, Any], env: Mapping[str, str] | None = None
+    draft: dict[str, Any], defaults: dict[str, Any], env: Mapping[str, str] | None = None,
+    pool: dict[Any, Any] | None = None,
 ) -> Check:
+    """The Check a validated draft makes; with `pool`, its frozen parts equal to another
+    check's (spec parts, flapping policy) are that check's objects (model.shared)."""
     values = {k: v for k, v in draft.items() if k != "__path"}
     for key in INHERITED:
         if key not in values:
@@ -223,7 +227,28 @@ def resolve_check(
     if inherit is not None:
         values["spec"] = inherit(defaults, os.environ if env is None else env)
     values["depends_on"] = tuple(values.get("depends_on", ()))
+    if pool is not None:
+        values["flapping"] = shared(values["flapping"], pool)
+        _share_parts(values["spec"], pool)
     return Check(**values)
+
+
+def _share_parts(spec: Any, pool: dict[Any, Any]) -> None:
+    """Point a spec just built (no one else holds it yet) at shared equal parts: its
+    fields that hold frozen dataclasses (an HTTP check's `expect`)."""
+    if not is_dataclass(spec):
+        return
+    names = _FIELD_NAMES.get(type(spec))
+    if names is None:
+        names = _FIELD_NAMES[type(spec)] = tuple(f.name for f in fields(spec))
+    for name in names:
+        value = getattr(spec, name)
+        params = getattr(value, "__dataclass_params__", None)
+        if params is not None and params.frozen and not isinstance(value, type):
+            object.__setattr__(spec, name, shared(value, pool))
+
+
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
 
 
 def cross_check(checks: list[tuple[str, Check]], ctx: Ctx) -> None:
@@ -336,7 +361,8 @@ def _build(values: dict[str, Any], file: str, ctx: Ctx) -> Any:
     listed = values.get("checks")
     drafts = [d for d in listed if d is not INVALID] if isinstance(listed, list) else []
     defaults = _kind_defaults(defaults, ctx)
-    checks = [(d["__path"], resolve_check(d, defaults, ctx.env)) for d in drafts]
+    pool: dict[Any, Any] = {}
+    checks = [(d["__path"], resolve_check(d, defaults, ctx.env, pool)) for d in drafts]
     cross_check(checks, ctx)
     _check_policies(checks, values.get("oncall"), ctx)
     for name, hook in CROSS_CHECKS.items():

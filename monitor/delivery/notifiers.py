@@ -16,25 +16,37 @@ only logged at DEBUG level, so mail failures are always reported as retryable.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import re
 import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Protocol
-
-import apprise
+from types import ModuleType
+from typing import TYPE_CHECKING, Protocol
 
 from monitor.errors import NotifyError
 from monitor.telemetry.logs import event, kv
 
-with warnings.catch_warnings():
-    # apprise's e-mail plugin imports the stdlib `imghdr` for PGPy, deprecated since 3.11.
-    # The warning is theirs, not ours, and would otherwise surface on the first mailto://
-    # page (and fail tests that turn warnings into errors). Importing it here, once, keeps
-    # it out of every later send.
-    warnings.filterwarnings("ignore", "'imghdr' is deprecated", DeprecationWarning)
-    import apprise.plugins.email
+if TYPE_CHECKING:
+    import apprise
+
+
+@functools.cache
+def load_apprise() -> ModuleType:
+    """apprise, imported on first use: with its plugins it is ~70 ms of `siaga run`'s start,
+    which a daemon does not need before its first page (the daemon imports it a moment after
+    probing starts; see Daemon.start)."""
+    with warnings.catch_warnings():
+        # apprise's e-mail plugin imports the stdlib `imghdr` for PGPy, deprecated since
+        # 3.11. The warning is theirs, not ours, and would otherwise surface on the first
+        # mailto:// page (and fail tests that turn warnings into errors). Importing it here,
+        # once, keeps it out of every later send.
+        warnings.filterwarnings("ignore", "'imghdr' is deprecated", DeprecationWarning)
+        import apprise
+        import apprise.plugins.email
+    return apprise
+
 
 # The notifier's own kinds, plus the template kinds (monitor.paging.templates.KINDS) that
 # callers may pass straight through; both map onto apprise's four notification types.
@@ -50,23 +62,24 @@ _HTTP_CODE = re.compile(r"\berror=(\d{3})\b")
 # 4xx answers that mean "later", not "never".
 _TRANSIENT_4XX = frozenset({408, 425, 429})
 
+# apprise.NotifyType's member for each kind
 _NOTIFY_TYPE = {
-    "page": apprise.NotifyType.FAILURE,
-    "reminder": apprise.NotifyType.WARNING,
-    "blind": apprise.NotifyType.WARNING,
-    "self": apprise.NotifyType.WARNING,
-    "self_over": apprise.NotifyType.SUCCESS,
-    "mass": apprise.NotifyType.FAILURE,
-    "digest": apprise.NotifyType.FAILURE,
-    "capped": apprise.NotifyType.INFO,
-    "still_down": apprise.NotifyType.WARNING,
-    "resolved": apprise.NotifyType.SUCCESS,
-    "ack": apprise.NotifyType.INFO,
-    "info": apprise.NotifyType.INFO,
-    "acknowledged": apprise.NotifyType.INFO,
-    "flapping": apprise.NotifyType.WARNING,
-    "stable": apprise.NotifyType.SUCCESS,
-    "blind_over": apprise.NotifyType.SUCCESS,
+    "page": "FAILURE",
+    "reminder": "WARNING",
+    "blind": "WARNING",
+    "self": "WARNING",
+    "self_over": "SUCCESS",
+    "mass": "FAILURE",
+    "digest": "FAILURE",
+    "capped": "INFO",
+    "still_down": "WARNING",
+    "resolved": "SUCCESS",
+    "ack": "INFO",
+    "info": "INFO",
+    "acknowledged": "INFO",
+    "flapping": "WARNING",
+    "stable": "SUCCESS",
+    "blind_over": "SUCCESS",
 }
 
 log = logging.getLogger("siaga.notify")
@@ -167,13 +180,16 @@ class AppriseNotifier:
         self, *, timeout: float = DEFAULT_TIMEOUT, asset: apprise.AppriseAsset | None = None
     ) -> None:
         self.timeout = timeout
-        self.asset = asset or apprise.AppriseAsset(async_mode=True)
+        self.asset = asset  # made with the first send (apprise is imported then)
         quiet_apprise_logging()
 
     async def send(self, url: str, message: Message) -> None:
         """Deliver `message` to `url`; raise NotifyError(permanent=…) when it did not go."""
         channel = channel_of(url)
-        client = apprise.Apprise(asset=self.asset)
+        ap = load_apprise()
+        if self.asset is None:
+            self.asset = ap.AppriseAsset(async_mode=True)
+        client = ap.Apprise(asset=self.asset)
         if not client.add(url):
             event(log, "notify_invalid_url", logging.DEBUG, channel=channel)  # the outbox warns
             raise NotifyError(f"{channel}: apprise cannot use this URL", permanent=True)
@@ -182,8 +198,8 @@ class AppriseNotifier:
                 result = await client.async_notify(
                     body=message.body,
                     title=message.title,
-                    notify_type=_NOTIFY_TYPE[message.kind],
-                    body_format=apprise.NotifyFormat.TEXT,
+                    notify_type=getattr(ap.NotifyType, _NOTIFY_TYPE[message.kind]),
+                    body_format=ap.NotifyFormat.TEXT,
                     timeout=self.timeout,
                 )
         except TimeoutError:
@@ -192,10 +208,10 @@ class AppriseNotifier:
         with result:  # releases apprise's captured-log storage
             status = result.status
             codes = http_codes(entry.message for entry in result.logs())
-        if status == apprise.AppriseResultStatus.SUCCESS:
+        if status == ap.AppriseResultStatus.SUCCESS:
             event(log, "notify_sent", channel=channel, kind=message.kind, key=message.key)
             return
-        if status == apprise.AppriseResultStatus.TIMEOUT:
+        if status == ap.AppriseResultStatus.TIMEOUT:
             raise self._failed(channel, message, f"timeout after {self.timeout:g}s", False)
         detail = "HTTP " + ",".join(map(str, codes)) if codes else "delivery failed"
         raise self._failed(channel, message, detail, is_permanent(codes))
