@@ -192,7 +192,8 @@ class Daemon:
     def _build_operations(self, config: Config) -> None:
         """Reloads, heartbeats, push rate limits and store health."""
         self.reloader = Reloader(lambda: self.config.path, self.reload,
-                                 prepare=self.engine.diff)  # compared off the loop
+                                 prepare=self.engine.diff,  # compared off the loop
+                                 running=lambda: self.config)
         self.heartbeats = Heartbeats(self.engine, self.store,
                                      Tokens(Path(config.settings.state_dir)), config.settings.tz)
         self.on_reload.append(lambda c: setattr(self.heartbeats, "tz", c.settings.tz))
@@ -277,6 +278,10 @@ class Daemon:
         await self.heartbeats.load()
         if self.serve:
             await self._start_server(s.listen_host, s.listen_port)
+        # The pager's views of every check (20,000: 60 ms, 40,000 objects), made before the
+        # heap is frozen below; left to its task's first pass, they were outside the frozen
+        # heap and every full collection walked them again (a 0.13 s stall at 20,000).
+        self.pager.views(self.pager.clock())
         self._tasks = [asyncio.create_task(self.pager.run(), name="pager"),
                        asyncio.create_task(self.outbox.run(), name="outbox")]
         self._tasks += [asyncio.create_task(self.reloader.watch(), name="config-watcher"),
@@ -356,7 +361,7 @@ class Daemon:
         try:
             if isinstance(loaded, ConfigError):
                 raise loaded
-            config = loaded or load_config(self.config.path)
+            config = loaded or load_config(self.config.path, previous=self.config)
         except ConfigError as exc:
             logs.learn_secrets(exc.secrets)  # its problems may quote them
             for problem in exc.problems:
@@ -381,6 +386,7 @@ class Daemon:
         self.suppression.forget()
         for hook in self.on_reload:
             hook(config)
+        self.pager.views(self.pager.clock())  # rebuilt now: inside the heap frozen after this
         event(log, "reloaded", added=len(summary.added), removed=len(summary.removed),
               changed=len(summary.changed), reset=len(summary.reset),
               unchanged=summary.unchanged,

@@ -135,6 +135,10 @@ class Config:
     # checks by name, built once: check() was a scan, called per check and window by the
     # uptime windows (20,000 checks: 60,000 scans of 20,000, tens of seconds each refresh)
     _index: dict[str, Check] = field(init=False, repr=False, compare=False)
+    # per check, a digest of its lines in the file, and of what else decided it: the next
+    # load reuses the checks whose lines are unchanged (monitor.config.reuse)
+    sources: tuple[bytes, ...] = field(default=(), repr=False, compare=False)
+    source_context: bytes = field(default=b"", repr=False, compare=False)
 
     def __post_init__(self) -> None:
         index: dict[str, Check] = {}
