@@ -33,6 +33,7 @@ from monitor.config.model import Check, Config
 from monitor.config.reloader import Reloader
 from monitor.delivery.console import ConsoleChannel
 from monitor.delivery.notifiers import AppriseNotifier, Notifier
+from monitor.delivery.notifiers import preload as preload_apprise
 from monitor.delivery.outbox import Outbox
 from monitor.errors import ConfigError
 from monitor.incidents import silences as silence_records
@@ -295,6 +296,8 @@ class Daemon:
         self._later(lambda: rollup_run(self.store, lambda: self.config), "rollups")  # + pruning
         self._later(self.uptime.run, "uptime-windows")
         self._later(self.latency.run, "latency")
+        if isinstance(self.notifier, AppriseNotifier):
+            self._later(preload_apprise, "apprise-import")  # before the first page needs it
         if self.serve and s.status_listen:
             await self._start_status_process(s.status_listen)
         if self.serve or s.status_export:

@@ -35,8 +35,7 @@ if TYPE_CHECKING:
 @functools.cache
 def load_apprise() -> ModuleType:
     """apprise, imported on first use: with its plugins it is ~70 ms of `siaga run`'s start,
-    which a daemon does not need before its first page (the daemon imports it a moment after
-    probing starts; see Daemon.start)."""
+    which a daemon does not need before its first page (`preload`)."""
     with warnings.catch_warnings():
         # apprise's e-mail plugin imports the stdlib `imghdr` for PGPy, deprecated since
         # 3.11. The warning is theirs, not ours, and would otherwise surface on the first
@@ -46,6 +45,12 @@ def load_apprise() -> ModuleType:
         import apprise
         import apprise.plugins.email
     return apprise
+
+
+async def preload() -> None:
+    """Import apprise now: the daemon calls it a moment after probing starts, so that its
+    first page does not wait for the import (~70 ms, on the event loop)."""
+    load_apprise()
 
 
 # The notifier's own kinds, plus the template kinds (monitor.paging.templates.KINDS) that
