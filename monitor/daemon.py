@@ -285,6 +285,8 @@ class Daemon:
         self.pager.views(self.pager.clock())
         self._tasks = [asyncio.create_task(self.pager.run(), name="pager"),
                        asyncio.create_task(self.outbox.run(), name="outbox")]
+        if isinstance(self.notifier, AppriseNotifier):  # on a thread, before a page needs it
+            self._tasks.append(asyncio.create_task(preload_apprise(), name="apprise-import"))
         self._tasks += [asyncio.create_task(self.reloader.watch(), name="config-watcher"),
                         asyncio.create_task(self.heartbeats.run(), name="heartbeats"),
                         asyncio.create_task(deadman_run(lambda: self.config.settings,
@@ -296,8 +298,6 @@ class Daemon:
         self._later(lambda: rollup_run(self.store, lambda: self.config), "rollups")  # + pruning
         self._later(self.uptime.run, "uptime-windows")
         self._later(self.latency.run, "latency")
-        if isinstance(self.notifier, AppriseNotifier):
-            self._later(preload_apprise, "apprise-import")  # before the first page needs it
         if self.serve and s.status_listen:
             await self._start_status_process(s.status_listen)
         if self.serve or s.status_export:

@@ -16,9 +16,11 @@ only logged at DEBUG level, so mail failures are always reported as retryable.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 import re
+import sys
 import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -26,31 +28,50 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Protocol
 
 from monitor.errors import NotifyError
+from monitor.process import short_switch_interval
 from monitor.telemetry.logs import event, kv
 
 if TYPE_CHECKING:
     import apprise
 
 
+def _import_imghdr_quietly() -> None:
+    """apprise's e-mail plugin imports the stdlib `imghdr` for PGPy, deprecated since 3.11.
+    The warning is theirs, not ours, and would otherwise surface on the first mailto://
+    page (and fail tests that turn warnings into errors). Importing it first, on the calling
+    thread, keeps it out of every later import: `warnings.catch_warnings` changes
+    process-wide state, which must not happen on a worker thread (`preload`)."""
+    if "imghdr" in sys.modules:
+        return
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "'imghdr' is deprecated", DeprecationWarning)
+        with contextlib.suppress(ImportError):  # gone in 3.13: nothing to warn about
+            import imghdr  # noqa: F401
+
+
 @functools.cache
 def load_apprise() -> ModuleType:
-    """apprise, imported on first use: with its plugins it is ~70 ms of `siaga run`'s start,
+    """apprise, imported on first use: with its plugins it is ~0.15 s of `siaga run`'s start,
     which a daemon does not need before its first page (`preload`)."""
-    with warnings.catch_warnings():
-        # apprise's e-mail plugin imports the stdlib `imghdr` for PGPy, deprecated since
-        # 3.11. The warning is theirs, not ours, and would otherwise surface on the first
-        # mailto:// page (and fail tests that turn warnings into errors). Importing it here,
-        # once, keeps it out of every later send.
-        warnings.filterwarnings("ignore", "'imghdr' is deprecated", DeprecationWarning)
-        import apprise
-        import apprise.plugins.email
+    _import_imghdr_quietly()
+    import apprise
+    import apprise.plugins.email
     return apprise
 
 
+def _load_plugins() -> None:
+    ap = load_apprise()
+    # apprise imports its plugins with its first `add` (~0.1 s): made here, not by a page
+    ap.Apprise(asset=ap.AppriseAsset(async_mode=True)).add("json://localhost/")
+
+
 async def preload() -> None:
-    """Import apprise now: the daemon calls it a moment after probing starts, so that its
-    first page does not wait for the import (~70 ms, on the event loop)."""
-    load_apprise()
+    """apprise and its plugins, imported on a worker thread: the daemon calls this a
+    moment after probing starts, so that its first page waits for neither (~0.25 s: on the
+    event loop, the first page of a 20,000-check start took ~0.26 s instead of ~0.02 s)."""
+    _import_imghdr_quietly()
+    with short_switch_interval():
+        await asyncio.to_thread(_load_plugins)
 
 
 # The notifier's own kinds, plus the template kinds (monitor.paging.templates.KINDS) that
