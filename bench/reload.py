@@ -1,12 +1,13 @@
 """Reload pause: how long a config reload stalls the event loop with N checks running.
 
-Starts a TCP target in a thread, runs a Daemon (no HTTP server) with N tcp checks, then
-reloads a file with 1% of the checks changed, 1% removed and 1% added, two ways:
+Starts a target in a thread, runs a Daemon (no HTTP server) with N tcp (or `--kind http`)
+checks, then reloads a file with 1% of the checks changed, 1% removed and 1% added
+(`--edit one`: one check's title changed, nothing else), two ways:
 `Daemon.reload()` (parse on the loop, for comparison) and `Reloader.reload()` (parse on a
 thread, swap on the loop: what the watcher, SIGHUP and `siaga reload` do). A ticker task
 measures the loop's lag. Prints one JSON line.
 
-    python bench/reload.py [--checks 10000] [--interval 60]
+    python bench/reload.py [--checks 10000] [--interval 60] [--kind http] [--edit one]
 """
 
 from __future__ import annotations
@@ -28,9 +29,12 @@ from prometheus_client import CollectorRegistry
 from monitor.config.loader import load_config
 from monitor.daemon import Daemon
 
+REPLY = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+
 
 def target() -> int:
-    """A TCP listener that accepts and closes, on its own thread."""
+    """A listener on its own thread: reads what comes (nothing from a tcp check), answers
+    `200` and closes."""
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     sock.listen(1024)
@@ -38,16 +42,26 @@ def target() -> int:
     def serve() -> None:
         while True:
             conn, _ = sock.accept()
+            try:
+                conn.settimeout(1.0)
+                if conn.recv(65536):
+                    conn.sendall(REPLY)
+            except OSError:
+                pass
             conn.close()
 
     threading.Thread(target=serve, daemon=True).start()
     return int(sock.getsockname()[1])
 
 
-def config(state: Path, port: int, names: list[str], interval: float) -> str:
+def config(state: Path, port: int, names: list[str], interval: float, kind: str = "tcp") -> str:
     lines = [f'siaga: {{listen: "127.0.0.1:0", state_dir: "{state}"}}',
              f"defaults: {{interval: {interval}s, timeout: 5s}}", "checks:"]
-    lines += [f"  - {{name: {n}, tcp: {{host: 127.0.0.1, port: {port}}}}}" for n in names]
+    if kind == "http":  # block style, as people write it
+        lines += [f"  - name: {n}\n    http:\n      url: http://127.0.0.1:{port}/{n}\n"
+                  "      expect:\n        status: 200" for n in names]
+    else:
+        lines += [f"  - {{name: {n}, tcp: {{host: 127.0.0.1, port: {port}}}}}" for n in names]
     return "\n".join(lines) + "\n"
 
 
@@ -79,11 +93,11 @@ def time_swaps(daemon: Daemon) -> list[float]:
     return swaps
 
 
-async def main(n: int, interval: float) -> dict[str, float]:
+async def main(n: int, interval: float, kind: str, edit: str) -> dict[str, float]:
     tmp = Path(tempfile.mkdtemp(prefix="siaga-reload-"))
     port, path = target(), tmp / "checks.yaml"
     names = [f"c{i}" for i in range(n)]
-    path.write_text(config(tmp, port, names, interval))
+    path.write_text(config(tmp, port, names, interval, kind))
     daemon = Daemon(load_config(path), registry=CollectorRegistry(), serve=False)
     daemon.reloader.poll = 3600.0  # only the reloads below, not the file watcher's
     await daemon.start()
@@ -96,11 +110,15 @@ async def main(n: int, interval: float) -> dict[str, float]:
         await asyncio.sleep(5)
         out["baseline_max_loop_lag_s"] = ticker.max_lag  # no reload: the daemon's own work
         k = max(1, n // 100)
-        edited = names[k:] + [f"new{i}" for i in range(k)]  # 1% removed, 1% added
-        text = config(tmp, port, edited, interval).replace(
-            f"name: c{k},", f"name: c{k}, title: changed,", 1)
+        # churn: 1% removed, 1% added (and one title changed); one: only the title
+        edited = names if edit == "one" else names[k:] + [f"new{i}" for i in range(k)]
+        text = config(tmp, port, edited, interval, kind)
+        changed = text.replace(f"name: c{k},", f"name: c{k}, title: changed,", 1)
+        if changed == text:  # block style
+            changed = text.replace(f"name: c{k}\n", f"name: c{k}\n    title: changed\n", 1)
         for way in ("off_loop", "on_loop"):
-            path.write_text(text if way == "off_loop" else config(tmp, port, names, interval))
+            path.write_text(changed if way == "off_loop"
+                            else config(tmp, port, names, interval, kind))
             await asyncio.sleep(0.5)
             ticker.max_lag = 0.0
             started = time.perf_counter()
@@ -126,5 +144,9 @@ if __name__ == "__main__":
     p = argparse.ArgumentParser()
     p.add_argument("--checks", type=int, default=10_000)
     p.add_argument("--interval", type=float, default=60.0)
+    p.add_argument("--kind", choices=("tcp", "http"), default="tcp")
+    p.add_argument("--edit", choices=("churn", "one"), default="churn",
+                   help="churn: 1%% changed, removed and added; one: one check's title")
     a = p.parse_args()
-    print(json.dumps(asyncio.run(main(a.checks, a.interval))))
+    out = asyncio.run(main(a.checks, a.interval, a.kind, a.edit))
+    print(json.dumps({"kind": a.kind, "edit": a.edit, **out}))

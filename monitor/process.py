@@ -34,7 +34,9 @@ def prepare_process(log_level: str, secrets: Iterable[str], tz: tzinfo) -> None:
 
 def freeze_heap() -> None:
     """Move every object alive now out of the collector's sight (`gc.freeze()`): called when
-    the daemon has started and after each config load (see the module docstring)."""
+    `siaga run` has its config (20,000 checks: the collections the daemon's build triggers
+    would otherwise walk ~100,000 config objects each, 70 ms of the start), when the daemon
+    has started and after each config load (see the module docstring)."""
     gc.freeze()
 
 

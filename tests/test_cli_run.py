@@ -92,3 +92,15 @@ def test_run_stops_within_two_seconds_on_a_signal_and_exits_0(tmp_path, farm, si
     assert code == 0, err
     assert took < 2.0
     assert "event=stopped" in err
+
+
+def test_run_starts_probing_without_the_libraries_it_needs_only_later():
+    """`siaga run` from the compiled-config cache imports the daemon's modules before its
+    first probe; the web server (aiohttp), the notifiers (apprise), DNS and certificate
+    parsing load once probing runs or when first used (issue 14: first probe within 1 s)."""
+    code = ("import sys, monitor.cli, monitor.daemon; "
+            "print(sorted({m.split('.')[0] for m in sys.modules} & "
+            "{'aiohttp', 'apprise', 'dns', 'cryptography', 'requests'}))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == "[]"

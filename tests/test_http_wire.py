@@ -246,3 +246,33 @@ def test_it_refuses_a_proxy_url_it_cannot_use_at_its_place() -> None:
     with pytest.raises(Exception) as info:
         parse_config(text, "checks.yaml", env={})
     assert "checks[a].http.proxy: a proxy is http://host:port (or `env`)" in str(info.value)
+
+
+async def test_a_probe_cancelled_as_its_connection_is_made_leaves_no_failure_unheard(
+        monkeypatch, caplog):
+    """The probe's deadline can cancel it just as the connection is made: the transport
+    then still reports its end to the response parser, whose failure nobody awaits. It was
+    logged as "Future exception was never retrieved" whenever the garbage collector came."""
+    import gc
+
+    from monitor.probes.http import wire
+
+    server = await asyncio.start_server(lambda r, w: w.close(), "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    made: list[asyncio.Transport] = []
+
+    async def connect_then_cancelled(loop, addresses, protocol, attempt_timeout, proxy):
+        transport, _ = await loop.create_connection(lambda: protocol, "127.0.0.1", port)
+        made.append(transport)
+        raise asyncio.CancelledError  # as if the deadline struck right here
+
+    monkeypatch.setattr(wire, "_connect", connect_then_cancelled)
+    spec = HttpSpec(url=f"http://127.0.0.1:{port}/")
+    with pytest.raises(asyncio.CancelledError):
+        await run(spec, 2.0, ProbeContext())
+    made[0].close()  # the loop closes it: the parser hears the connection end
+    await asyncio.sleep(0.1)
+    gc.collect()
+    await asyncio.sleep(0)
+    server.close()
+    assert not [r for r in caplog.records if "never retrieved" in r.getMessage()]

@@ -212,3 +212,24 @@ def test_uptime_text_shows_new_figures_and_forgets_removed_checks():
     assert 'check="b"' not in text
     assert uptime_samples(text)[("siaga_uptime_ratio", frozenset(
         {"check": "a", "group": "g", "window": "7d"}.items()))] == 0.25
+
+
+def test_labels_holding_the_line_cache_placeholder_render_as_the_generic_path():
+    """The line cache keeps multi-line families with a NUL where prefix and labels go
+    (monitor.telemetry.exposition); a label value may hold a NUL itself."""
+    from monitor.checking.engine import Engine
+    from monitor.probes.base import ProbeContext, ProbeResult
+    from monitor.telemetry.metrics import Metrics
+
+    config = parse_config('siaga: {listen: "127.0.0.1:0"}\nchecks:\n'
+                          '  - {name: a, group: "x\\0y", http: {url: "http://127.0.0.1:9/"}}\n',
+                          "checks.yaml")
+    engine = Engine(config, ProbeContext())
+    registry = CollectorRegistry()
+    metrics = Metrics(registry, engine, "loc\0x")
+    engine.on_result.append(metrics.on_result)
+    engine.record(config.checks[0], ProbeResult(True, "ok", duration=0.01, status_code=200,
+                                                phases={"connect": 0.001, "processing": 0.002}))
+    fast = metrics.render().decode()
+    assert "\0" in fast
+    assert samples(fast) == samples(generate_latest(registry).decode())

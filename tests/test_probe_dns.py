@@ -213,3 +213,11 @@ def test_schema_wants_an_ip_address_as_server_and_a_known_rcode() -> None:
     assert problems[0] == (
         "checks.yaml:2:9: checks[0].dns.server: expected an IP address, got 'ns1.example.test'"
     )
+
+
+def test_the_rcode_names_are_dnspythons() -> None:
+    import dns.rcode
+
+    from monitor.probes.dns import RCODES
+
+    assert tuple(dns.rcode.to_text(code) for code in dns.rcode.Rcode if code < 16) == RCODES

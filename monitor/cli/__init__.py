@@ -168,7 +168,7 @@ def result_table(check: Check, result: ProbeResult, redact: Callable[[str], str]
 
 def cmd_run(args: argparse.Namespace, out: Console, err: Console) -> int:
     from monitor.daemon import Daemon
-    from monitor.process import prepare_process
+    from monitor.process import freeze_heap, prepare_process
     from monitor.telemetry import logs
 
     if args.shard is not None:
@@ -182,6 +182,7 @@ def cmd_run(args: argparse.Namespace, out: Console, err: Console) -> int:
         config = load_or_report(args.config, err, isolated=True, cache=cache)
     if config is None:
         return EXIT_USAGE
+    freeze_heap()  # the config: the daemon's build would otherwise rescan it (monitor.process)
     prepare_process(args.log_level, config.secrets, config.settings.tz)
     held.replay()
 

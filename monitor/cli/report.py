@@ -68,23 +68,23 @@ def cmd_status_export(args: argparse.Namespace, config: Config, out: Console,
     """Write the public status page, its JSON and Atom feed as static files, from the store
     (states as last recorded; unknown when no daemon is watching)."""
     from monitor.i18n import LANGUAGES
-    from monitor.web import status, status_export, status_render
+    from monitor.web import status_export, status_pages, status_render
 
     settings = config.settings
     now = time.time()
     watching = liveness.watched_until(settings.state_dir, now) == now
-    public = status.public_checks(config.by_name)
+    public = status_pages.public_checks(config.by_name)
     planned = maintenance_of(config)
     conn = reports.open_readonly(settings.state_dir, settings.store)
     try:
         states = status_export.stored_states(conn, list(public), planned, now, watching)
-        data = status.collect(conn, public, states, planned, now, settings.tz,
+        data = status_pages.collect(conn, public, states, planned, now, settings.tz,
                               settings.language)
     finally:
         conn.close()
     data["timezone"] = settings.timezone
-    data = status.branded(data, settings)
-    pages = {lang: status.localized(data, lang) for lang in LANGUAGES}
+    data = status_pages.branded(data, settings)
+    pages = {lang: status_pages.localized(data, lang) for lang in LANGUAGES}
     files = status_export.render_files(pages, settings.tz, settings.base_url,
                                        settings.language, status_render.logo_uri(settings.logo))
     try:

@@ -44,12 +44,14 @@ def fingerprint(path: str) -> Fingerprint:
     return (st.st_mtime_ns, st.st_size, st.st_ino)
 
 
-def _load(path: str) -> Config | ConfigError:
+def _load(path: str, previous: Config | None = None) -> Config | ConfigError:
     """Load on a worker thread, with the cyclic collector paused meanwhile: the parser's
-    million short-lived nodes would otherwise trigger full collections that hold the GIL."""
+    million short-lived nodes would otherwise trigger full collections that hold the GIL.
+    The checks of `previous` (the running config) whose lines did not change are taken as
+    they are (monitor.config.reuse)."""
     try:
         with gc_paused():
-            return load_config(path)
+            return load_config(path, previous=previous)
     except ConfigError as exc:
         return exc
     except Exception as exc:  # a loader bug: the reload fails visibly, the daemon runs on
@@ -69,10 +71,12 @@ class Reloader:
     loaded (or reports why not); `watch()` is the file poller task."""
 
     def __init__(self, path: Callable[[], str], apply: Apply, *, poll: float = POLL,
-                 prepare: Prepare | None = None) -> None:
+                 prepare: Prepare | None = None,
+                 running: Callable[[], Config | None] = lambda: None) -> None:
         self.path = path
         self.apply = apply
         self.prepare = prepare
+        self.running = running  # the config in use: unchanged checks are taken from it
         self.poll = poll
         self._lock = asyncio.Lock()
         self._pending: set[asyncio.Task[bool]] = set()
@@ -85,14 +89,16 @@ class Reloader:
             self.seen = fingerprint(path)
             event(log, "reload_requested", reason=reason, file=path)
             with short_switch_interval():
-                loaded, plan = await asyncio.to_thread(self._load_and_prepare, path)
+                loaded, plan = await asyncio.to_thread(self._load_and_prepare, path,
+                                                       self.running())
             ok = self.apply(loaded, plan)
             if ok:
                 freeze_heap()
             return ok
 
-    def _load_and_prepare(self, path: str) -> tuple[Config | ConfigError, Any]:
-        loaded = _load(path)
+    def _load_and_prepare(self, path: str,
+                          running: Config | None) -> tuple[Config | ConfigError, Any]:
+        loaded = _load(path, running)
         if isinstance(loaded, ConfigError) or self.prepare is None:
             return loaded, None
         return loaded, self.prepare(loaded)

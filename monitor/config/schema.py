@@ -45,6 +45,9 @@ class Ctx:
     problems: list[Problem] = field(default_factory=list)
     places: dict[str, tuple[int, int]] = field(default_factory=dict)
     secrets: set[str] = field(default_factory=set)
+    # list items taken unvalidated from a previous load (monitor.config.reuse), by path:
+    # their places are read only when a problem is reported inside one
+    deferred: dict[str, tuple[Field, Node]] = field(default_factory=dict)
 
     def error(self, node: Node | None, path: str, message: str) -> Any:
         line, col = (node.start_mark.line + 1, node.start_mark.column + 1) if node else (1, 1)
@@ -53,8 +56,24 @@ class Ctx:
 
     def error_at(self, path: str, message: str) -> None:
         """Record a problem found after building, at the place `path` was read from."""
-        line, col = self.places.get(path, (1, 1))
+        line, col = self.place(path) or (1, 1)
         self.problems.append(Problem(self.file, line, col, path, message))
+
+    def defer(self, path: str, spec: Field, node: Node) -> None:
+        """`node`, valid as `spec` in an earlier load, was not checked again at `path`."""
+        self.deferred[path] = (spec, node)
+
+    def place(self, path: str) -> tuple[int, int] | None:
+        """(line, column) `path` was read from, or None."""
+        found = self.places.get(path)
+        if found is None and "]" in path:
+            item = path[:path.index("]") + 1]  # checks[name].http.url → checks[name]
+            deferred = self.deferred.pop(item, None)
+            if deferred is not None:  # walk it now, for its places only
+                spec, node = deferred
+                spec.check(node, item, Ctx(file=self.file, env=self.env, places=self.places))
+                found = self.places.get(path)
+        return found
 
 
 def scalar_value(node: Node) -> Any:
@@ -149,8 +168,11 @@ class ListOf(Field):
             named = names[i] if seen[names[i]] == 1 else None  # duplicates: by index
             child_path = f"{path}[{named or i}]"
             ctx.places[child_path] = (child.start_mark.line + 1, child.start_mark.column + 1)
-            out.append(self.item.check(child, child_path, ctx))
+            out.append(self.item_value(child, child_path, ctx))
         return out
+
+    def item_value(self, node: Node, path: str, ctx: Ctx) -> Any:
+        return self.item.check(node, path, ctx)
 
     def json_schema(self) -> dict[str, Any]:
         schema: dict[str, Any] = {"type": "array", "items": self.item.json_schema()}

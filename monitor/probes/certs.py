@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import ssl
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from cryptography import x509
-from cryptography.x509.oid import NameOID
+if TYPE_CHECKING:  # imported with the first certificate read: ~25 ms of a start otherwise
+    from cryptography import x509
 
 # OpenSSL X509_V_ERR_* codes that mean "nobody we trust vouches for this chain".
 _UNTRUSTED_CODES = {
@@ -98,6 +98,8 @@ def describe_leaf(ssl_object: PeerCertSource | None) -> LeafInfo | None:
     der = leaf_der(ssl_object)
     if der is None:
         return None
+    from cryptography import x509
+
     try:
         cert = x509.load_der_x509_certificate(der)
     except ValueError:  # a certificate our parser cannot read is still a certificate
@@ -112,6 +114,8 @@ def describe_leaf(ssl_object: PeerCertSource | None) -> LeafInfo | None:
 
 
 def _common_name(name: x509.Name) -> str | None:
+    from cryptography.x509.oid import NameOID
+
     attrs = name.get_attributes_for_oid(NameOID.COMMON_NAME)
     if not attrs:
         return None
@@ -120,6 +124,8 @@ def _common_name(name: x509.Name) -> str | None:
 
 
 def _sans(cert: x509.Certificate) -> list[str]:
+    from cryptography import x509
+
     try:
         ext = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName)
     except x509.ExtensionNotFound:

@@ -12,13 +12,15 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-
-import aiohttp
+from typing import TYPE_CHECKING
 
 from monitor.config.model import Settings
 from monitor.store.engine import Store
 from monitor.telemetry.logs import event
 from monitor.telemetry.metrics import Metrics
+
+if TYPE_CHECKING:
+    import aiohttp
 
 log = logging.getLogger("siaga.deadman")
 TIMEOUT = 10.0
@@ -27,6 +29,8 @@ STORE_ERROR_WINDOW = 300.0
 
 async def ping_once(session: aiohttp.ClientSession, url: str) -> str | None:
     """GET the URL; None on success, else a short reason (never the URL: it is a secret)."""
+    import aiohttp
+
     try:
         async with asyncio.timeout(TIMEOUT), session.get(url, allow_redirects=True) as resp:
             await resp.content.read(4096)
@@ -41,6 +45,8 @@ async def run(settings: Callable[[], Settings], problems_now: Callable[[], list[
               metrics: Metrics) -> None:
     """Ping `deadman_url` while `problems_now()` finds none; a no-op loop when none is
     configured. `settings()` gives the current settings (they change on reload)."""
+    import aiohttp  # not at module level: the daemon imports it once probing runs
+
     async with aiohttp.ClientSession() as session:
         while True:
             s = settings()

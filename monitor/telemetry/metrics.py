@@ -96,7 +96,7 @@ GAUGES: list[Gauged] = [
 ]
 # One scrape's own data: every check's lines, and (labels, bucket counts…, sum) per opt-in
 # latency histogram
-Scrape = tuple[list[exposition.Lines], list[tuple[str, tuple[float, ...]]]]
+Scrape = tuple[list[exposition.Row], list[tuple[str, tuple[float, ...]]]]
 # A whole scrape: the per-check families, then each text family's header and rows
 FullScrape = tuple[Scrape, list[tuple[str, list[str]]]]
 
@@ -118,20 +118,13 @@ class CheckCollector(Collector):
     def __init__(self, engine: Engine, location: str) -> None:
         self.engine = engine
         self.location = location
-        self._labels: dict[int, tuple[Check, str]] = {}
+        self._location = escape_label(location)
         self._renderer = exposition.Renderer()
 
     def labels(self, check: Check) -> str:
-        cached = self._labels.get(id(check))
-        if cached is None or cached[0] is not check:
-            text = (f'check="{check.name}",group="{escape_label(check.group)}",'
-                    f'location="{escape_label(self.location)}",kind="{check.kind}"')
-            cached = self._labels[id(check)] = (check, text)
-        return cached[1]
-
-    def forget(self) -> None:
-        """Drop cached label strings (after a reload)."""
-        self._labels.clear()
+        """The check's label string; kept with its cached lines (exposition.Renderer)."""
+        return (f'check="{check.name}",group="{escape_label(check.group)}",'
+                f'location="{self._location}",kind="{check.kind}"')
 
     def _items(self) -> Iterator[tuple[Check, Runtime]]:
         runtime, local = self.engine.runtime, self.engine.local
@@ -192,7 +185,7 @@ class CheckCollector(Collector):
         """The same families as `collect()`, as exposition text, fast (see exposition.py)."""
         return "".join(self.chunks(self.scrape(self.snapshot() if items is None else items)))
 
-    def rows(self, items: list[tuple[Check, Runtime]]) -> list[exposition.Lines]:
+    def rows(self, items: list[tuple[Check, Runtime]]) -> list[exposition.Row]:
         """The lines of some of the checks (a slice of a scrape; `prune` after the last)."""
         return self._renderer.rows(items, self.labels, prune=False)
 
@@ -299,7 +292,6 @@ class Metrics:
         self.reload_ok.set(1 if ok else 0)
         if ok:
             self.reload_time.set(time.time())
-            self.checks.forget()
 
     def on_result(self, check: Check, result: ProbeResult, state: CheckState) -> None:
         child = self._kind_children.get(check.kind)
@@ -329,7 +321,7 @@ class Metrics:
         included) and the piece being written; the web handler drops it after a timeout."""
         items = self.checks.snapshot()  # on the loop: a reload may change the dict
         async with self._scrape_lock:
-            rows: list[exposition.Lines] = []
+            rows: list[exposition.Row] = []
             for start in range(0, len(items), SLICE):
                 with self._render_lock:
                     rows += self.checks.rows(items[start:start + SLICE])

@@ -9,40 +9,13 @@ answer, so names cannot be probed) or 429, and are counted in
 
 from __future__ import annotations
 
-import time
-from collections import deque
-from collections.abc import Callable
-
 from aiohttp import web
 
 from monitor.web.app import bounded_int, json_response, same_secret
 from monitor.web.services import HEARTBEATS, PUSH_LIMIT, PUSH_REFUSED
 
-RATE = 60  # requests per source address…
-PER = 60.0  # …per this many seconds
 BODY_LIMIT = 4096
 EXIT_CODES = (-(2**31), 2**32 - 1)  # any process status a shell or Windows job reports
-
-
-class RateLimit:
-    """A sliding window of request times per source address."""
-
-    def __init__(self, rate: int = RATE, per: float = PER,
-                 clock: Callable[[], float] = time.monotonic) -> None:
-        self.rate, self.per, self.clock = rate, per, clock
-        self._seen: dict[str, deque[float]] = {}
-
-    def allow(self, source: str) -> bool:
-        now = self.clock()
-        if len(self._seen) > 10_000:  # forget quiet sources so the table stays small
-            self._seen = {k: v for k, v in self._seen.items() if v and v[-1] > now - self.per}
-        times = self._seen.setdefault(source, deque())
-        while times and times[0] <= now - self.per:
-            times.popleft()
-        if len(times) >= self.rate:
-            return False
-        times.append(now)
-        return True
 
 
 def _refuse(request: web.Request, reason: str, status: int, text: str) -> web.Response:

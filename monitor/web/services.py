@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from monitor.paging.actions import Actions
     from monitor.reporting.uptime_windows import Figures
     from monitor.store.engine import Store
-    from monitor.web.push import RateLimit
+    from monitor.web.ratelimit import RateLimit
     from monitor.web.status_cache import StatusCache
 
 Write = Callable[[bytes], Awaitable[None]]

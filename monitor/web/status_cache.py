@@ -17,8 +17,10 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from aiohttp import web
+if TYPE_CHECKING:
+    from aiohttp import web
 
 log = logging.getLogger("siaga.status")
 MAX_AGE = 5  # seconds a browser or CDN may reuse the page: a change shows within seconds
@@ -60,6 +62,8 @@ Build = Callable[[], Awaitable[Bodies]]
 
 def respond(request: web.Request, body: Body, lang: str) -> web.Response:
     """The cached body for this request: 304, gzip or plain."""
+    from aiohttp import web  # the daemon builds its status cache before its web server
+
     gz = "gzip" in request.headers.get("Accept-Encoding", "").lower()
     etag = body.packed_etag if gz else body.etag
     headers = {"ETag": etag, "Cache-Control": f"public, max-age={MAX_AGE}",

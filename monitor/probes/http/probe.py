@@ -42,7 +42,9 @@ _HEADER_NAME = r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
 _PATH_SAFE = "/%:@!$&'()*+,;=-._~?"
 # Phases every HTTP probe reports; "proxy" (the CONNECT exchange) joins them when used.
 HTTP_PHASES = ("resolve", "connect", "tls", "processing", "transfer")
-_PROXY_ENV = ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy",
+# The environment variables an HTTP check with `proxy: env` reads when it is validated
+# (monitor.config.reuse keys reused checks on their values).
+PROXY_ENV = ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy",
               "ALL_PROXY", "no_proxy", "NO_PROXY")
 
 
@@ -93,7 +95,7 @@ class HttpSpec:
         proxy = defaults.get("proxy")
         if self.proxy is not None or proxy is None:
             return self
-        environ = tuple((k, env[k]) for k in _PROXY_ENV if k in env) if proxy == "env" else ()
+        environ = tuple((k, env[k]) for k in PROXY_ENV if k in env) if proxy == "env" else ()
         return replace(self, proxy=proxy, environ=environ)
 
 
@@ -117,7 +119,7 @@ def _build_spec(v: dict[str, Any], node: Node, path: str, ctx: Ctx) -> Any:
     if v["method"] == "HEAD" and v["expect"].reads_body:
         return ctx.error(node, path, "a HEAD response has no body to check; use GET")
     if v["proxy"] == "env":
-        v["environ"] = tuple((k, ctx.env[k]) for k in _PROXY_ENV if k in ctx.env)
+        v["environ"] = tuple((k, ctx.env[k]) for k in PROXY_ENV if k in ctx.env)
     try:
         proxy_choice(v["proxy"], dict(v.get("environ", ())))
     except ValueError as exc:

@@ -159,7 +159,9 @@ class Tunnel(asyncio.Protocol):
             self.done.set_exception(ProxyError("proxy: connection closed before replying"))
 
     def abandon(self) -> None:
-        if self.done.done() and not self.done.cancelled():
+        if not self.done.done():
+            self.done.cancel()  # what the connection reports from now on is nobody's concern
+        elif not self.done.cancelled():
             self.done.exception()  # retrieved: asyncio must not log it
 
 

@@ -107,7 +107,17 @@ async def fetch(exchange: Exchange, trace: Trace) -> Response:
         raise HttpError(f"proxy {exc}" if proxy is not None else str(exc)) from None
     since = trace.add("resolve", since)
     trace.stage = "connecting to proxy" if proxy is not None else "connecting"
-    transport = await _connect(loop, addresses, tunnel or parser, exchange.attempt_timeout, proxy)
+    try:
+        transport = await _connect(loop, addresses, tunnel or parser, exchange.attempt_timeout,
+                                   proxy)
+    except BaseException:
+        # Cancelled (the probe's deadline) as the connection was made: the transport the
+        # loop then closes still reports its end to the protocol, whose failure nobody
+        # awaits any more (asyncio logged "Future exception was never retrieved").
+        parser.abandon()
+        if tunnel is not None:
+            tunnel.abandon()
+        raise
     try:
         since = trace.add("connect", since)
         if tunnel is not None:
