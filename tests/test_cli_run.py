@@ -104,3 +104,13 @@ def test_run_starts_probing_without_the_libraries_it_needs_only_later():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_a_sqlite_store_does_not_import_the_postgresql_driver(tmp_path):
+    """psycopg costs a start 0.13 s and about 20 MB: only a postgresql:// store loads it."""
+    code = ("import sys; from monitor.store.engine import Store; "
+            f"Store({str(tmp_path)!r}).close(); "
+            "print('psycopg' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == "False"
