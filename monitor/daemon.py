@@ -38,7 +38,7 @@ from monitor.delivery.notifiers import AppriseNotifier, Notifier
 from monitor.delivery.notifiers import preload as preload_apprise
 from monitor.delivery.outbox import Outbox
 from monitor.errors import ConfigError, Problem
-from monitor.fleet.membership import Fleet, shared_secret
+from monitor.fleet.membership import Fleet
 from monitor.fleet.slots import numbered_shard, parse_shard
 from monitor.incidents import silences as silence_records
 from monitor.incidents.alerts import Alerts
@@ -213,6 +213,8 @@ class Daemon:
     def _role_changed(self, pager: bool) -> None:
         if pager:  # carry on from the store: incidents, steps sent, the outbox
             self._tasks.append(asyncio.create_task(self.pager.take_over(), name="take-over"))
+        else:
+            self.pager.stand_by()
         self.pager.wake()
         self.outbox.wake()
 
@@ -226,8 +228,7 @@ class Daemon:
         """Pager, outbox and the people's actions, wired to the engine."""
         state_dir = Path(config.settings.state_dir)
         if self.fleet.enabled and ENV_KEY not in os.environ:  # one key for the fleet's links
-            key = bytes.fromhex(self.store.call(shared_secret, "ack_key",
-                                                lambda: secrets.token_hex(32)))
+            key = bytes.fromhex(self.fleet.secret("ack_key", lambda: secrets.token_hex(32)))
         else:
             key = load_or_create_key(state_dir, os.environ)
         self.signer = AckSigner(key)
@@ -269,10 +270,9 @@ class Daemon:
         self.reloader = Reloader(lambda: self.config.path, self.reload,
                                  prepare=self.engine.diff,  # compared off the loop
                                  running=lambda: self.config)
-        shared = ((lambda name, make: self.store.call(shared_secret, name, make))
-                  if self.fleet.enabled else None)
         self.heartbeats = Heartbeats(self.engine, self.store,
-                                     Tokens(Path(config.settings.state_dir), shared),
+                                     Tokens(Path(config.settings.state_dir),
+                                            self.fleet.secret if self.fleet.enabled else None),
                                      config.settings.tz, owns=self.fleet.owns,
                                      fleet=self.fleet.enabled)
         self.on_reload.append(lambda c: setattr(self.heartbeats, "tz", c.settings.tz))

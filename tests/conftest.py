@@ -155,6 +155,15 @@ def store_setting(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatc
     PostgreSQL database's URL with the password from ${PG_PASSWORD} (set for the test)."""
     if request.param == "sqlite":
         return "sqlite"
-    server: Postgres = request.getfixturevalue("postgres")
+    return _pg_setting(request.getfixturevalue("postgres"), monkeypatch)
+
+
+@pytest.fixture
+def pg_store_setting(postgres: Postgres, monkeypatch: pytest.MonkeyPatch) -> str:
+    """`siaga.store` naming a fresh PostgreSQL database as a user writes it (a fleet's)."""
+    return _pg_setting(postgres, monkeypatch)
+
+
+def _pg_setting(server: Postgres, monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.setenv(PASSWORD_ENV, server.password)
     return server.config_url(server.database())

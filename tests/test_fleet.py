@@ -34,6 +34,12 @@ pytestmark = pytest.mark.slow
 LEASE_TIMEOUT = 15.0  # the default: what an operator gets without writing it
 
 
+def siaga(config: Path, *argv: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
+    """`siaga -c CONFIG ARGV…` as a user types it."""
+    return subprocess.run([sys.executable, "-m", "monitor", "-c", str(config), *argv],
+                          capture_output=True, text=True, timeout=timeout)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -137,9 +143,8 @@ checks:
 
 
 async def test_three_shards_probe_each_check_once_and_a_killed_ones_checks_move_within_the_lease(
-        tmp_path, targets, postgres, monkeypatch):
-    monkeypatch.setenv("PG_PASSWORD", postgres.password)
-    store = postgres.config_url(postgres.database())
+        tmp_path, targets, pg_store_setting):
+    store = pg_store_setting
     checks = "\n".join(f'  - {{name: svc-{n:03d}, http: {{url: "{targets.url(f"s{n}")}"}}}}'
                        for n in range(300))
     numbered = SHARDED.replace('shard: "{shard}"', "shards: 3")  # node-1 is 1/3, …
@@ -221,9 +226,8 @@ oncall:
 
 
 async def test_the_pager_killed_mid_escalation_next_step_arrives_once_from_the_new_pager(
-        tmp_path, targets, json_receiver, postgres, monkeypatch):
-    monkeypatch.setenv("PG_PASSWORD", postgres.password)
-    store = postgres.config_url(postgres.database())
+        tmp_path, targets, json_receiver, pg_store_setting):
+    store = pg_store_setting
     text = FAILOVER.format(store=store, url=targets.url("health"),
                            budi=json_receiver.url("/budi"), sari=json_receiver.url("/sari"),
                            rina=json_receiver.url("/rina"))
@@ -276,11 +280,14 @@ async def test_the_pager_killed_mid_escalation_next_step_arrives_once_from_the_n
             sent = fleet_rows(store, "SELECT recipient, status FROM outbox ORDER BY id")
             assert sent == [("budi", "sent"), ("sari", "sent")], sent
 
-            # the fleet still does its job afterwards: recovery is told once
+            # the fleet still does its job afterwards: the recovery is told once to each
+            # officer who was paged, budi by the old pager and sari by the new one (the new
+            # pager's step raced its reading of the store, and sari was left out)
             targets.status["health"] = 200
-            await json_receiver.wait_for(3, timeout=20)
+            await json_receiver.wait_for(4, timeout=20)
             await asyncio.sleep(3)
-            assert len(json_receiver.posts) == 3
+            told = [(p.path, p.json["title"].split(":")[0]) for p in json_receiver.posts[2:]]
+            assert sorted(told) == [("/budi", "PULIH"), ("/sari", "PULIH")], told
             async with http.get(new.base + "/metrics") as r:
                 assert "siaga_fleet_pager 1.0" in await r.text()
     finally:
@@ -289,9 +296,8 @@ async def test_the_pager_killed_mid_escalation_next_step_arrives_once_from_the_n
 
 
 async def test_siaga_fleet_lists_roles_and_a_dead_member(tmp_path, targets, postgres,
-                                                         monkeypatch):
-    monkeypatch.setenv("PG_PASSWORD", postgres.password)
-    store = postgres.config_url(postgres.database())
+                                                         pg_store_setting):
+    store = pg_store_setting
     checks = "\n".join(f'  - {{name: svc-{n}, http: {{url: "{targets.url(f"s{n}")}"}}}}'
                        for n in range(10))
     fleet = [Instance(tmp_path, f"node-{i}", SHARDED.format(store=store, shard=f"{i}/2",
@@ -303,8 +309,7 @@ async def test_siaga_fleet_lists_roles_and_a_dead_member(tmp_path, targets, post
             fleet[1].start()
             await wait_ready(http, fleet[1])
         def fleet_json() -> dict:
-            said = subprocess.run([sys.executable, "-m", "monitor", "-c", str(fleet[0].path),
-                                   "fleet", "--json"], capture_output=True, text=True, timeout=30)
+            said = siaga(fleet[0].path, "fleet", "--json")
             assert said.returncode == 0, said.stderr
             assert postgres.password not in said.stdout + said.stderr
             return json.loads(said.stdout)
@@ -321,11 +326,10 @@ async def test_siaga_fleet_lists_roles_and_a_dead_member(tmp_path, targets, post
             ("node-1", "pager", "1/2"), ("node-2", "prober", "2/2")}
         fleet[1].kill9()
         await asyncio.sleep(timings(LEASE_TIMEOUT)[1] + 1)
-        said = subprocess.run([sys.executable, "-m", "monitor", "-c", str(fleet[0].path),
-                               "fleet"], capture_output=True, text=True, timeout=30)
+        said = siaga(fleet[0].path, "fleet")
         assert said.returncode == 0, said.stderr
-        assert "2/2" in said.stdout and ("mati" in said.stdout or "dead" in said.stdout)
-        assert "Shard" in said.stdout
+        assert re.search(r"node-2 .*2/2 .*mati", said.stdout), said.stdout  # dead, in Bahasa
+        assert "Shard tanpa instans hidup: 2/2" in said.stdout, said.stdout
     finally:
         for i in fleet:
             i.stop()
@@ -359,9 +363,8 @@ checks:
 
 
 async def test_a_heartbeat_pushed_to_any_member_counts_and_a_failure_pushed_anywhere_is_judged(
-        tmp_path, postgres, monkeypatch):
-    monkeypatch.setenv("PG_PASSWORD", postgres.password)
-    store = postgres.config_url(postgres.database())
+        tmp_path, pg_store_setting):
+    store = pg_store_setting
     checks = "\n".join(f"  - {{name: job-{n}, heartbeat: {{every: 1h, grace: 10m}}}}"
                        for n in range(6))
     fleet = [Instance(tmp_path, f"node-{i}", HEARTBEATS.format(store=store, checks=checks))
@@ -374,16 +377,12 @@ async def test_a_heartbeat_pushed_to_any_member_counts_and_a_failure_pushed_anyw
             await asyncio.sleep(2 * timings(LEASE_TIMEOUT)[0] + 1)
             urls = []
             for i in fleet:  # both members hand out the same push URL
-                said = subprocess.run([sys.executable, "-m", "monitor", "-c", str(i.path),
-                                       "heartbeat-url", "job-0"], capture_output=True,
-                                      text=True, timeout=30)
+                said = siaga(i.path, "heartbeat-url", "job-0")
                 assert said.returncode == 0, said.stderr
                 urls.append(re.search(r"/push/job-0/[A-Za-z0-9_\-]+", said.stdout).group(0))
             assert urls[0] == urls[1]
             for n in range(6):  # every job pings a member at random: all go to node-1
-                token_url = subprocess.run(
-                    [sys.executable, "-m", "monitor", "-c", str(fleet[1].path), "heartbeat-url",
-                     f"job-{n}"], capture_output=True, text=True, timeout=30).stdout
+                token_url = siaga(fleet[1].path, "heartbeat-url", f"job-{n}").stdout
                 path = re.search(rf"/push/job-{n}/[A-Za-z0-9_\-]+", token_url).group(0)
                 async with http.get(fleet[0].base + path) as r:
                     assert r.status == 200, await r.text()
@@ -440,13 +439,12 @@ async def verdicts(http: aiohttp.ClientSession, fleet: list[Instance]) -> set[st
 
 
 async def test_quorum_two_locations_one_sees_it_down_no_page_both_one_page_naming_both(
-        tmp_path, targets, json_receiver, postgres, monkeypatch):
+        tmp_path, targets, json_receiver, pg_store_setting):
     """Three instances in two locations, each location reaching the network through its own
     uplink (a forward proxy on 127.0.0.1 the test can block or cut)."""
     from tests.proxy import ForwardProxy
 
-    monkeypatch.setenv("PG_PASSWORD", postgres.password)
-    store = postgres.config_url(postgres.database())
+    store = pg_store_setting
     uplinks = {"jakarta-1": await ForwardProxy().start(),
                "makassar-1": await ForwardProxy().start()}
 
@@ -530,9 +528,8 @@ alertmanager_receiver: {{token: "{am}"}}
 
 
 async def test_an_alertmanager_alert_posted_to_a_member_that_is_not_the_pager_pages_once(
-        tmp_path, json_receiver, postgres, monkeypatch):
-    monkeypatch.setenv("PG_PASSWORD", postgres.password)
-    store = postgres.config_url(postgres.database())
+        tmp_path, json_receiver, pg_store_setting):
+    store = pg_store_setting
     text = AM_FLEET.format(store=store, api=AM_API_TOKEN, am=AM_TOKEN,
                            budi=json_receiver.url("/budi"), sari=json_receiver.url("/sari"))
     pager, other = Instance(tmp_path, "am-a", text), Instance(tmp_path, "am-b", text)
@@ -592,9 +589,8 @@ checks:
 
 
 async def test_a_second_live_instance_with_the_same_name_is_refused(tmp_path, targets,
-                                                                    postgres, monkeypatch):
-    monkeypatch.setenv("PG_PASSWORD", postgres.password)
-    store = postgres.config_url(postgres.database())
+                                                                    pg_store_setting):
+    store = pg_store_setting
     text = SHARDED.replace('  shard: "{shard}"\n', "").format(
         store=store, checks=f'  - {{name: one, http: {{url: "{targets.url("one")}"}}}}')
     first = Instance(tmp_path, "same", text).start()
@@ -606,8 +602,7 @@ async def test_a_second_live_instance_with_the_same_name_is_refused(tmp_path, ta
     try:
         async with aiohttp.ClientSession() as http:
             await wait_ready(http, first)
-        said = subprocess.run([sys.executable, "-m", "monitor", "-c", str(twin), "run"],
-                              capture_output=True, text=True, timeout=60)
+        said = siaga(twin, "run", timeout=60)
         assert said.returncode != 0
         assert "instance name 'same' is in use" in said.stdout + said.stderr
         assert "Traceback" not in said.stdout + said.stderr
@@ -718,3 +713,26 @@ async def test_a_location_cut_off_from_the_network_pages_nobody_and_its_checks_m
             await host.close_relays()
     finally:
         host.destroy()
+
+
+def test_a_down_check_moved_to_this_member_stays_down_on_its_first_failure(tmp_path):
+    """A check another member saw DOWN, adopted here (Engine.show) and then probed here after
+    its owner died: the first failure keeps it DOWN (it went DOWN → UNKNOWN, which held up
+    the incident's escalation on the new pager), and it takes recover_after successes to
+    come back."""
+    from monitor.checking.engine import Engine
+    from monitor.checking.state import State
+    from monitor.config.loader import parse_config
+    from monitor.probes.base import ProbeContext, ProbeResult
+
+    config = parse_config('checks:\n  - {name: portal, http: {url: "http://127.0.0.1:1/"}}\n',
+                          str(tmp_path / "checks.yaml"))
+    engine = Engine(config, ProbeContext())
+    check = config.checks[0]
+    assert engine.show(check, State.DOWN, "status 503", failing=True, fail_since=100.0,
+                       at=130.0) is not None
+    assert engine.record(check, ProbeResult(False, "status 503")) is None
+    assert engine.runtime["portal"].state.state is State.DOWN
+    assert engine.record(check, ProbeResult(True, "ok")) is None  # recover_after: 2
+    changed = engine.record(check, ProbeResult(True, "ok"))
+    assert changed is not None and changed.new is State.UP

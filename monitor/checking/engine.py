@@ -25,6 +25,7 @@ log = logging.getLogger("siaga.engine")
 ResultListener = Callable[[Check, ProbeResult, CheckState], None]
 TransitionListener = Callable[[Check, Transition, ProbeResult | None], None]
 RECENT_TRANSITIONS = 20
+HEALTH = (State.UP, State.DEGRADED, State.DOWN, State.UNKNOWN)  # CheckState.health's values
 
 
 @dataclass(slots=True)
@@ -170,6 +171,33 @@ class Engine:
                 listener(check, transition, result)
             except Exception:  # one broken listener must not hide the change from the others
                 log.exception("event=listener_failed check=%s", check.name)
+
+    def show(self, check: Check, state: State, reason: str, *, failing: bool,
+             fail_since: float | None, at: float) -> tuple[ProbeResult, Transition | None] | None:
+        """Set a check's state without probing it (a fleet: another member's probe, or the
+        locations' verdict), as a probe would leave its runtime; None when nothing changed.
+        Listeners are not told: the caller knows whom to tell (the transition was recorded
+        where it happened)."""
+        rt = self.runtime[check.name]
+        cs, last = rt.state, rt.last
+        rt.seen = self.clock()
+        if (cs.state is state and last is not None and last.ok != failing
+                and cs.reason == reason):
+            return None
+        old = cs.state
+        cs.state, cs.reason, cs.fail_started = state, reason, fail_since or 0.0
+        if state in HEALTH:  # a probe here later goes on from it: a DOWN check moved to
+            cs.health = state  # this member stays DOWN on its first failure, not UNKNOWN
+        result = ProbeResult(not failing, reason, started_at=at)
+        rt.last = result
+        if old is state:
+            return result, None
+        cs.since = at
+        change = Transition(check.name, old, state, reason, at)
+        rt.transitions.append(change)
+        if len(rt.transitions) > RECENT_TRANSITIONS:
+            del rt.transitions[0]
+        return result, change
 
     def diff(self, config: Config) -> ReloadSummary:
         """What `config` changes against the running checks. It only reads, so a reload

@@ -26,15 +26,16 @@ def snapshot(conn: Conn, lease_timeout: float) -> dict[str, Any]:
     _, hold = timings(lease_timeout)
     held = lease(conn)
     pager = held[0] if held is not None and held[1] > now else None
+    found = members(conn)
     rows = []
-    for m in members(conn):
+    for m in found:
         rows.append({"instance": m.instance, "location": m.location, "slot": m.slot,
                      "shards": m.shards, "role": "pager" if m.instance == pager else "prober",
                      "alive": now - m.seen_at < hold, "probing": m.probing,
                      "last_seen_s": round(now - m.seen_at, 1),
                      "lateness_p99_s": round(m.lateness, 3), "listen": m.listen,
                      "up_s": round(now - m.started_at)})
-    missing = _missing_shards(members(conn), now, hold)
+    missing = _missing_shards(found, now, hold)
     return {"pager": pager, "lease_epoch": held[2] if held else 0, "members": rows,
             "missing_shards": missing}
 

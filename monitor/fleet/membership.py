@@ -45,7 +45,6 @@ from monitor.telemetry.logs import event
 
 log = logging.getLogger("siaga.fleet")
 
-LEASE_TIMEOUT = 15.0  # default siaga.lease_timeout: a dead pager is replaced within this
 SYNC = 1.0  # seconds between two exchanges of check states
 MARGIN = 10.0  # states written this long before the last read are read again (commit order)
 NO_LOCATION = ""  # fleet_states.location of a check every location may probe
@@ -76,7 +75,6 @@ class Member:
     shards: int | None
     started_at: float
     seen_at: float
-    pager: bool
     probing: int
     lateness: float
     listen: str
@@ -95,14 +93,15 @@ class StateRow:
     changed_at: float
 
 
-MEMBER_COLUMNS = ("instance, location, slot, shards, started_at, seen_at, pager, probing, "
+# Who is the pager is the lease's to say (fleet_lease), not the members' rows.
+MEMBER_COLUMNS = ("instance, location, slot, shards, started_at, seen_at, probing, "
                   "lateness, listen, blind")
 
 
 def members(conn: Conn) -> list[Member]:
     rows = conn.execute(f"SELECT {MEMBER_COLUMNS} FROM fleet_members ORDER BY instance")
-    return [Member(r[0], r[1], r[2], r[3], r[4], r[5], bool(r[6]), r[7], r[8], r[9],
-                   bool(r[10])) for r in rows.fetchall()]
+    return [Member(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], bool(r[9]))
+            for r in rows.fetchall()]
 
 
 def lease(conn: Conn) -> tuple[str, float, int] | None:
@@ -177,9 +176,15 @@ class Fleet:
         live.set_function(lambda: float(len(self.slots)))
         probing = Gauge("siaga_fleet_checks_probed", "Checks this instance probes (its "
                         "share of the fleet's)", registry=None)
-        probing.set_function(lambda: float(len(self.owned) if self.owned is not None
-                                           else len(self.engine.checks)))
+        probing.set_function(lambda: float(self.probing()))
         return [pager, live, probing]
+
+    def secret(self, name: str, make: Callable[[], str]) -> str:
+        """A secret the fleet shares (monitor.fleet.membership.shared_secret), read now."""
+        return self.store.call(shared_secret, name, make)
+
+    def probing(self) -> int:
+        return len(self.owned) if self.owned is not None else len(self.engine.checks)
 
     # -- questions the daemon asks ------------------------------------------------------
     def is_pager(self) -> bool:
@@ -258,9 +263,8 @@ class Fleet:
         # what the member row says, read here on the loop (the store thread must not read
         # the loop's live structures)
         row = (self.instance, self.location, self.slot, self.shards, self.started_at,
-               1 if self.is_pager() else 0,
-               len(self.owned) if self.owned is not None else len(self.engine.checks),
-               self.lateness(), self.listen, 1 if self.blind() else 0, self.token)
+               self.probing(), self.lateness(), self.listen, 1 if self.blind() else 0,
+               self.token)
         try:
             got = await self.store.run(self._exchange, dirty, row if renew else None,
                                        self._cursor)
@@ -311,10 +315,10 @@ class Fleet:
         with transaction(conn):
             conn.execute(
                 f"INSERT INTO fleet_members ({MEMBER_COLUMNS}, token) VALUES "
-                "(?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT (instance) DO UPDATE SET "
+                "(?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT (instance) DO UPDATE SET "
                 "location=excluded.location, slot=excluded.slot, shards=excluded.shards, "
                 "started_at=excluded.started_at, seen_at=excluded.seen_at, "
-                "pager=excluded.pager, probing=excluded.probing, lateness=excluded.lateness, "
+                "probing=excluded.probing, lateness=excluded.lateness, "
                 "listen=excluded.listen, blind=excluded.blind, token=excluded.token",
                 (*row[:5], now, *row[5:]))
             conn.execute("INSERT INTO fleet_lease (name, holder, until, epoch) "
@@ -370,9 +374,12 @@ class Fleet:
         self.reassign()
         event(log, "fleet_share", instance=self.instance, members=len(slots),
               probing=len(self.owned or ()))
+        for hook in self.on_owned:
+            hook()
 
     def reassign(self, checks: Iterable[Check] | None = None) -> None:
-        """Work out this instance's share again (membership or the config changed)."""
+        """Work out this instance's share again (membership or the config changed; the
+        caller reschedules: a reload with its own diff, a membership change via on_owned)."""
         if not self.enabled:
             return
         slots, me, mine = self.slots, self.slot, self.by_location.get(self.location, (self.slot,))
@@ -391,8 +398,6 @@ class Fleet:
             rt = runtime.get(name)
             if rt is not None:
                 rt.seen = now
-        for hook in self.on_owned:
-            hook()
 
     def _unplaced(self, checks: Iterable[Check]) -> None:
         """Say once when a check lists only locations no live instance is in (a typo in a
@@ -427,21 +432,11 @@ class Fleet:
                 state = State(row.state)
             except ValueError:
                 continue
-            cs, last = rt.state, rt.last
-            if cs.state is state and last is not None and last.ok != row.failing:
-                rt.seen = time.time()
-                continue
-            old = cs.state
-            cs.state, cs.reason, cs.since = state, row.reason, row.changed_at
-            cs.fail_started = row.fail_since or 0.0
-            result = ProbeResult(not row.failing, row.reason, started_at=row.changed_at)
-            rt.last, rt.seen = result, time.time()
-            if old is not state:
-                rt.transitions.append(Transition(check.name, old, state, row.reason,
-                                                 row.changed_at))
-                del rt.transitions[:-20]
-            for hook in self.on_adopted:
-                hook(check, result, cs)
+            shown = self.engine.show(check, state, row.reason, failing=row.failing,
+                                     fail_since=row.fail_since, at=row.changed_at)
+            if shown is not None:
+                for hook in self.on_adopted:
+                    hook(check, shown[0], rt.state)
         for check in judge.values():
             self._judge(check)
 
@@ -459,25 +454,15 @@ class Fleet:
         voting = self.voting - {self.location} if self.blind() else self.voting | {
             self.location}
         found = verdict(check.locations, check.quorum, self.votes.get(check.name, {}), voting)
-        cs, now = rt.state, time.time()
-        rt.seen = now
-        if (cs.state is found.state and rt.last is not None and rt.last.ok != found.failing
-                and cs.reason == found.reason):
+        shown = self.engine.show(check, found.state, found.reason, failing=found.failing,
+                                 fail_since=found.fail_since, at=time.time())
+        if shown is None:
             return
-        old = cs.state
-        cs.state, cs.reason = found.state, found.reason
-        cs.fail_started = found.fail_since or 0.0
-        if old is not found.state:
-            cs.since = now
-        result = ProbeResult(not found.failing, found.reason, started_at=now)
-        rt.last = result
-        if old is not found.state:
-            change = Transition(check.name, old, found.state, found.reason, now)
-            rt.transitions.append(change)
-            del rt.transitions[:-20]
+        result, change = shown
+        if change is not None:
             event(log, "verdict", check=check.name, state=found.state.value,
                   down=",".join(found.down) or "-", up=",".join(found.up) or "-")
             for verdict_hook in self.on_verdict:
                 verdict_hook(check, change)
         for hook in self.on_adopted:
-            hook(check, result, cs)
+            hook(check, result, rt.state)

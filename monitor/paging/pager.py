@@ -102,6 +102,9 @@ class Pager(Escalation):
         self.alerts = alerts  # views of the Alertmanager alerts that fire (incidents.alerts)
         self.active = active  # False on a fleet member that does not hold the pager's lease
         self._reread_at = 0.0
+        # The escalation steps sent and who was paged are this member's own writes since it
+        # last read them from the store (load); False while another member may be paging.
+        self._current = True
         self._probed_at = ProbedAt(engine)
         self._holding: dict[str, float] = {}  # dependent → since when its page waits
         self._confirming: set[str] = set()  # ancestors being probed on demand
@@ -160,7 +163,12 @@ class Pager(Escalation):
         incs, done, paged = await self.store.run(read)
         self.incidents = {i.id: i for i in incs}
         self.done, self.paged = done, paged
+        self._current = True
         self._update_gauge()
+
+    def stand_by(self) -> None:
+        """No longer the fleet's pager: what it knows of the paging goes stale from now."""
+        self._current = False
 
     async def take_over(self) -> None:
         """Become the fleet's pager: carry on from what the store says (incidents, steps
@@ -191,9 +199,13 @@ class Pager(Escalation):
             batch, self._transitions = self._transitions, []
             await self.store.run(add_transitions, batch)
         if not self.active():
-            if now >= self._reread_at:  # the pager's incidents, for this member's API
-                self._reread_at = now + REREAD
-                await self.load()
+            self._current = False  # another member may page meanwhile: take_over reads again
+            if now >= self._reread_at:  # the pager's incidents, for this member's API (the
+                self._reread_at = now + REREAD  # steps sent are read by take_over)
+                self.incidents = {i.id: i for i in await self.store.run(open_incidents)}
+                self._update_gauge()
+            return
+        if not self._current:  # just became the pager: take_over has not read the store yet
             return
         views = self.views(now)
         troubled = sorted(self._troubled, key=self._order.__getitem__)

@@ -132,7 +132,7 @@ MIGRATIONS: list[str] = [
     CREATE TABLE fleet_members (
         instance TEXT PRIMARY KEY, token TEXT NOT NULL, location TEXT NOT NULL,
         slot TEXT NOT NULL, shards BIGINT, started_at DOUBLE PRECISION NOT NULL,
-        seen_at DOUBLE PRECISION NOT NULL, pager BIGINT NOT NULL, probing BIGINT NOT NULL,
+        seen_at DOUBLE PRECISION NOT NULL, probing BIGINT NOT NULL,
         lateness DOUBLE PRECISION NOT NULL, listen TEXT NOT NULL,
         blind BIGINT NOT NULL);
     CREATE TABLE fleet_lease (

@@ -119,7 +119,7 @@ MIGRATIONS: list[str] = [
     CREATE TABLE fleet_members (
         instance TEXT PRIMARY KEY, token TEXT NOT NULL, location TEXT NOT NULL,
         slot TEXT NOT NULL, shards INTEGER, started_at REAL NOT NULL, seen_at REAL NOT NULL,
-        pager INTEGER NOT NULL, probing INTEGER NOT NULL, lateness REAL NOT NULL,
+        probing INTEGER NOT NULL, lateness REAL NOT NULL,
         listen TEXT NOT NULL, blind INTEGER NOT NULL);
     CREATE TABLE fleet_lease (
         name TEXT PRIMARY KEY, holder TEXT NOT NULL, until REAL NOT NULL,
