@@ -49,6 +49,10 @@ class SchedulerStats:
     on_missed: list[Callable[[Check], None]] = field(default_factory=list)
 
 
+EARLY = 0.1  # seconds a slot may start before its time, to share a wake-up
+EARLY_SHARE = 0.05  # …but never earlier than this share of the check's interval
+
+
 def first_offset(name: str, interval: float) -> float:
     """A stable spread of first runs over one interval (the same for a name on every start)."""
     return (zlib.crc32(name.encode()) / 2**32) * interval
@@ -149,14 +153,21 @@ class Scheduler:
             self._timer = self._loop.call_at(self._timer_at, self._wake)
 
     def _wake(self) -> None:
-        """Fire every slot that is due (within the loop clock's millisecond), then sleep
-        until the next one."""
+        """Fire every slot that is due, and those due within the next EARLY seconds (at
+        most a twentieth of their interval), then sleep until the next one. Starting a
+        slot a little early lets one wake-up of the process serve the slots of the next
+        100 ms: at 200 probes a second, a wake-up per probe cost ~100 µs of CPU a probe on
+        a VM (bench/README.md). Slots stay fixed points; lateness counts only late starts."""
         self._timer, self._timer_at = None, float("inf")
-        horizon = self._loop.time() + 0.001
-        heap = self._heap
+        now = self._loop.time()
+        due_now, horizon = now + 0.001, now + EARLY
+        heap, slots = self._heap, self._slots
         while heap and heap[0][0] <= horizon:
-            due, _, slot = heapq.heappop(heap)
-            if slot.due == due and self._slots.get(slot.check.name) is slot:
+            due, _, slot = heap[0]
+            if due > due_now and due - now > slot.check.interval * EARLY_SHARE:
+                break  # a short interval: not early by more than its share
+            heapq.heappop(heap)
+            if slot.due == due and slots.get(slot.check.name) is slot:
                 self._fire(slot)
         self._arm()
 
