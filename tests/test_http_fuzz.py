@@ -12,7 +12,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from monitor.errors import HttpError
 from monitor.probes.base import PHASES, ProbeContext
 from monitor.probes.http.probe import HttpSpec, parse_url, run
 from monitor.probes.http.wire import Exchange, ResponseParser, Trace
@@ -53,10 +52,10 @@ def parse(data: bytes, cuts: list[int], limit: int, head: bool) -> tuple[object,
                 start = cut
         parser.connection_lost(None)
         assert parser.done.done()
-        error = parser.done.exception()
-        if error is not None:
-            assert isinstance(error, HttpError) and str(error)
-            return ("error", str(error))
+        assert parser.done.exception() is None  # a failure is a reason, never an exception
+        if parser.error is not None:
+            assert parser.error
+            return ("error", parser.error)
         resp = parser.response()
         assert len(resp.body) <= limit
         return (resp.status, resp.body)

@@ -197,8 +197,9 @@ async def parse(data: bytes, step: int, limit: int = 1000) -> tuple[Any, ...]:
     for i in range(0, len(data), step):
         parser.data_received(data[i : i + step])
     parser.connection_lost(None)
-    if parser.done.exception() is not None:
-        return ("error", str(parser.done.exception()))
+    assert parser.done.done() and parser.done.exception() is None
+    if parser.error is not None:
+        return ("error", parser.error)
     resp = parser.response()
     return (resp.status, resp.body, resp.truncated)
 
