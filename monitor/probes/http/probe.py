@@ -8,7 +8,6 @@ credentials.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import ipaddress
 import ssl
@@ -28,6 +27,7 @@ from monitor.config.scalars import Bool, Enum, HostName, Int, Str, Url, format_d
 from monitor.config.schema import Ctx, MapOf, Obj
 from monitor.errors import HttpError
 from monitor.probes.base import ProbeContext, ProbeKind, ProbeResult
+from monitor.probes.deadline import Deadline
 from monitor.probes.http.decode import accepted_encodings
 from monitor.probes.http.expect import EXPECT, Expect, judge
 from monitor.probes.http.proxy import Proxy, ProxyChoice, fixed, from_env, refusal
@@ -174,7 +174,7 @@ SCHEMA = Obj(
 async def run(spec: HttpSpec, timeout: float, ctx: ProbeContext) -> ProbeResult:
     started_at, started = time.time(), perf_counter()
     trace = Trace(dict.fromkeys(HTTP_PHASES, 0.0))
-    deadline = asyncio.timeout(timeout)
+    deadline = Deadline(timeout)
     try:
         async with deadline:
             resp, last, redirects = await _follow(spec, ctx, trace, timeout)

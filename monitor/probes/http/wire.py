@@ -14,6 +14,7 @@ every connection carries one request and closes.
 from __future__ import annotations
 
 import asyncio
+import socket
 import ssl
 from dataclasses import dataclass
 from time import perf_counter
@@ -102,6 +103,8 @@ async def fetch(exchange: Exchange, trace: Trace) -> Response:
     try:
         if proxy is not None:
             addresses = await resolve(loop, proxy.host, proxy.port, proxy.literal)
+        elif target.literal and ":" not in target.host:  # nothing to resolve or await
+            addresses = [(socket.AF_INET, (target.host, target.port))]
         else:
             addresses = await resolve(loop, target.host, target.port, target.literal)
     except DialError as exc:
@@ -323,6 +326,8 @@ class ResponseParser(asyncio.Protocol):
     # ------------------------------------------------------------ llhttp's callbacks
 
     def on_message_begin(self) -> None:
+        if self.state == _DONE:
+            raise _Stop  # a second response on a connection that carries one
         self.headers, self.phrase = {}, None  # a 1xx interim response's do not count
 
     def on_status(self, phrase: bytes) -> None:  # may come in pieces
@@ -367,8 +372,10 @@ class ResponseParser(asyncio.Protocol):
     def on_message_complete(self) -> None:
         if self.interim:
             return
+        # No _Stop here: nearly every response ends the buffer (Connection: close), and the
+        # exception llhttp turns it into cost two exceptions a probe. Bytes after it would
+        # begin another message, which on_message_begin refuses.
         self._finish(truncated=False)
-        raise _Stop
 
     # ------------------------------------------------------------ the body, bounded
 
