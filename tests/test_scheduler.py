@@ -123,6 +123,54 @@ async def test_the_global_bound_limits_probes_in_flight():
     assert rec.max_running == 5
 
 
+async def test_probes_waiting_for_a_busy_host_leave_room_for_other_hosts():
+    # Host "slow" has room for one probe; three of its checks are due with another host's.
+    # The two that wait must not take places under the global bound from "fast".
+    rec = Recorder(delays={"s1": 0.4, "s2": 0.4, "s3": 0.4})
+    s = Scheduler(rec, lambda c: c.spec[0], max_concurrency=3, per_host=1)
+    loop = asyncio.get_running_loop()
+    t0 = loop.time()
+    checks = [make(n, 5.0, host="slow") for n in ("s1", "s2", "s3")]
+    s.set_checks([*checks, make("f1", 5.0, host="fast")], initial=True)
+    await run_for(s, 5.0)
+    slot_f1 = t0 + first_offset("f1", 5.0)
+    assert rec.starts["f1"][0] - slot_f1 < 0.05  # not behind the slow host's queue
+    slow = sorted(rec.starts[n][0] for n in ("s1", "s2", "s3"))
+    assert all(b - a >= 0.39 for a, b in itertools.pairwise(slow))  # one at a time
+    assert rec.max_running <= 2
+
+
+async def test_a_check_removed_while_waiting_for_room_never_runs():
+    rec = Recorder(delays={"a": 0.3})
+    s = Scheduler(rec, lambda c: c.spec[0], per_host=1)
+    s.set_checks([make("a", 50.0), make("b", 50.0)], initial=True)
+    await asyncio.sleep(0)
+    for slot in s._slots.values():  # both far in the future: run them now instead
+        slot.due += 100
+    assert s.run_now("a")
+    assert s.run_now("b") and s._slots["b"].waiting  # its host is busy with "a"
+    assert not s.run_now("b")  # already on its way
+    s.set_checks([make("a", 5.0)], initial=False)  # removed before it got room
+    await run_for(s, 0.6)
+    assert "b" not in rec.starts
+
+
+async def test_a_probe_that_raises_is_logged_and_its_check_goes_on(caplog):
+    calls = []
+
+    async def runner(check: Check) -> None:
+        calls.append(check.name)
+        raise RuntimeError("bug")
+
+    s = Scheduler(runner, lambda c: c.spec[0])
+    s.set_checks([make("a", 0.1)], initial=True)
+    await run_for(s, 0.5)
+    assert len(calls) >= 4
+    crashed = [r for r in caplog.records if "probe_crashed" in r.getMessage()]
+    assert crashed and crashed[0].exc_info is not None
+    caplog.clear()  # logged on purpose: conftest fails tests on logged exceptions
+
+
 async def test_lateness_is_reported_for_each_start():
     rec = Recorder()
     s = Scheduler(rec, lambda c: c.spec[0])
