@@ -47,6 +47,7 @@ from monitor.incidents.suppression import Suppression
 from monitor.paging import messages, templates
 from monitor.paging.acktoken import ENV_KEY, AckSigner, load_or_create_key
 from monitor.paging.actions import Actions
+from monitor.paging.oncall.roster import contact_opens
 from monitor.paging.pager import Pager
 from monitor.paging.templates import is_sms_url
 from monitor.probes import KINDS, host_of
@@ -245,7 +246,9 @@ class Daemon:
                              on_exhausted=lambda row: self.pager.escalate_now(row.incident_id),
                              limit=self.rate_limit, capped_text=self.capped_text,
                              is_open=lambda incident_id: incident_id in self.pager.incidents,
-                             instance=self.instance_id, active=self.fleet.is_pager)
+                             instance=self.instance_id, active=self.fleet.is_pager,
+                             contact_opens=self.contact_opens)
+        self.on_reload.append(lambda c: self.outbox.contact_hours_changed())
         self.pager = Pager(store=self.store, engine=self.engine, config=config,
                            signer=self.signer, metrics=self.metrics,
                            suppression=self.suppression.reason,
@@ -318,6 +321,13 @@ class Daemon:
         moment = dt.datetime.fromtimestamp(since, self.config.settings.tz)
         url = f"{self.config.settings.base_url}/status"
         return templates.capped(lang, count, limit, moment, url)
+
+    def contact_opens(self, officer: str, now: float) -> dt.datetime | None:
+        """When `officer`'s contact hours begin, in the configured zone; None: they are on."""
+        oncall = self.config.sections.get("oncall")
+        tz = self.config.settings.tz
+        opens = contact_opens(oncall, officer, now, tz) if oncall is not None else None
+        return None if opens is None else dt.datetime.fromtimestamp(opens, tz)
 
     def channels(self, officer: str) -> tuple[str, ...]:
         oncall = self.config.sections.get("oncall")

@@ -163,6 +163,19 @@ def test_invalid_values_are_reported(line: str, message: str):
     assert len(found) == 1 and message in found[0], found
 
 
+def test_bad_contact_hours_are_reported_at_their_place():
+    text = OFFICERS.replace('budi: {notify: "json://127.0.0.1:9999/budi"}',
+                            'budi: {notify: "json://127.0.0.1:9999/budi", '
+                            'contact_hours: "07:00-24:00"}')
+    text = text.replace('sari: {notify: "json://127.0.0.1:9999/sari"}',
+                        'sari: {notify: "json://127.0.0.1:9999/sari", contact_hours: ~}')
+    assert problems(text) == [
+        't.yaml:3:65: oncall.officers.budi.contact_hours: expected a daily window '
+        '"HH:MM-HH:MM" like "07:00-22:00", got \'07:00-24:00\'',
+        "t.yaml:4:65: oncall.officers.sari.contact_hours: expected a daily window "
+        '"HH:MM-HH:MM" like "07:00-22:00", got nothing']
+
+
 def test_notify_urls_must_look_like_apprise_urls():
     found = problems(OFFICERS.replace('"json://127.0.0.1:9999/sari"', '"08123456789"'))
     assert found == ["t.yaml:4:20: oncall.officers.sari.notify: expected an apprise URL like"

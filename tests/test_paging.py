@@ -24,13 +24,15 @@ def local(ts: float) -> str:
     return dt.datetime.fromtimestamp(ts, WIB).strftime("%Y-%m-%d %H:%M")
 
 
-CONFIG = """
+PORTAL = """
 siaga: {{listen: "127.0.0.1:0", state_dir: "{state}", language: id, store: "{store}"}}
 defaults: {{interval: 200ms, timeout: 150ms, fail_after: 2, recover_after: 2}}
 checks:
   - name: portal
     title: Portal Layanan
     http: {{url: "{url}"}}
+"""
+CONFIG = PORTAL + """\
 oncall:
   officers:
     budi: {{name: Budi Santoso, notify: ["{budi}"]}}

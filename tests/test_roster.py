@@ -12,7 +12,14 @@ from zoneinfo import ZoneInfo
 
 from monitor.config.loader import parse_config
 from monitor.paging.oncall.model import OnCall
-from monitor.paging.oncall.roster import admins, in_contact_hours, next_officer, on_duty, schedule
+from monitor.paging.oncall.roster import (
+    admins,
+    contact_opens,
+    in_contact_hours,
+    next_officer,
+    on_duty,
+    schedule,
+)
 
 JAKARTA = ZoneInfo("Asia/Jakarta")
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -278,3 +285,29 @@ def test_contact_hours_are_read_on_the_local_clock():
     assert in_contact_hours(oncall, "budi", at("2026-11-02 21:59"), JAKARTA)
     assert not in_contact_hours(oncall, "budi", at("2026-11-02 22:00"), JAKARTA)
     assert in_contact_hours(oncall, "sari", at("2026-11-02 03:00"), JAKARTA)
+
+
+def test_contact_hours_next_begin_at_their_start_on_the_local_clock():
+    oncall = load(OFFICERS)
+    opens = contact_opens(oncall, "budi", at("2026-11-02 03:00"), JAKARTA)
+    assert opens is not None and local(opens) == "2026-11-02 07:00"  # later the same night
+    opens = contact_opens(oncall, "budi", at("2026-11-02 22:30"), JAKARTA)
+    assert opens is not None and local(opens) == "2026-11-03 07:00"  # the next morning
+    assert contact_opens(oncall, "budi", at("2026-11-02 07:00"), JAKARTA) is None
+    assert contact_opens(oncall, "sari", at("2026-11-02 03:00"), JAKARTA) is None  # no hours
+
+
+def test_contact_hours_across_midnight_open_at_their_start():
+    oncall = load(OFFICERS.replace('contact_hours: "07:00-22:00"', 'contact_hours: "22:00-06:00"'))
+    assert contact_opens(oncall, "budi", at("2026-11-02 23:30"), JAKARTA) is None
+    assert contact_opens(oncall, "budi", at("2026-11-03 05:59"), JAKARTA) is None
+    opens = contact_opens(oncall, "budi", at("2026-11-03 06:00"), JAKARTA)
+    assert opens is not None and local(opens) == "2026-11-03 22:00"
+
+
+def test_contact_hours_that_begin_in_a_dst_gap_open_as_if_the_clock_had_not_moved():
+    oncall = load(OFFICERS.replace('contact_hours: "07:00-22:00"', 'contact_hours: "02:30-20:00"'))
+    # Berlin skips 02:00-03:00 on 2026-03-29: the window opens at 03:30 summer time
+    opens = contact_opens(oncall, "budi", at("2026-03-29 01:00", BERLIN), BERLIN)
+    assert opens is not None and local(opens, BERLIN) == "2026-03-29 03:30"
+    assert opens - at("2026-03-29 01:00", BERLIN) == 1.5 * 3600

@@ -69,6 +69,16 @@ def test_lang_overrides_the_files_language(tmp_path, capsys, lang, override, wor
     assert code == 2 and f"checks[portal].tcp.host: {words}" in out
 
 
+def test_on_call_times_are_told_in_indonesian(tmp_path, capsys):
+    text = SHORT.replace("interval: 5s, timeout: 10s, ", "") + (
+        "oncall:\n  officers:\n    budi: {{notify: json://127.0.0.1/b, "
+        "contact_hours: '7-22'}}\n")
+    code, out = validate(tmp_path, capsys, text.format(lang="id"))
+    assert code == 2 and ('checks.yaml:7:55: oncall.officers.budi.contact_hours: seharusnya '
+                          'rentang jam harian "HH:MM-HH:MM" seperti "07:00-22:00", '
+                          "tertulis '7-22'") in out
+
+
 def test_an_interval_shorter_than_the_timeout_in_both_languages(tmp_path, capsys):
     _, out = validate(tmp_path, capsys, SHORT.format(lang="id"))
     assert "interval (5s) lebih pendek dari timeout (10s)" in out

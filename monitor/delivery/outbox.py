@@ -13,6 +13,9 @@ was resolved meanwhile is not delivered after the fact (the resolved message say
 
 A crash between the channel accepting a message and the row being marked sent (milliseconds)
 can repeat that one message after a restart: paging twice is better than not at all.
+
+A message that is not urgent waits for its officer's contact hours
+(`monitor.delivery.contact` says which, and why an ending may not wait).
 """
 
 from __future__ import annotations
@@ -23,8 +26,9 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import replace
+from datetime import datetime
 
-from monitor.delivery import caps
+from monitor.delivery import caps, contact
 from monitor.delivery.notifiers import Message, Notifier, channel_of
 from monitor.errors import NotifyError, StoreError
 from monitor.paging.templates import is_sms_url
@@ -55,6 +59,9 @@ Channels = Callable[[str], tuple[str, ...]]  # recipient → apprise URLs, prefe
 Limit = Callable[[str], int]  # channel URL → messages an hour (monitor.delivery.caps)
 # (recipient, held count, limit, first held at) → (title, body) of the capped digest
 CappedText = Callable[[str, int, int, float], tuple[str, str]]
+# (recipient, now) → when their contact hours begin, in the configured zone; None: now
+ContactOpens = Callable[[str, float], datetime | None]
+IN_FLIGHT_WAIT = 1.0  # seconds an ending waits for a page of its incident being sent
 
 
 JITTER = 0.2
@@ -75,11 +82,14 @@ class Outbox:
                  capped_text: CappedText | None = None,
                  is_open: Callable[[int], bool] = lambda incident_id: True,
                  instance: str = "",
-                 active: Callable[[], bool] = lambda: True) -> None:
+                 active: Callable[[], bool] = lambda: True,
+                 contact_opens: ContactOpens = lambda recipient, now: None) -> None:
         self.store, self.notifier, self.channels = store, notifier, channels
         self.instance = instance  # whose claims on outbox rows are ours (PostgreSQL)
         self.active = active  # False on a fleet member that is not the pager
         self.is_open = is_open
+        self.contact_opens = contact_opens
+        self._recheck = False  # the contact hours may have changed: decide held rows again
         self.limit, self.capped_text = limit, capped_text
         self.metrics, self.clock, self.on_exhausted = metrics, clock, on_exhausted
         self._wake = asyncio.Event()
@@ -90,6 +100,11 @@ class Outbox:
 
     def wake(self) -> None:
         self._wake.set()
+
+    def contact_hours_changed(self) -> None:
+        """A reload: held messages are decided again under the hours the config gives now."""
+        self._recheck = True
+        self.wake()
 
     async def run(self) -> None:
         await self.store.run(release, self.instance)  # claims of this instance's last life
@@ -112,6 +127,9 @@ class Outbox:
 
     async def _dispatch(self) -> float | None:
         """Start a send for each due row; return when the next one is due."""
+        if self._recheck:
+            self._recheck = False
+            await self.store.run(contact.wake_held, self.clock())
         for row in await self.store.run(due_messages, self.clock(), 100, self.instance):
             if row.id not in self._busy:
                 self._busy.add(row.id)
@@ -146,6 +164,8 @@ class Outbox:
             await self.store.run(mark_obsolete, row.id)
             event(log, "obsolete", key=row.key)
             return
+        if contact.may_wait(row.kind) and await self._held(row):
+            return
         urls = self.channels(row.recipient)
         if row.channel_index >= len(urls):
             await self._exhausted(row, "no channel configured")
@@ -178,6 +198,32 @@ class Outbox:
         if self._failing.pop(key, None) is not None:
             event(log, "channel_recovered", logging.WARNING, channel=channel)
         event(log, "sent", key=row.key, channel=channel, attempts=row.attempts + 1)
+
+    async def _held(self, row: OutboxRow) -> bool:
+        """Hold `row` until its officer's contact hours begin, if they are off now."""
+        now = self.clock()
+        opens = self.contact_opens(row.recipient, now)
+        if opens is None:
+            return False
+        if row.kind in contact.ENDINGS and row.incident_id is not None:
+            reach = await self.store.run(contact.reach, row.incident_id, row.recipient)
+            if reach.told:
+                return False
+            if reach.pending & self._busy:  # a page of it is being sent: decide after it
+                await self.store.run(contact.hold, row, now + IN_FLIGHT_WAIT, row.held_until,
+                                     now)
+                return True
+        until = opens.timestamp()
+        if row.held_until == until:  # decided again after a reload: the same window
+            await self.store.run(contact.hold, row, until, until, now)
+            return True
+        when = opens.strftime("%Y-%m-%d %H:%M %Z")
+        await self.store.run(contact.hold, row, until, until, now,
+                             f"{row.kind} to {row.recipient} held until {when}: contact hours")
+        self.metrics.suppressed.labels("contact_hours").inc()
+        event(log, "held", officer=row.recipient, kind=row.kind,
+              until=opens.isoformat(timespec="minutes"), key=row.key)
+        return True
 
     def _report_failure(self, row: OutboxRow, channel: str, key: str, error: str,
                         permanent: bool) -> None:

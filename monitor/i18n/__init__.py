@@ -240,6 +240,11 @@ _CONFIG_WORDS_ID = (
     ("(did you mean", "(mungkin maksudnya"),
     ("a URL like", "URL seperti"), ("a database name", "nama basis data"),
     ("a user name", "nama pengguna"), ("a host in", "nama host di"),
+    # the on-call section's times (monitor.paging.oncall.model)
+    ('a daily window "HH:MM-HH:MM" like', 'rentang jam harian "HH:MM-HH:MM" seperti'),
+    ('a time of day "HH:MM" like', 'jam "HH:MM" seperti'),
+    ('a local time "YYYY-MM-DD HH:MM" like', 'waktu setempat "YYYY-MM-DD HH:MM" seperti'),
+    ('a date "YYYY-MM-DD"', 'tanggal "YYYY-MM-DD"'), ("a weekday: ", "nama hari: "),
 )
 
 

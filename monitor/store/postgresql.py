@@ -150,6 +150,10 @@ MIGRATIONS: list[str] = [
         who TEXT NOT NULL, note TEXT, asked_at DOUBLE PRECISION NOT NULL,
         done_at DOUBLE PRECISION, outcome TEXT);
     """,
+    # 9 → 10
+    """
+    ALTER TABLE outbox ADD COLUMN held_until DOUBLE PRECISION;
+    """,
 ]
 
 

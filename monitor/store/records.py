@@ -107,6 +107,7 @@ class OutboxRow:
     due_at: float
     attempts: int
     status: str
+    held_until: float | None = None  # waiting for the officer's contact hours until then
 
 
 def enqueue(conn: Conn, rows: list[dict[str, Any]]) -> int:
@@ -121,7 +122,8 @@ def enqueue(conn: Conn, rows: list[dict[str, Any]]) -> int:
 
 
 _DUE = ("SELECT id, key, incident_id, kind, recipient, channel_index, title, body, sms_title, "
-        "sms_body, due_at, attempts, status FROM outbox WHERE status = 'pending' AND due_at <= ? ")
+        "sms_body, due_at, attempts, status, held_until FROM outbox "
+        "WHERE status = 'pending' AND due_at <= ? ")
 CLAIM = 60.0  # seconds a claimed row is left to the instance that claimed it
 
 

@@ -135,6 +135,11 @@ MIGRATIONS: list[str] = [
         token TEXT PRIMARY KEY, incident_id INTEGER NOT NULL, what TEXT NOT NULL,
         who TEXT NOT NULL, note TEXT, asked_at REAL NOT NULL, done_at REAL, outcome TEXT);
     """,
+    # 9 → 10: a message waiting for its officer's contact hours (monitor.delivery.contact):
+    # the start of the window it waits for (its due_at then); kept once it was sent
+    """
+    ALTER TABLE outbox ADD COLUMN held_until REAL;
+    """,
 ]
 
 

@@ -17,7 +17,17 @@ from typing import Any
 from yaml.nodes import Node, ScalarNode, SequenceNode
 
 from monitor.config.scalars import Duration, Enum, Int, Str
-from monitor.config.schema import INVALID, Ctx, ListOf, MapOf, Obj, Scalar, describe, did_you_mean
+from monitor.config.schema import (
+    INVALID,
+    Ctx,
+    ListOf,
+    MapOf,
+    Obj,
+    Scalar,
+    describe,
+    did_you_mean,
+    scalar_value,
+)
 
 ON_DUTY, NEXT = "on_duty", "next"  # escalation targets that the roster resolves
 HOLIDAY = 7  # in Rotation.days: national holidays and the agency's own days off
@@ -124,8 +134,9 @@ class _Text(Scalar):
             return ctx.error(node, path, f"expected {self.expected}, got {describe(node)}")
         ctx.places[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
         value = self.parse(str(node.value).strip())
-        if value is None:
-            return ctx.error(node, path, f"expected {self.expected}, got {node.value!r}")
+        if value is None:  # `~` or `null` is "nothing", as for every other field
+            got = describe(node) if scalar_value(node) is None else repr(node.value)
+            return ctx.error(node, path, f"expected {self.expected}, got {got}")
         return value
 
     def parse(self, text: str) -> Any:
@@ -211,7 +222,8 @@ OFFICER = Obj({
     "notify": ListOf(Str(pattern=APPRISE_URL, hint='an apprise URL like "tgram://BOT/CHAT"'),
                      "Apprise URLs, primary channel first", min_items=1, single_ok=True),
     "language": Enum(["id", "en"], "Language of this officer's messages", default=None),
-    "contact_hours": Hours("When non-urgent messages may reach this officer", default=None),
+    "contact_hours": Hours("When messages that are not urgent may reach this officer (local "
+                           "time; pages go at any hour)", default=None),
 }, "An officer", required=["notify"], partial=True)
 
 ROTATION = Obj({

@@ -124,10 +124,22 @@ def admins(oncall: OnCall) -> tuple[str, ...]:
 
 def in_contact_hours(oncall: OnCall, officer: str, at: float, tz: tzinfo) -> bool:
     """Whether non-urgent messages may reach `officer` now (pages ignore contact hours)."""
+    return contact_opens(oncall, officer, at, tz) is None
+
+
+def contact_opens(oncall: OnCall, officer: str, at: float, tz: tzinfo) -> float | None:
+    """When `officer`'s contact hours next begin, read on the local clock; None while they
+    are on (or the officer has none). A window that crosses midnight, like 22:00-06:00,
+    opens at 22:00; one that begins in a DST gap opens as if the clock had not moved."""
     person = oncall.officers.get(officer)
-    if person is None or person.contact_hours is None:
-        return True
-    return person.contact_hours.contains(_local(at, tz).time())
+    hours = person.contact_hours if person is not None else None
+    local = _local(at, tz)
+    if hours is None or hours.contains(local.time()):
+        return None
+    day = local.date()
+    while (opens := _instant(datetime.combine(day, hours.start), tz)) <= at:
+        day += timedelta(days=1)
+    return opens
 
 
 def dedupe(names: Iterable[str | None]) -> tuple[str, ...]:
