@@ -106,6 +106,23 @@ def test_checks_of_one_group_going_down_within_the_window_join_one_incident():
     assert set(actions) == {Attach(1, "s1", "grouped"), Attach(1, "s2", "grouped")}
 
 
+def test_checks_of_one_group_confirmed_down_in_the_same_pass_make_one_incident():
+    # No incident yet: the first opens it, the rest of its group join it in the same pass
+    # (each paged on its own before: two pages for one group when two checks were
+    # confirmed by the same wake-up of the pager)
+    vs = views(*(v(f"s{i}", DOWN, group="Layanan") for i in range(3)),
+               v("other", DOWN, group="Keuangan"))
+    actions = reconcile(vs, [], 100, Grouping(window=30))
+    assert actions == [Open(vs["s0"], Kind.DOWN, "", grouped=("s1", "s2")),
+                       Open(vs["other"], Kind.DOWN, "")]
+    by_all = reconcile(vs, [], 100, Grouping(window=30, by="all"))
+    assert by_all == [Open(vs["s0"], Kind.DOWN, "", grouped=("s1", "s2", "other"))]
+    assert len(reconcile(vs, [], 100, Grouping(window=0))) == 4  # grouping off
+    capped = reconcile(vs, [], 100, Grouping(window=30, max_members=3))
+    assert capped[0] == Open(vs["s0"], Kind.DOWN, "", grouped=("s1",))
+    assert Open(vs["s2"], Kind.DOWN, "") in capped
+
+
 def test_a_check_of_the_group_joins_its_open_incident_whatever_its_age():
     vs = views(v("s0", DOWN), v("s1", DOWN))
     actions = reconcile(vs, [inc(1, "s0", opened_at=0)], 10_000, Grouping(window=30))

@@ -125,6 +125,7 @@ class Open:
     suppressed: str | None = None  # opened for the record, without paging
     members: tuple[str, ...] = ()  # mass outage: the checks it starts with
     dependents: tuple[str, ...] = ()  # failing checks behind it, listed on its first page
+    grouped: tuple[str, ...] = ()  # its group's checks confirmed down in the same pass
     absorb: tuple[int, ...] = ()  # mass outage: open incidents folded into it
 
 

@@ -10,7 +10,7 @@ each just shows up as a difference on the next pass.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from monitor.checking.state import State
 from monitor.incidents.model import (
@@ -113,6 +113,9 @@ def reconcile(
                 if inc.id in mass.absorb:
                     actions.append(Resolve(inc.id, "part of a mass outage", quiet=True))
                     covered |= inc.covers
+    # A group's first incident of this pass, and the checks of its group confirmed down in
+    # the same pass: they join it (listed on its first page) instead of each paging.
+    fresh: dict[str | None, _Fresh] = {}
     for view in sorted(candidates, key=lambda v: _depth(v, views)):
         if view.name in covered:
             continue
@@ -121,8 +124,38 @@ def reconcile(
             covered.add(view.name)
             actions.append(held)
             continue
-        actions += _decide(view, views, troubled, live, covered, suspect, now, grouping)
+        decided = _decide(view, views, troubled, live, covered, suspect, now, grouping)
+        opened = decided[0] if len(decided) == 1 and isinstance(decided[0], Open) else None
+        if (opened is not None and opened.kind is Kind.DOWN and opened.suppressed is None
+                and grouping.window > 0):
+            key = None if grouping.by == "all" else view.group
+            peer = fresh.get(key)
+            if peer is None:
+                fresh[key] = _Fresh(len(actions), opened)
+            elif peer.size() + 1 + len(opened.dependents) < grouping.max_members:
+                peer.grouped.append(view.name)
+                peer.dependents.extend(opened.dependents)
+                continue
+        actions += decided
+    for peer in fresh.values():
+        if peer.grouped:
+            actions[peer.index] = replace(
+                peer.opened, grouped=tuple(peer.grouped),
+                dependents=peer.opened.dependents + tuple(peer.dependents))
     return actions
+
+
+@dataclass(slots=True)
+class _Fresh:
+    """A group's first incident opened in this pass, and what joins it in the same pass."""
+
+    index: int  # of its Open in the pass's actions
+    opened: Open
+    grouped: list[str] = field(default_factory=list)
+    dependents: list[str] = field(default_factory=list)  # the joining checks' own
+
+    def size(self) -> int:
+        return 1 + len(self.opened.dependents) + len(self.grouped) + len(self.dependents)
 
 
 def _troubled(views: dict[str, View], evidence: Evidence) -> list[View]:

@@ -346,8 +346,11 @@ class Pager(Escalation):
             self._count_suppressed(view.name, action.suppressed)
         for name in action.dependents:
             self._count_suppressed(name, "dependency")
+        for name in action.grouped:
+            self._count_suppressed(name, "grouped")
         return Incident(0, view.name, view.group, view.title, Status.OPEN, reason,
                         now, action.kind, {**dict.fromkeys(action.members, "mass"),
+                                           **dict.fromkeys(action.grouped, "grouped"),
                                            **dict.fromkeys(action.dependents, "dependency")},
                         view.policy,
                         suppressed=action.suppressed,
