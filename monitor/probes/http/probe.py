@@ -78,6 +78,10 @@ class HttpSpec:
     # only write these bytes.
     first_target: Target = field(init=False, repr=False, compare=False)
     first_request: bytes = field(init=False, repr=False, compare=False)
+    # The first Exchange as the last probe made it, with the context and timeout it was
+    # made for: the same for every probe of a check, so made once (a dataclass a probe).
+    first_exchange: tuple[ProbeContext, float, Exchange] | None = field(
+        init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         proxies = proxy_choice(self.proxy, dict(self.environ))
@@ -88,6 +92,7 @@ class HttpSpec:
         request = build_request(self.method, target, headers, _encoded(self.body), proxy)
         object.__setattr__(self, "first_target", target)
         object.__setattr__(self, "first_request", request)
+        object.__setattr__(self, "first_exchange", None)
 
 
     def inherit(self, defaults: Mapping[str, Any], env: Mapping[str, str]) -> HttpSpec:
@@ -191,7 +196,7 @@ async def run(spec: HttpSpec, timeout: float, ctx: ProbeContext) -> ProbeResult:
         "bytes": len(resp.body),
         "truncated": resp.truncated,
         "redirects": redirects,
-        "final_url": _shown_url(last),
+        "final_url": last.shown,
     }
     return ProbeResult(
         failure is None,
@@ -216,35 +221,29 @@ async def _follow(
     spec: HttpSpec, ctx: ProbeContext, trace: Trace, timeout: float
 ) -> tuple[Response, Target, int]:
     """Request `spec.url`, then each Location in turn: (last response, its target, redirects)."""
+    exchange = _first_exchange(spec, ctx, timeout)
+    resp = await fetch(exchange, trace)
+    if not (spec.follow_redirects and resp.status in REDIRECTS) and not (
+            exchange.proxy is not None and resp.status == 407):
+        return resp, exchange.target, 0  # nearly every probe: no redirect
     url, method, body, request = spec.url, spec.method, _encoded(spec.body), spec.first_request
     origin = target = spec.first_target
-    trusted, tls = True, None  # the TLS context, loaded at the first https hop
+    trusted, tls = True, exchange.tls
     proxy = _proxy_for(spec, target)
     for redirects in range(spec.max_redirects + 1):
         if target.tls and tls is None:
             tls = _tls_context(spec, ctx)
-        exchange = Exchange(
-            target=target,
-            request=request,
-            head_only=method == "HEAD",
-            skip_redirect_body=spec.follow_redirects,
-            limit=spec.body_limit or ctx.body_limit,
-            tls=tls if target.tls else None,
-            server_name=spec.tls_server_name if target.host == origin.host else None,
-            proxy=proxy,
-            # Each address of a name gets half the probe's time, so when all of them fail
-            # the reason can still name each one before the probe's deadline.
-            attempt_timeout=timeout / 2,
-        )
-        resp = await fetch(exchange, trace)
+        if redirects:
+            resp = await fetch(_exchange(spec, ctx, timeout, target, request, method, tls,
+                                         origin, proxy), trace)
         if proxy is not None and not target.tls and resp.status == 407:
             raise HttpError(refusal(407, resp.phrase))
         location = resp.headers.get("location")
         if not (spec.follow_redirects and location and resp.status in REDIRECTS):
             return resp, target, redirects
         url = _next_url(url, location)
-        target = parse_url(url)
-        trusted = trusted and _may_keep_credentials(exchange.target, target)
+        prior, target = target, parse_url(url)
+        trusted = trusted and _may_keep_credentials(prior, target)
         if resp.status == 303 or (resp.status in (301, 302) and method == "POST"):
             method, body = ("HEAD" if method == "HEAD" else "GET"), None
         proxy = _proxy_for(spec, target)
@@ -252,6 +251,36 @@ async def _follow(
         headers = _headers(spec, target, authorization, trusted, proxy)
         request = build_request(method, target, headers, body, proxy)
     raise HttpError(f"too many redirects ({spec.max_redirects})")
+
+
+def _first_exchange(spec: HttpSpec, ctx: ProbeContext, timeout: float) -> Exchange:
+    made = spec.first_exchange
+    if made is not None and made[0] is ctx and made[1] == timeout:
+        return made[2]
+    target = spec.first_target
+    tls = _tls_context(spec, ctx) if target.tls else None
+    exchange = _exchange(spec, ctx, timeout, target, spec.first_request, spec.method, tls,
+                         target, _proxy_for(spec, target))
+    object.__setattr__(spec, "first_exchange", (ctx, timeout, exchange))
+    return exchange
+
+
+def _exchange(spec: HttpSpec, ctx: ProbeContext, timeout: float, target: Target,
+              request: bytes, method: str, tls: ssl.SSLContext | None, origin: Target,
+              proxy: Proxy | None) -> Exchange:
+    return Exchange(
+        target=target,
+        request=request,
+        head_only=method == "HEAD",
+        skip_redirect_body=spec.follow_redirects,
+        limit=spec.body_limit or ctx.body_limit,
+        tls=tls if target.tls else None,
+        server_name=spec.tls_server_name if target.host == origin.host else None,
+        proxy=proxy,
+        # Each address of a name gets half the probe's time, so when all of them fail
+        # the reason can still name each one before the probe's deadline.
+        attempt_timeout=timeout / 2,
+    )
 
 
 @lru_cache(maxsize=4096)
@@ -276,7 +305,8 @@ def parse_url(url: str) -> Target:
     path = quote(parts.path or "/", safe=_PATH_SAFE)
     if parts.query:
         path += "?" + quote(parts.query, safe=_PATH_SAFE)
-    return Target(tls, host, port or default_port, authority, path, literal)
+    shown_url = f"{parts.scheme}://{authority}{path.split('?', 1)[0]}"
+    return Target(tls, host, port or default_port, authority, path, literal, shown_url)
 
 
 def _is_ip(host: str) -> bool:
@@ -376,12 +406,6 @@ def _headers(
     if proxy is not None and proxy.authorization and not target.tls:
         merged["proxy-authorization"] = ("Proxy-Authorization", proxy.authorization)
     return list(merged.values())
-
-
-def _shown_url(target: Target) -> str:
-    """The URL without credentials or query string: safe for details and logs."""
-    scheme = "https" if target.tls else "http"
-    return f"{scheme}://{target.authority}{target.path.split('?', 1)[0]}"
 
 
 def target(spec: HttpSpec) -> str:

@@ -48,6 +48,7 @@ class Target:
     authority: str  # the Host header
     path: str  # path and query, percent-encoded
     literal: bool  # an IP address: nothing to resolve
+    shown: str  # the URL without credentials or query string: safe for details and logs
 
 
 class Trace:
@@ -248,7 +249,8 @@ class ResponseParser(asyncio.Protocol):
             lenient_spaces_after_chunk_size=True,
         )
         self.state, self.head_bytes, self.first = _HEAD, 0, b""
-        self.status, self.headers = 0, dict[str, str]()
+        self.status = 0
+        self.headers: dict[str, str] = {}
         self.phrase: str | None = None  # set once the status line is through
         self.body = bytearray()
         self.raw = 0  # body bytes as they came over the wire (before decoding)
