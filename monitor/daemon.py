@@ -380,10 +380,13 @@ class Daemon:
         self.pager.views(self.pager.clock())
         self._tasks += [asyncio.create_task(self.pager.run(), name="pager"),
                         asyncio.create_task(self.outbox.run(), name="outbox"),
-                        asyncio.create_task(self.fleet.run(), name="fleet"),
-                        asyncio.create_task(self.actions.serve(), name="forwarded-actions")]
+                        asyncio.create_task(self.fleet.run(), name="fleet")]
         if self.fleet.enabled:  # Alertmanager may post to any member
             self._tasks.append(asyncio.create_task(self.alerts.follow(), name="alerts"))
+            # Actions other members forward (alone, nobody can: no store poll twice a
+            # second, each a hand-off to the store's thread and back)
+            self._tasks.append(asyncio.create_task(self.actions.serve(),
+                                                   name="forwarded-actions"))
         if isinstance(self.notifier, AppriseNotifier):  # on a thread, before a page needs it
             self._tasks.append(asyncio.create_task(preload_apprise(), name="apprise-import"))
         self._tasks += [asyncio.create_task(self.reloader.watch(), name="config-watcher"),

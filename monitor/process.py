@@ -37,8 +37,8 @@ def prepare_process(log_level: str, secrets: Iterable[str], tz: tzinfo) -> None:
 
 def relax_young_generation() -> None:
     """Collect the young generation after YOUNG_THRESHOLD net allocations instead of 700.
-    A probe's objects die by reference counting (tests/test_wire.py asserts a probe leaves
-    no cycle), but the few dozen each probe in flight holds reached 700 about eight times a
+    A probe's objects die by reference counting (tests/test_http_wire.py asserts a probe
+    leaves no cycle), but the few dozen each probe in flight holds reached 700 about eight times a
     second at 200 probes a second: each collection found nothing, and promoted the objects
     in flight, which then set off the older generations' collections (gc was 7 % of the
     daemon's CPU; bench/README.md)."""

@@ -56,3 +56,19 @@ def test_the_probe_sees_a_module_that_changes_a_setting_at_import():
     seen = run_probe("print(json.dumps({'before': before, 'after': (sys.setswitchinterval("
                      "0.001), settings())[1], 'imported': len(names)}))")
     assert seen["after"]["switch_interval"] != seen["before"]["switch_interval"]
+
+
+async def test_a_lone_daemon_does_not_poll_for_forwarded_actions(tmp_path):
+    """Only a fleet's members forward actions; alone, the poll was two hand-offs to the
+    store's thread a second for nothing (part of the daemon's idle CPU)."""
+    from tests.daemons import start
+
+    daemon = await start(tmp_path, f"""
+siaga: {{listen: "127.0.0.1:0", state_dir: "{tmp_path / 'state'}"}}
+checks: [{{name: a, tcp: {{host: 127.0.0.1, port: 9}}}}]
+""")
+    try:
+        names = {task.get_name() for task in daemon._tasks}
+        assert "pager" in names and "forwarded-actions" not in names
+    finally:
+        await daemon.stop()

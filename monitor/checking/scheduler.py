@@ -4,10 +4,11 @@ Each check owns a slot on the scheduler's own heap of due times, not a sleeping 
 event-loop timer (`loop.call_at`) wakes the scheduler for the earliest slot. Only probes in
 flight are tasks. (A loop timer per check cost 20,000 timer handles at 20,000 checks: ~15 MB
 and 0.1 s of the start.) Slots are fixed
-points `first + k × interval`, so lateness never accumulates into drift. A probe waits for a
-global and a per-host semaphore; how late it starts against its slot is reported. If the
-previous probe of a check is still running when its next slot comes, the slot is counted as
-missed rather than stacking probes. Reloads keep each unchanged check's phase.
+points `first + k × interval`, so lateness never accumulates into drift; a wake-up also starts
+the slots of the next EARLY seconds. A probe starts when the global and its host's bounds have
+room, else it waits in its host's queue; how late it starts against its slot is reported. If
+the previous probe of a check is still waiting or running when its next slot comes, the slot
+is counted as missed rather than stacking probes. Reloads keep each unchanged check's phase.
 """
 
 from __future__ import annotations
