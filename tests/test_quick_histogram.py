@@ -37,6 +37,6 @@ def test_a_labelled_histogram_matches_prometheus_client():
                        buckets=LATENCY_BUCKETS)
     for _ in range(3000):
         kind, v = rng.choice(["http", "tcp", "dns"]), rng.uniform(0, 12)
-        ours.labels(kind).observe(v, ours.bounds)
+        ours.labels(kind).observe(v)
         theirs.labels(kind).observe(v)
     assert sorted(exposition(ours)) == sorted(exposition(theirs))

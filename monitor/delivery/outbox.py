@@ -177,12 +177,11 @@ class Outbox:
         channel, key = channel_of(url), caps.channel_key(url)
         slot = None  # a place under the officer's cap on this channel, taken until sent
         if self.limit is not None and row.kind not in caps.EXEMPT:
-            slot = (row.recipient, key)
-            if not await self._take_place(slot, self.limit(url)):
+            slot, limit = (row.recipient, key), self.limit(url)
+            if not await self._take_place(slot, limit):
                 await self.store.run(caps.hold, row, key, self.clock())
                 self.metrics.suppressed.labels("rate_limit").inc()
-                event(log, "rate_limited", key=row.key, channel=channel,
-                      limit=self.limit(url))
+                event(log, "rate_limited", key=row.key, channel=channel, limit=limit)
                 return
         try:
             if row.kind == "capped":

@@ -242,7 +242,6 @@ class Metrics:
                  *, latency_histogram: bool = False) -> None:
         self.registry = registry
         self.latency_everywhere = latency_histogram
-        self._kind_children: dict[str, Any] = {}
         self._render_lock = threading.Lock()  # one render at a time (the lines cache)
         self._scrape_lock = asyncio.Lock()
         self.engine = engine
@@ -294,10 +293,7 @@ class Metrics:
             self.reload_time.set(time.time())
 
     def on_result(self, check: Check, result: ProbeResult, state: CheckState) -> None:
-        child = self._kind_children.get(check.kind)
-        if child is None:
-            child = self._kind_children[check.kind] = self.kind_duration.labels(check.kind)
-        child.observe(result.duration, self.kind_duration.bounds)
+        self.kind_duration.labels(check.kind).observe(result.duration)
         if check.latency_histogram or self.latency_everywhere:
             rt = self.engine.runtime.get(check.name)
             if rt is not None:
@@ -366,18 +362,17 @@ class QuickHistogram:
         self.family = family
         self.bounds = list(buckets)
         self._children: dict[tuple[str, ...], _Counts] = {}
-        self._plain = _Counts(len(buckets)) if not family.labels else None
+        self._plain = _Counts(self.bounds) if not family.labels else None
 
     def labels(self, *values: str) -> _Counts:
         child = self._children.get(values)
         if child is None:
-            child = self._children[values] = _Counts(len(self.bounds))
+            child = self._children[values] = _Counts(self.bounds)
         return child
 
     def observe(self, value: float) -> None:
-        counts = self._plain
-        assert counts is not None, "a labelled histogram: use labels()"
-        counts.observe(value, self.bounds)
+        assert self._plain is not None, "a labelled histogram: use labels()"
+        self._plain.observe(value)
 
     def collect(self) -> Iterable[Metric]:
         family = HistogramMetricFamily(self.family.name, self.family.help,
@@ -394,14 +389,15 @@ class QuickHistogram:
 
 
 class _Counts:
-    __slots__ = ("counts", "total")
+    __slots__ = ("bounds", "counts", "total")
 
-    def __init__(self, buckets: int) -> None:
-        self.counts = [0] * (buckets + 1)  # per bucket, not cumulative; the last is +Inf
+    def __init__(self, bounds: list[float]) -> None:
+        self.bounds = bounds  # the histogram's, shared
+        self.counts = [0] * (len(bounds) + 1)  # per bucket, not cumulative; last is +Inf
         self.total = 0.0
 
-    def observe(self, value: float, bounds: list[float]) -> None:
-        self.counts[bisect_left(bounds, value)] += 1
+    def observe(self, value: float) -> None:
+        self.counts[bisect_left(self.bounds, value)] += 1
         self.total += value
 
 

@@ -221,19 +221,15 @@ async def _follow(
     spec: HttpSpec, ctx: ProbeContext, trace: Trace, timeout: float
 ) -> tuple[Response, Target, int]:
     """Request `spec.url`, then each Location in turn: (last response, its target, redirects)."""
-    exchange = _first_exchange(spec, ctx, timeout)
-    resp = await fetch(exchange, trace)
-    if not (spec.follow_redirects and resp.status in REDIRECTS) and not (
-            exchange.proxy is not None and resp.status == 407):
-        return resp, exchange.target, 0  # nearly every probe: no redirect
-    url, method, body, request = spec.url, spec.method, _encoded(spec.body), spec.first_request
-    origin = target = spec.first_target
-    trusted, tls = True, exchange.tls
-    proxy = _proxy_for(spec, target)
+    first = _first_exchange(spec, ctx, timeout)  # made once per check
+    resp = await fetch(first, trace)
+    url, method, body, request = spec.url, spec.method, spec.body, spec.first_request
+    origin = target = first.target
+    trusted, tls, proxy = True, first.tls, first.proxy
     for redirects in range(spec.max_redirects + 1):
-        if target.tls and tls is None:
-            tls = _tls_context(spec, ctx)
-        if redirects:
+        if redirects:  # the first hop was fetched above
+            if target.tls and tls is None:
+                tls = _tls_context(spec, ctx)
             resp = await fetch(_exchange(spec, ctx, timeout, target, request, method, tls,
                                          origin, proxy), trace)
         if proxy is not None and not target.tls and resp.status == 407:
@@ -249,7 +245,7 @@ async def _follow(
         proxy = _proxy_for(spec, target)
         authorization = _authorization(spec) if trusted else None
         headers = _headers(spec, target, authorization, trusted, proxy)
-        request = build_request(method, target, headers, body, proxy)
+        request = build_request(method, target, headers, _encoded(body), proxy)
     raise HttpError(f"too many redirects ({spec.max_redirects})")
 
 
