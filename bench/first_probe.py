@@ -7,7 +7,9 @@ The targets are this script's own asyncio listeners (they note the first connect
 and answer `200 ok`), so the figure is the connection itself, not a later `/metrics` scrape
 (`bench/run.py`'s `first_probe_s` polls every 0.1 s). Siaga is pinned to the second core
 like in bench/run.py; `foreign_share` is the busy time of that core not spent by Siaga over
-the warm starts, ÷ their wall time (above ~0.1 the machine was not quiet).
+the warm starts, ÷ their wall time (above ~0.1 the machine was not quiet). `…started_s` is
+the time to the daemon's `started` log line: the whole file valid and every part running
+(a cold start of a big file probes its first checks before that: monitor.checking.preview).
 
     python bench/first_probe.py [-n 20000] [--repeat 5] [--bytecode]
 
@@ -22,6 +24,7 @@ import argparse
 import asyncio
 import json
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -54,25 +57,43 @@ class FirstConnection:
         writer.close()
 
 
+async def started(log: Path, offset: int) -> tuple[float, float]:
+    """The monotonic time the daemon's `event=started` line appears in `log` after
+    `offset` (it logs it once the whole config is valid and every part runs), and the
+    seconds its `config_loaded` line says the load took (from the load's start, after
+    the interpreter's and the imports')."""
+    while True:
+        with open(log, "rb") as f:
+            f.seek(offset)
+            text = f.read()
+        if b"event=started" in text:
+            found = re.search(rb"event=config_loaded .*seconds=([0-9.]+)", text)
+            return time.monotonic(), float(found.group(1)) if found else float("nan")
+        await asyncio.sleep(0.005)
+
+
 async def one_start(cmd: list[str], env: dict[str, str], ports: list[int], log: Path,
-                    pin: Pinning) -> tuple[float, float]:
-    """Seconds to the first probe, and the busy seconds of Siaga's core meanwhile that
-    were not Siaga's."""
+                    pin: Pinning) -> tuple[float, float, float, float]:
+    """Seconds to the first probe and to the daemon's `started` line, the load's own
+    seconds, and the busy seconds of Siaga's core until the first probe that were not
+    Siaga's."""
     first = FirstConnection()
     servers = [await asyncio.start_server(first.handle, HOST, p, backlog=4096) for p in ports]
     try:
         with open(log, "ab") as out:
+            offset = out.tell()
             busy, t_spawn = pin.core_busy(), time.monotonic()
             proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=out,
                                     stdin=subprocess.DEVNULL)
             try:
                 async with asyncio.timeout(120):
                     await first.seen.wait()
-                foreign = pin.core_busy() - busy - procstat.cpu_seconds(proc.pid)
+                    foreign = pin.core_busy() - busy - procstat.cpu_seconds(proc.pid)
+                    up, loaded = await started(log, offset)
             finally:
                 stop_process(proc)
         assert first.at is not None
-        return first.at - t_spawn, foreign
+        return first.at - t_spawn, up - t_spawn, loaded, foreign
     finally:
         for s in servers:
             s.close()
@@ -95,17 +116,24 @@ async def amain(n: int, repeat: int, bytecode: bool) -> dict[str, object]:
         if bytecode:
             env.pop("PYTHONDONTWRITEBYTECODE", None)
             env["PYTHONPYCACHEPREFIX"] = str(tmp / "pycache")
+            # compiled before the cold start too: it measures the config, not the compiler
+            subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "monitor")],
+                           env=env, check=True)
         cmd = [*pin.prefix(), sys.executable, "-m", "monitor", "run", "-c", str(cfg)]
-        cold, _ = await one_start(cmd, env, ports, tmp / "siaga.log", pin)
-        warm, foreign = [], 0.0
+        cold, cold_up, cold_loaded, _ = await one_start(cmd, env, ports, tmp / "siaga.log",
+                                                        pin)
+        warm, warm_up, foreign = [], [], 0.0
         for _ in range(repeat):
-            took, other = await one_start(cmd, env, ports, tmp / "siaga.log", pin)
+            took, up, _, other = await one_start(cmd, env, ports, tmp / "siaga.log", pin)
             warm.append(took)
+            warm_up.append(up)
             foreign += other
         share = foreign / sum(warm) if pin.sut is not None else None
         return {"checks": len(config["checks"]), "cold_s": round(cold, 3),
+                "cold_config_loaded_s": cold_loaded, "cold_started_s": round(cold_up, 3),
                 "warm_s": [round(w, 3) for w in warm],
                 "warm_median_s": round(statistics.median(warm), 3),
+                "warm_started_median_s": round(statistics.median(warm_up), 3),
                 "bytecode_cached": bytecode or not env.get("PYTHONDONTWRITEBYTECODE"),
                 "foreign_share": None if share is None else round(share, 2),
                 "load_avg": os.getloadavg()[0], "pinning": pin.describe()}

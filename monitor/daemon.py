@@ -69,6 +69,7 @@ from monitor.web.status_pages import status_cache
 if TYPE_CHECKING:  # the web layer is imported once probing runs (Daemon._start_server)
     from aiohttp import web
 
+    from monitor.checking.early import EarlyProbes
     from monitor.web.app import Server
     from monitor.web.status_server import StatusProcess
 
@@ -127,8 +128,10 @@ class Daemon:
         serve: bool = True,
         notifier: Notifier | None = None,
         shard: str | None = None,
+        early: EarlyProbes | None = None,
     ) -> None:
         self.config = config
+        self.early = early  # probing that began before the whole config was valid
         self.console = console
         self.registry = registry or CollectorRegistry()
         self.faults = Faults()
@@ -354,7 +357,8 @@ class Daemon:
 
     async def start(self) -> None:
         s = self.config.settings
-        self.scheduler = Scheduler(
+        early = self.early
+        self.scheduler = early.scheduler if early is not None else Scheduler(
             self.engine.run_check, host_of,
             max_concurrency=s.max_concurrency, per_host=s.per_host_concurrency,
         )
@@ -369,7 +373,13 @@ class Daemon:
         # Probing starts now, before the rest of the start-up: the pager's task (it steps
         # only once its task runs, below) and the HTTP server have nothing to do before the
         # first results, and the awaits below let the first probes connect meanwhile.
-        self.scheduler.set_checks(self.probed(self.config), initial=True)
+        self.scheduler.set_checks(self.probed(self.config), initial=True,
+                                  origin=early.origin if early is not None else None)
+        if early is not None:  # what it found is recorded now, past the gap closed above
+            held = early.hand_over(self.engine)
+            event(log, "early_probes_recorded", checks=early.checks, results=held,
+                  seconds=f"{self.scheduler.now() - early.origin:.2f}")
+            self.early = None
         await self.refresh_silences()
         await self.heartbeats.load()
         if self.serve:

@@ -71,6 +71,30 @@ def test_a_second_start_of_the_same_file_uses_the_cache_and_an_edit_is_applied(
     assert "config_cache_used" in run_until_started(path)
 
 
+def test_a_start_on_an_edited_file_takes_its_unchanged_checks_from_the_last_load(
+        tmp_path, farm):
+    path = write(tmp_path, farm)
+    assert "how=child reused=0" in run_until_started(path)
+    write(tmp_path, farm, group="Keuangan")  # `web` edited, `gw` as it was
+    assert "how=child reused=1" in run_until_started(path)
+    assert "how=cache" in run_until_started(path)
+    (tmp_path / "checks.yaml").write_text(path.read_text().replace("interval: 5s",
+                                                                   "interval: 6s"))
+    assert "how=child reused=0" in run_until_started(path)  # `defaults:` changed: none
+
+
+def test_an_edited_file_loads_as_a_fresh_parse_does_and_not_from_other_code(tmp_path, farm):
+    path, env = write(tmp_path, farm), {"SIAGA_TEST_CHAT": "chat-1"}
+    load(path, tmp_path, env)
+    write(tmp_path, farm, group="Keuangan")
+    edited = load(path, tmp_path, env)
+    assert edited == load_config(path, env) and edited.by_name["web"].group == "Keuangan"
+    cache = cache_of(path, tmp_path)
+    assert cache.previous() == edited
+    cache.code = "another version of Siaga"
+    assert cache.previous() is None
+
+
 def cache_of(path: Path, tmp_path: Path) -> ConfigCache:
     cache = ConfigCache.for_file(str(path), tmp_path / "cache")
     assert cache is not None

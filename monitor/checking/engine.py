@@ -106,14 +106,26 @@ class Engine:
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            log.exception("event=probe_crashed check=%s", check.name)
-            reason = f"probe error: {type(exc).__name__}"
-            self.faults.mark("check", check.name, f"the probe crashed ({type(exc).__name__})")
-            result = ProbeResult(False, reason, started_at=self.clock())
+            result = self.crashed(check, exc)
         else:
             if self.faults.items:
                 self.faults.clear("check", check.name)
         self.record(check, result)
+
+    def crashed(self, check: Check, exc: Exception) -> ProbeResult:
+        """The failed result of a probe that raised, logged and marked as a fault."""
+        log.error("event=probe_crashed check=%s", check.name, exc_info=exc)
+        self.faults.mark("check", check.name, f"the probe crashed ({type(exc).__name__})")
+        return ProbeResult(False, f"probe error: {type(exc).__name__}", started_at=self.clock())
+
+    def settle(self, check: Check, outcome: ProbeResult | Exception) -> None:
+        """Record the outcome of a probe run elsewhere (monitor.checking.early) as
+        `run_check` records its own."""
+        if isinstance(outcome, Exception):
+            outcome = self.crashed(check, outcome)
+        elif self.faults.items:
+            self.faults.clear("check", check.name)
+        self.record(check, outcome)
 
     def record(self, check: Check, result: ProbeResult, *, fail_after: int | None = None,
                recover_after: int | None = None) -> Transition | None:

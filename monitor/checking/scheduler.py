@@ -98,6 +98,14 @@ class Scheduler:
         self._stopped = False
         self.stats = SchedulerStats()
 
+    def use_runner(self, runner: Runner) -> None:
+        """Run the next probes with `runner` (those in flight finish with the old one)."""
+        self._runner = runner
+
+    def now(self) -> float:
+        """The loop's clock, which slots are due on."""
+        return self._loop.time()
+
     @property
     def names(self) -> list[str]:
         return list(self._slots)
@@ -107,17 +115,20 @@ class Scheduler:
         return slot.due if slot else None
 
     def set_checks(self, checks: Iterable[Check], *, initial: bool = False,
-                   changed: Container[str] | None = None) -> None:
+                   changed: Container[str] | None = None, origin: float | None = None) -> None:
         """Apply a check list: keep unchanged ones' phase, reschedule changed, add, remove.
-        `changed`: the names known to differ (a reload's diff); others are not compared."""
+        `changed`: the names known to differ (a reload's diff); others are not compared.
+        `initial`: a start, first runs spread over each interval from `origin` (default:
+        now; a first run that falls before now is spread over the time since `origin`)."""
         now = self._loop.time()
+        origin = now if origin is None else origin
         wanted = {c.name: c for c in checks}
         for name in [n for n in self._slots if n not in wanted]:
             self._remove(name)
         for name, check in wanted.items():
             slot = self._slots.get(name)
             if slot is None:
-                self._add(check, now, initial)
+                self._add(check, now, initial, origin)
             elif (name in changed) if changed is not None else slot.check != check:
                 self._change(slot, check, now)
             else:
@@ -125,15 +136,16 @@ class Scheduler:
                 # never one a reload replaced (results of a replaced check are not recorded).
                 slot.check = check
 
-    def _add(self, check: Check, now: float, initial: bool) -> None:
+    def _add(self, check: Check, now: float, initial: bool, origin: float) -> None:
         # At start-up spread first runs over the whole interval; a check added by a reload
         # starts at once, with a little jitter so a batch of new checks does not burst.
-        offset = (
-            first_offset(check.name, check.interval)
-            if initial
-            else random.uniform(0, min(check.interval, 2.0))
-        )
-        slot = Slot(check, self._host_of(check), now + offset)
+        if initial:
+            due = origin + first_offset(check.name, check.interval)
+            if due < now:
+                due = now + first_offset(check.name, min(check.interval, now - origin))
+        else:
+            due = now + random.uniform(0, min(check.interval, 2.0))
+        slot = Slot(check, self._host_of(check), due)
         self._slots[check.name] = slot
         self._push(slot)
 

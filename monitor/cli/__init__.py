@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import sys
@@ -28,7 +29,7 @@ from monitor.cli import status as cli_status
 from monitor.cli import store as cli_store
 from monitor.config.cache import ConfigCache, cache_dir
 from monitor.config.document import stated_language
-from monitor.config.isolated import load_config_isolated
+from monitor.config.isolated import Loading
 from monitor.config.loader import load_config, root_schema
 from monitor.config.model import Check, Config
 from monitor.config.schema import did_you_mean
@@ -53,23 +54,27 @@ def run_async(coro: Coroutine[Any, Any, Any]) -> Any:
         return runner.run(coro)
 
 
-def load_or_report(path: str, err: Console, *, isolated: bool = False,
-                   lang: str | None = None, cache: ConfigCache | None = None) -> Config | None:
-    """The config, or every problem printed in the file's `siaga.language` (English when
-    the file states none) and None."""
+def load_or_report(path: str, err: Console, *, lang: str | None = None) -> Config | None:
+    """The config, or every problem printed (report_problems) and None."""
     try:
-        return load_config_isolated(path, cache=cache) if isolated else load_config(path)
+        return load_config(path)
     except ConfigError as exc:
-        lang = lang or file_language(path)
-        for p in exc.problems:
-            where = f"{p.file}:{p.line}:{p.column}: " + (f"{p.path}: " if p.path else "")
-            err.print(where + config_message(lang, p.message), highlight=False, markup=False,
-                      soft_wrap=True)
-        n = len(exc.problems)
-        summary = (f"{path}: {n} kesalahan" if lang == "id"
-                   else f"{path}: {n} error{'s' if n != 1 else ''}")
-        err.print(summary, style="bold red", markup=False)
+        report_problems(path, exc, err, lang)
         return None
+
+
+def report_problems(path: str, exc: ConfigError, err: Console, lang: str | None = None) -> None:
+    """Print every problem of a config in the file's `siaga.language` (English when the
+    file states none)."""
+    lang = lang or file_language(path)
+    for p in exc.problems:
+        where = f"{p.file}:{p.line}:{p.column}: " + (f"{p.path}: " if p.path else "")
+        err.print(where + config_message(lang, p.message), highlight=False, markup=False,
+                  soft_wrap=True)
+    n = len(exc.problems)
+    summary = (f"{path}: {n} kesalahan" if lang == "id"
+               else f"{path}: {n} error{'s' if n != 1 else ''}")
+    err.print(summary, style="bold red", markup=False)
 
 
 def file_language(path: str) -> str:
@@ -167,6 +172,8 @@ def result_table(check: Check, result: ProbeResult, redact: Callable[[str], str]
 
 
 def cmd_run(args: argparse.Namespace, out: Console, err: Console) -> int:
+    from monitor.checking.early import EarlyProbes
+    from monitor.checking.preview import Preview, preview
     from monitor.daemon import Daemon
     from monitor.process import freeze_heap, prepare_process
     from monitor.telemetry import logs
@@ -177,24 +184,41 @@ def cmd_run(args: argparse.Namespace, out: Console, err: Console) -> int:
         except ValueError as exc:
             err.print(f"siaga run: --shard: {exc}", markup=False, highlight=False)
             return EXIT_USAGE
-    with logs.held() as held:  # the cache's lines, logged once logging is set up
-        cache = ConfigCache.for_file(args.config, cache_dir(os.environ))
-        config = load_or_report(args.config, err, isolated=True, cache=cache)
-    if config is None:
-        return EXIT_USAGE
-    freeze_heap()  # the config: the daemon's build would otherwise rescan it (monitor.process)
-    prepare_process(args.log_level, config.secrets, config.settings.tz)
-    held.replay()
+    # What is logged before logging is set up (it needs the config's zone and secrets) is
+    # held until then: the cache's lines, the load's.
+    holding = contextlib.ExitStack()
+    held = holding.enter_context(logs.held())
+    # Begun before the event loop: a cache miss forks the child that parses the file.
+    loading = Loading(args.config, cache=ConfigCache.for_file(args.config, cache_dir(os.environ)),
+                      preview=preview if args.shard is None else None)
 
-    async def main() -> None:
-        await Daemon(config, console=out, shard=args.shard).run()
+    async def main() -> int:
+        with holding:
+            # A big file's first checks are probed while the child validates the rest
+            # (monitor.checking.preview); not in a fleet, whose share is known once it joins.
+            found = await loading.preview()
+            early = EarlyProbes(found) if isinstance(found, Preview) else None
+            try:
+                config = await loading.config()
+            except ConfigError as exc:
+                if early is not None:
+                    await early.abandon()
+                report_problems(args.config, exc, err)
+                return EXIT_USAGE
+        freeze_heap()  # the config: the daemon's build would otherwise rescan it
+        prepare_process(args.log_level, config.secrets, config.settings.tz)
+        held.replay()
+        await Daemon(config, console=out, shard=args.shard, early=early).run()
+        return EXIT_OK
 
     try:
-        run_async(main())
+        code: int = run_async(main())
     except ListenError as exc:
         err.print(f"siaga: {exc}", markup=False, highlight=False, soft_wrap=True)
         return EXIT_USAGE
-    return EXIT_OK
+    finally:
+        holding.close()
+    return code
 
 
 def cmd_demo(args: argparse.Namespace, out: Console, err: Console) -> int:

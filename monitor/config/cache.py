@@ -101,8 +101,9 @@ class ConfigCache:
         self.text = text  # what a miss parses: the bytes the key was made of
         self.path = str(Path(path).resolve())
         self.entry = directory / (hashlib.sha256(self.path.encode()).hexdigest()[:32] + ".pickle")
+        self.code = code_digest()
         key = hashlib.sha256(text)
-        key.update(b"\0" + self.path.encode() + b"\0" + code_digest().encode())
+        key.update(b"\0" + self.path.encode() + b"\0" + self.code.encode())
         self.key = key.hexdigest()
 
     @classmethod
@@ -135,18 +136,35 @@ class ConfigCache:
             event(log, "config_cache_used", entry=str(self.entry))
         return config
 
-    def _parse(self, data: bytes, env: Mapping[str, str]) -> Config | None:
+    def previous(self) -> Config | None:
+        """The entry's Config when this very code built it from an earlier version of the
+        file (an edit): the load of the new version takes from it every check whose lines
+        are unchanged, as a reload takes them from the running config (monitor.config.reuse
+        says when that is sound; an entry's other inputs are not compared, reuse has its
+        own). None when there is no such entry."""
+        try:
+            data = self.entry.read_bytes()
+            return self._parse(data, {}, edited=True)
+        except (OSError, ValueError, KeyError, TypeError, pickle.UnpicklingError, EOFError,
+                AttributeError, ImportError, IndexError):
+            return None  # a broken entry: `load` reports it
+
+    def _parse(self, data: bytes, env: Mapping[str, str], *,
+               edited: bool = False) -> Config | None:
         if not data.startswith(FORMAT):
             raise ValueError("not a config cache entry")
         header, _, payload = data[len(FORMAT):].partition(b"\n")
         meta = json.loads(header)
-        if meta["key"] != self.key:
+        if edited:
+            if meta.get("code") != self.code:
+                return None  # built by other code: its checks may differ from ours
+        elif meta["key"] != self.key:
             return None  # another file, edit or code: a plain miss
         if hashlib.sha256(payload).hexdigest() != meta["payload"]:
             raise ValueError("payload does not match its digest (truncated or corrupt)")
-        if _env_digest(meta["env"], env) != meta["env_digest"]:
+        if not edited and _env_digest(meta["env"], env) != meta["env_digest"]:
             return None
-        if any(_file_stamp(str(stamp[0])) != stamp for stamp in meta["files"]):
+        if not edited and any(_file_stamp(str(stamp[0])) != stamp for stamp in meta["files"]):
             return None
         enabled = gc.isenabled()
         gc.disable()  # ~100,000 objects and no cycles: the collector would only rescan them
@@ -164,7 +182,8 @@ class ConfigCache:
         """Write the entry for `config` (pickled as `payload`), which read the environment
         variables `names`; never fails the load."""
         files = [_file_stamp(config.settings.logo)] if config.settings.logo else []
-        meta = {"key": self.key, "payload": hashlib.sha256(payload).hexdigest(),
+        meta = {"key": self.key, "code": self.code,
+                "payload": hashlib.sha256(payload).hexdigest(),
                 "env": names, "env_digest": _env_digest(names, env), "files": files}
         tmp = None
         try:

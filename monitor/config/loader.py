@@ -282,12 +282,17 @@ def _share_parts(spec: Any, pool: dict[Any, Any]) -> None:
         names = _FIELD_NAMES[type(spec)] = tuple(f.name for f in fields(spec))
     for name in names:
         value = getattr(spec, name)
-        params = getattr(value, "__dataclass_params__", None)
-        if params is not None and params.frozen and not isinstance(value, type):
+        frozen = _FROZEN.get(type(value))
+        if frozen is None:  # once per type (a getattr that misses costs ~1 µs a field)
+            params = getattr(value, "__dataclass_params__", None)
+            frozen = _FROZEN[type(value)] = (params is not None and params.frozen
+                                             and not isinstance(value, type))
+        if frozen:
             object.__setattr__(spec, name, shared(value, pool))
 
 
 _FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+_FROZEN: dict[type, bool] = {}  # whether a value of this type is a frozen dataclass
 
 
 def cross_check(checks: list[tuple[str, Check]], ctx: Ctx) -> None:
@@ -371,24 +376,33 @@ def load_config(path: str | os.PathLike[str], env: Mapping[str, str] | None = No
     `previous` (the running config, on a reload) lends its checks whose lines did not
     change (monitor.config.reuse)."""
     file = str(path)
+    return parse_bytes(read_file(file), file, env, previous=previous)
+
+
+def read_file(file: str) -> bytes:
+    """The file's bytes; ConfigError when it cannot be read."""
     try:
-        data = Path(file).read_bytes()
+        return Path(file).read_bytes()
     except OSError as exc:
         raise ConfigError([Problem(file, 1, 1, "", f"cannot read file: {exc.strerror}")]) from None
-    return parse_bytes(data, file, env, previous=previous)
 
 
 def parse_bytes(data: bytes, file: str, env: Mapping[str, str] | None = None, *,
                 previous: Config | None = None) -> Config:
     """`parse_config` of a file's bytes, which must be UTF-8 (newlines read as `open()`
     reads text: CR LF and CR become LF)."""
+    return parse_config(decode_text(data, file), file, env, previous=previous)
+
+
+def decode_text(data: bytes, file: str) -> str:
+    """A file's bytes as text, newlines read as `open()` reads them; ConfigError unless
+    they are UTF-8."""
     try:
-        text = data.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
+        return data.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
     except UnicodeDecodeError as exc:
         line = data[:exc.start].count(b"\n") + 1
         raise ConfigError([Problem(file, line, 1, "", "not UTF-8 text: save the file as UTF-8")]
                           ) from None
-    return parse_config(text, file, env, previous=previous)
 
 
 def parse_config(text: str, file: str, env: Mapping[str, str] | None = None, *,
@@ -400,12 +414,23 @@ def parse_config(text: str, file: str, env: Mapping[str, str] | None = None, *,
 
 def _parse(text: str, file: str, env: Mapping[str, str] | None,
            previous: Config | None) -> Config:
+    return build_config(compose_root(text, file), text, file, env, previous)
+
+
+def compose_root(text: str, file: str) -> MappingNode:
+    """The file's node tree, or ConfigError when it is no YAML mapping."""
     root = compose(text, file)
     if isinstance(root, Problem):
         raise ConfigError([root])
-    ctx = Ctx(file=file, env=dict(os.environ) if env is None else env)
     if root is None or not isinstance(root, MappingNode):
         raise ConfigError([Problem(file, 1, 1, "", "expected a mapping with a 'checks' list")])
+    return root
+
+
+def build_config(root: MappingNode, text: str, file: str, env: Mapping[str, str] | None,
+                 previous: Config | None = None) -> Config:
+    """Validate and build the Config of `root` (composed from `text`)."""
+    ctx = Ctx(file=file, env=dict(os.environ) if env is None else env)
     sources = Sources(text, file, root, ctx.env, previous)
     values = root_schema(sources).check(root, "", ctx)
     config = INVALID if values is INVALID else _build(values, file, ctx, sources)
@@ -415,7 +440,7 @@ def _parse(text: str, file: str, env: Mapping[str, str] | None,
     return config
 
 
-def _kind_defaults(defaults: dict[str, Any], ctx: Ctx) -> dict[str, Any]:
+def kind_defaults(defaults: dict[str, Any], ctx: Ctx) -> dict[str, Any]:
     """Defaults with an unusable `proxy` reported at its place (and dropped)."""
     from monitor.probes.http.probe import proxy_choice
 
@@ -434,7 +459,7 @@ def _build(values: dict[str, Any], file: str, ctx: Ctx, sources: Sources) -> Any
     defaults = defaults if isinstance(defaults, dict) and not contains_invalid(defaults) else {}
     listed = values.get("checks")
     drafts = [d for d in listed if d is not INVALID] if isinstance(listed, list) else []
-    defaults = _kind_defaults(defaults, ctx)
+    defaults = kind_defaults(defaults, ctx)
     pool: dict[Any, Any] = {}
     checks = [(d.path, d.check) if isinstance(d, Reused)
               else (d["__path"], resolve_check(d, defaults, ctx.env, pool)) for d in drafts]

@@ -285,16 +285,18 @@ class Url(Str):
             return INVALID
         try:
             parts = urlsplit(text)
-            port_ok = parts.port is None or 0 < parts.port < 65536
+            port = parts.port
+            host = parts.hostname  # a property that parses again: read once
         except ValueError:
-            parts, port_ok = None, False
-        want = " or ".join(f"{s}://" for s in self.schemes)
+            parts, port, host = None, -1, None
         secret = text != str(value)
-        if parts is None or parts.scheme not in self.schemes or not parts.hostname or not port_ok:
+        if (parts is None or parts.scheme not in self.schemes or not host
+                or not (port is None or 0 < port < 65536)):
+            want = " or ".join(f"{s}://" for s in self.schemes)
             shown = "a URL from the environment" if secret else repr(value)
             return ctx.error(node, path,
                              f"expected a URL starting with {want} and a host, got {shown}")
-        if check_host(parts.hostname, node, path, ctx, secret=secret) is INVALID:
+        if check_host(host, node, path, ctx, secret=secret) is INVALID:
             return INVALID
         return text
 

@@ -162,7 +162,7 @@ class ListOf(Field):
         if len(node.value) < self.min_items:
             return ctx.error(node, path, f"expected at least {self.min_items} item(s)")
         out = []
-        names = [_item_name(c) if path == "checks" else None for c in node.value]
+        names = [item_name(c) if path == "checks" else None for c in node.value]
         seen = Counter(names)  # one count, not a list.count per item (quadratic at 20,000)
         for i, child in enumerate(node.value):
             named = names[i] if seen[names[i]] == 1 else None  # duplicates: by index
@@ -186,7 +186,7 @@ class ListOf(Field):
 _ITEM_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}")
 
 
-def _item_name(node: Node) -> str | None:
+def item_name(node: Node) -> str | None:
     """The `name:` of a list item, so a path reads `checks[sipd].http.url`, not
     `checks[4].http.url` (an item without a plain name keeps its index)."""
     if not isinstance(node, MappingNode):
@@ -286,6 +286,7 @@ class Obj(Field):
         self.fields = fields
         self.free_prefix = free_prefix  # keys with it are the user's own (anchors to merge)
         self.required = list(required)
+        self.defaults = [(k, f.default) for k, f in fields.items() if f.default is not INVALID]
         self.build = build
         self.partial = partial  # build even when a child is invalid (to find more problems)
 
@@ -318,15 +319,18 @@ class Obj(Field):
             ctx.places[child_path] = (value_node.start_mark.line + 1,
                                       value_node.start_mark.column + 1)
             value = spec.check(value_node, child_path, ctx)
-            ok = ok and not contains_invalid(value)
+            # (a partial mapping is built either way: no need to look into its values)
+            if value is INVALID or (ok and not self.partial and isinstance(value, _CONTAINERS)
+                                    and contains_invalid(value)):
+                ok = False
             values[key] = value
         for key in self.required:
             if key not in values and not any(k == key for k, _, _ in mapping_items_quiet(node)):
                 ctx.error(node, join(path, key), "is required")
                 ok = False
-        for key, spec in self.fields.items():
-            if key not in values and spec.default is not INVALID:
-                values[key] = spec.default
+        for key, default in self.defaults:
+            if key not in values:
+                values[key] = default
         if not ok and not self.partial:
             return INVALID
         return self.build(values, node, path, ctx) if self.build else values
@@ -349,6 +353,9 @@ def mapping_items_quiet(node: MappingNode) -> list[tuple[Any, Node, Node]]:
         (scalar_value(k) if isinstance(k, ScalarNode) else None, k, v)
         for k, v in merged_pairs(node)[0]
     ]
+
+
+_CONTAINERS = (list, dict)  # the values contains_invalid looks into
 
 
 def contains_invalid(value: Any) -> bool:
