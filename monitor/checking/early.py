@@ -43,6 +43,11 @@ class EarlyProbes:
         self.scheduler.set_checks(preview.checks, initial=True, origin=self.origin)
         self.checks = len(preview.checks)
 
+    @classmethod
+    def of(cls, preview: object) -> EarlyProbes | None:
+        """Probing for `preview` when it is one (monitor.config.isolated.Loading.preview)."""
+        return cls(preview) if isinstance(preview, Preview) else None
+
     def _hold(self, check: Check, outcome: Outcome) -> None:
         self.held.append((check, outcome))
 
@@ -71,7 +76,7 @@ class EarlyProbes:
         for check in self.missed:
             for on_missed in stats.on_missed:
                 on_missed(check)
-        held, self.held = self.held, []
+        held, self.held, self.lateness, self.missed = self.held, [], [], []
         for check, outcome in held:
             engine.settle(check, outcome)
         self._settle = engine.settle  # probes still in flight record as they finish

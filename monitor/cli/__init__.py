@@ -173,7 +173,7 @@ def result_table(check: Check, result: ProbeResult, redact: Callable[[str], str]
 
 def cmd_run(args: argparse.Namespace, out: Console, err: Console) -> int:
     from monitor.checking.early import EarlyProbes
-    from monitor.checking.preview import Preview, preview
+    from monitor.checking.preview import preview
     from monitor.daemon import Daemon
     from monitor.process import freeze_heap, prepare_process
     from monitor.telemetry import logs
@@ -196,8 +196,7 @@ def cmd_run(args: argparse.Namespace, out: Console, err: Console) -> int:
         with holding:
             # A big file's first checks are probed while the child validates the rest
             # (monitor.checking.preview); not in a fleet, whose share is known once it joins.
-            found = await loading.preview()
-            early = EarlyProbes(found) if isinstance(found, Preview) else None
+            early = EarlyProbes.of(await loading.preview())
             try:
                 config = await loading.config()
             except ConfigError as exc:
