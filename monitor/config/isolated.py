@@ -106,7 +106,7 @@ class Loading:
 
     async def preview(self) -> object:
         """The child's preview (None: there is none, or the config is loaded already)."""
-        if self._pipe is None:
+        if self._pipe is None or self._done is not None or self._frames:
             return None
         kind, payload = await self._next_frame()
         if kind == PREVIEW:
