@@ -150,3 +150,56 @@ async def test_a_big_file_invalid_at_its_end_stops_the_start_with_nothing_record
     assert f"checks[svc-{N - 1:05d}].http.url" in text and "1 error" in text
     assert "Traceback" not in text
     assert not (tmp_path / "state" / "siaga.db").exists()  # no state, no incident, no page
+
+
+def children(pid: int) -> list[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(p) for p in path.read_text().split()] if path.exists() else []
+
+
+async def test_ctrl_c_while_the_file_is_validated_stops_at_once_leaving_nothing(tmp_path):
+    server = CountingServer()
+    listener = await asyncio.start_server(server.handle, "127.0.0.1", 0, backlog=1024)
+    port = listener.sockets[0].getsockname()[1]
+    proc = await siaga_run(config(tmp_path, port), tmp_path)
+    try:
+        async with asyncio.timeout(30):  # an early probe reached its target
+            while not server.hits:
+                await asyncio.sleep(0.005)
+        child = children(proc.pid)
+        proc.send_signal(signal.SIGINT)
+        assert proc.stderr is not None
+        _, err = await asyncio.wait_for(proc.communicate(), 5)
+    finally:
+        listener.close()
+    text = err.decode()
+    assert "event=started" not in text  # it was still loading: what this test is about
+    assert proc.returncode == 0 and "Traceback" not in text, text
+    assert child and not any(Path(f"/proc/{c}").exists() for c in child)  # the child too
+    assert not (tmp_path / "state" / "siaga.db").exists()
+
+
+async def test_a_reload_asked_while_the_file_is_validated_is_ignored_and_the_start_goes_on(
+        tmp_path):
+    server = CountingServer()
+    listener = await asyncio.start_server(server.handle, "127.0.0.1", 0, backlog=1024)
+    port = listener.sockets[0].getsockname()[1]
+    proc = await siaga_run(config(tmp_path, port), tmp_path)
+    log: list[str] = []
+    try:
+        async with asyncio.timeout(30):
+            while not server.hits:
+                await asyncio.sleep(0.005)
+        proc.send_signal(signal.SIGHUP)  # its default action would end the process
+        started = await read_until(proc, "event=started", log)
+        api = int(re.search(r"listen=127\.0\.0\.1:(\d+)", started).group(1))  # type: ignore[union-attr]
+        assert any("event=reload_ignored" in line for line in log), "".join(log)
+        before = sum((await probes_by_check(api)).values())
+        await asyncio.sleep(1.0)
+        assert sum((await probes_by_check(api)).values()) > before
+    finally:
+        if proc.returncode is None:
+            proc.send_signal(signal.SIGTERM)
+        code = await asyncio.wait_for(proc.wait(), 20)
+        listener.close()
+    assert code == 0

@@ -9,10 +9,12 @@ import argparse
 import asyncio
 import contextlib
 import json
+import logging
 import os
+import signal
 import sys
 from collections import Counter
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterator
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
@@ -193,15 +195,20 @@ def cmd_run(args: argparse.Namespace, out: Console, err: Console) -> int:
                       preview=preview if args.shard is None else None)
 
     async def main() -> int:
-        with holding:
+        with holding, starting(loading) as stopped:
             # A big file's first checks are probed while the child validates the rest
             # (monitor.checking.preview); not in a fleet, whose share is known once it joins.
-            early = EarlyProbes.of(await loading.preview())
+            early = None
             try:
+                early = EarlyProbes.of(await loading.preview())
                 config = await loading.config()
-            except ConfigError as exc:
+            except (ConfigError, asyncio.CancelledError) as exc:
                 if early is not None:
                     await early.abandon()
+                if isinstance(exc, asyncio.CancelledError):
+                    if not stopped:
+                        raise
+                    return EXIT_OK  # SIGINT/SIGTERM before the daemon ran: nothing to undo
                 report_problems(args.config, exc, err)
                 return EXIT_USAGE
         freeze_heap()  # the config: the daemon's build would otherwise rescan it
@@ -218,6 +225,35 @@ def cmd_run(args: argparse.Namespace, out: Console, err: Console) -> int:
     finally:
         holding.close()
     return code
+
+
+@contextlib.contextmanager
+def starting(loading: Loading) -> Iterator[list[int]]:
+    """While `siaga run` loads its config (and probes early), SIGINT and SIGTERM stop it at
+    once: the load's child is killed and the task awaiting it cancelled (the list it yields
+    then holds the signal); SIGHUP, a reload, is noted and ignored (the file is being read
+    now). The daemon installs its own handlers when it runs."""
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    stopped: list[int] = []
+
+    def stop(sig: int) -> None:
+        stopped.append(sig)
+        loading.cancel()
+        if task is not None:
+            task.cancel()
+
+    def hup() -> None:
+        logging.getLogger("siaga").info("event=reload_ignored reason=starting")
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop, sig)
+    loop.add_signal_handler(signal.SIGHUP, hup)
+    try:
+        yield stopped
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            loop.remove_signal_handler(sig)
 
 
 def cmd_demo(args: argparse.Namespace, out: Console, err: Console) -> int:

@@ -20,10 +20,12 @@ checks while the child validates the rest (monitor.checking.early).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
 import pickle
+import signal
 import struct
 import threading
 import time
@@ -124,6 +126,17 @@ class Loading:
         if isinstance(self._done, ConfigError):
             raise self._done
         return self._done
+
+    def cancel(self) -> None:
+        """Stop the child (`siaga run` was asked to stop while it loads): it dies at once,
+        the pipe's reader sees its end, and it is reaped on a thread."""
+        if self._pipe is None or self._done is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self._pid, signal.SIGKILL)
+        threading.Thread(target=os.waitpid, args=(self._pid, 0), daemon=True,
+                         name="siaga-config-child").start()
+        self._done = ConfigError([])
 
     def _loaded(self, config: Config, how: str, reused: int = 0) -> Config:
         """`config`, logged: how it came, and the checks taken unvalidated from the last
