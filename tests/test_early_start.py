@@ -68,6 +68,21 @@ async def siaga_run(path: Path, tmp_path: Path) -> asyncio.subprocess.Process:
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE, env=env)
 
 
+async def started_against(tmp_path: Path, server: CountingServer, broken: bool = False
+                          ) -> tuple[asyncio.Server, asyncio.subprocess.Process]:
+    """`server` listening, and `siaga run` started on a file of checks against it."""
+    listener = await asyncio.start_server(server.handle, "127.0.0.1", 0, backlog=1024)
+    port = listener.sockets[0].getsockname()[1]
+    return listener, await siaga_run(config(tmp_path, port, broken), tmp_path)
+
+
+async def first_hit(server: CountingServer) -> None:
+    """Until a probe (an early one: the file is still being validated) reaches a target."""
+    async with asyncio.timeout(30):
+        while not server.hits:
+            await asyncio.sleep(0.005)
+
+
 async def read_until(proc: asyncio.subprocess.Process, marker: str, seen: list[str],
                      timeout: float = 60) -> str:
     assert proc.stderr is not None
@@ -94,9 +109,7 @@ async def probes_by_check(port: int) -> dict[str, int]:
 async def test_a_big_new_file_is_probed_before_it_is_validated_and_each_probe_counts_once(
         tmp_path):
     server = CountingServer()
-    listener = await asyncio.start_server(server.handle, "127.0.0.1", 0, backlog=1024)
-    port = listener.sockets[0].getsockname()[1]
-    proc = await siaga_run(config(tmp_path, port), tmp_path)
+    listener, proc = await started_against(tmp_path, server)
     log: list[str] = []
     try:
         early = await read_until(proc, "event=early_probes_recorded", log)
@@ -137,9 +150,7 @@ async def test_a_big_new_file_is_probed_before_it_is_validated_and_each_probe_co
 
 async def test_a_big_file_invalid_at_its_end_stops_the_start_with_nothing_recorded(tmp_path):
     server = CountingServer()
-    listener = await asyncio.start_server(server.handle, "127.0.0.1", 0, backlog=1024)
-    port = listener.sockets[0].getsockname()[1]
-    proc = await siaga_run(config(tmp_path, port, broken=True), tmp_path)
+    listener, proc = await started_against(tmp_path, server, broken=True)
     try:
         assert proc.stderr is not None
         _, err = await asyncio.wait_for(proc.communicate(), 60)
@@ -159,13 +170,9 @@ def children(pid: int) -> list[int]:
 
 async def test_ctrl_c_while_the_file_is_validated_stops_at_once_leaving_nothing(tmp_path):
     server = CountingServer()
-    listener = await asyncio.start_server(server.handle, "127.0.0.1", 0, backlog=1024)
-    port = listener.sockets[0].getsockname()[1]
-    proc = await siaga_run(config(tmp_path, port), tmp_path)
+    listener, proc = await started_against(tmp_path, server)
     try:
-        async with asyncio.timeout(30):  # an early probe reached its target
-            while not server.hits:
-                await asyncio.sleep(0.005)
+        await first_hit(server)
         child = children(proc.pid)
         proc.send_signal(signal.SIGINT)
         assert proc.stderr is not None
@@ -182,14 +189,10 @@ async def test_ctrl_c_while_the_file_is_validated_stops_at_once_leaving_nothing(
 async def test_a_reload_asked_while_the_file_is_validated_is_ignored_and_the_start_goes_on(
         tmp_path):
     server = CountingServer()
-    listener = await asyncio.start_server(server.handle, "127.0.0.1", 0, backlog=1024)
-    port = listener.sockets[0].getsockname()[1]
-    proc = await siaga_run(config(tmp_path, port), tmp_path)
+    listener, proc = await started_against(tmp_path, server)
     log: list[str] = []
     try:
-        async with asyncio.timeout(30):
-            while not server.hits:
-                await asyncio.sleep(0.005)
+        await first_hit(server)
         proc.send_signal(signal.SIGHUP)  # its default action would end the process
         started = await read_until(proc, "event=started", log)
         api = int(re.search(r"listen=127\.0\.0\.1:(\d+)", started).group(1))  # type: ignore[union-attr]
