@@ -95,6 +95,27 @@ def test_an_edited_file_loads_as_a_fresh_parse_does_and_not_from_other_code(tmp_
     assert cache.previous() is None
 
 
+def test_an_edited_file_takes_no_check_built_with_another_value_of_a_defaults_variable(
+        tmp_path, farm):
+    """Found by attacking the edited-file start: `defaults: {proxy: ${PX}}` read the same
+    as text, so 2,999 of 3,000 checks kept the proxy the operator had just replaced."""
+    path = tmp_path / "checks.yaml"
+    text = (CONFIG.format(state=tmp_path / "state", url=farm.http_url, group="Layanan",
+                          port=farm.refused_port)
+            .replace("defaults: {interval: 5s, timeout: 1s}",
+                     "defaults: {interval: 5s, timeout: 1s, proxy: \"${PX}\"}")
+            .replace("checks:\n", f"checks:\n  - {{name: portal, http: {{url: \"{farm.http_url}/"
+                     "ok\"}}\n"))
+    path.write_text(text)
+    old = {"SIAGA_TEST_CHAT": "chat-1", "PX": "http://127.0.0.1:18081"}
+    new = {**old, "PX": "http://127.0.0.1:18082"}
+    assert load(path, tmp_path, old).by_name["web"].spec.proxy == old["PX"]
+    path.write_text(text.replace("group: \"Layanan\"", "group: \"Keuangan\""))  # web edited
+    edited = load(path, tmp_path, new)
+    assert edited == load_config(path, new)
+    assert {c.spec.proxy for c in edited.checks if c.kind == "http"} == {new["PX"]}
+
+
 def cache_of(path: Path, tmp_path: Path) -> ConfigCache:
     cache = ConfigCache.for_file(str(path), tmp_path / "cache")
     assert cache is not None

@@ -9,16 +9,17 @@ validating it again: at 20,000 checks, validation and building are 1.2 s of a 1.
 An item's lines decide its Check only when nothing outside them does, so reuse is off for
 the whole file when anything else could: a different file path, `defaults:` written
 differently, another value of an environment variable a check's validation reads (the
-proxy variables; an item holding a `${VAR}` is never reused, its value is a secret to
-learn), or an anchor, alias or tag anywhere (a merge key pulls text from elsewhere). The
-whole-file rules (unique names, dependencies, escalation policies, maintenance) run over
-every check each time. A reused item's places (line and column of each field) are found
-only when a problem is reported inside it (`Ctx.place`).
+proxy variables, a `${VAR}` in `defaults:`; an item holding a `${VAR}` is never reused, its
+value is a secret to learn), or an anchor, alias or tag anywhere (a merge key pulls text
+from elsewhere). The whole-file rules (unique names, dependencies, escalation policies,
+maintenance) run over every check each time. A reused item's places (line and column of
+each field) are found only when a problem is reported inside it (`Ctx.place`).
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -29,6 +30,8 @@ from monitor.config.document import has_anchor_or_tag
 from monitor.config.model import Check, Config
 from monitor.config.schema import Ctx, Field, ListOf
 from monitor.probes.http.probe import PROXY_ENV
+
+_ENV_NAME = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)")  # as monitor.config.scalars reads them
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,8 +56,13 @@ class Sources:
                  previous: Config | None) -> None:
         self.lines = text.split("\n")
         self.enabled = not has_anchor_or_tag(text)
-        self.context = _digest(file, self._defaults_text(root),
-                               *(f"{k}={env[k]}" for k in PROXY_ENV if k in env))
+        defaults = self._defaults_text(root)
+        # `defaults:` as written and as it reads now: the value of each ${VAR} it holds (an
+        # edited file's start takes checks from a load made with another environment)
+        self.context = _digest(file, defaults,
+                               *(f"{k}={env[k]}" for k in PROXY_ENV if k in env),
+                               *(f"${name}={env[name]}" if name in env else f"${name} unset"
+                                 for name in sorted(set(_ENV_NAME.findall(defaults)))))
         self.keys: list[bytes] = []  # per item of `checks:`, in order (b"": not reusable)
         self.previous: dict[bytes, Check] = {}
         if self.enabled and previous is not None and previous.source_context == self.context:
