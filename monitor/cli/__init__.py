@@ -211,6 +211,8 @@ def cmd_run(args: argparse.Namespace, out: Console, err: Console) -> int:
                     return EXIT_OK  # SIGINT/SIGTERM before the daemon ran: nothing to undo
                 report_problems(args.config, exc, err)
                 return EXIT_USAGE
+        if stopped:  # a stop asked just as the config came: its cancel is still pending
+            return EXIT_OK
         freeze_heap()  # the config: the daemon's build would otherwise rescan it
         prepare_process(args.log_level, config.secrets, config.settings.tz)
         held.replay()
@@ -219,6 +221,10 @@ def cmd_run(args: argparse.Namespace, out: Console, err: Console) -> int:
 
     try:
         code: int = run_async(main())
+    except asyncio.CancelledError:
+        # A stop that reached the daemon as a cancel rather than through its own handlers
+        # (seen once, a SIGINT at the hand-over): it has stopped cleanly, say nothing more.
+        return EXIT_OK
     except ListenError as exc:
         err.print(f"siaga: {exc}", markup=False, highlight=False, soft_wrap=True)
         return EXIT_USAGE
