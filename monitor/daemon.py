@@ -378,7 +378,7 @@ class Daemon:
         if early is not None:  # what it found is recorded now, past the gap closed above
             held = early.hand_over(self.engine)
             event(log, "early_probes_recorded", checks=early.checks, results=held,
-                  seconds=f"{self.scheduler.now() - early.origin:.2f}")
+                  seconds=f"{asyncio.get_running_loop().time() - early.origin:.2f}")
             self.early = None
         await self.refresh_silences()
         await self.heartbeats.load()

@@ -95,6 +95,22 @@ async def read_until(proc: asyncio.subprocess.Process, marker: str, seen: list[s
                 return line
 
 
+def api_port(started: str) -> int:
+    """The daemon's port, from its `event=started` line."""
+    found = re.search(r"listen=127\.0\.0\.1:(\d+)", started)
+    assert found, started
+    return int(found.group(1))
+
+
+async def stopped(proc: asyncio.subprocess.Process, listener: asyncio.Server) -> int:
+    """SIGTERM to a daemon still running; its exit code."""
+    if proc.returncode is None:
+        proc.send_signal(signal.SIGTERM)
+    code = await asyncio.wait_for(proc.wait(), 20)
+    listener.close()
+    return code
+
+
 async def probes_by_check(port: int) -> dict[str, int]:
     async with aiohttp.ClientSession() as session, \
             session.get(f"http://127.0.0.1:{port}/metrics") as resp:
@@ -117,7 +133,7 @@ async def test_a_big_new_file_is_probed_before_it_is_validated_and_each_probe_co
         started = await read_until(proc, "event=started", log)
         started_at = time.monotonic()
         assert f"checks={N}" in started
-        api = int(re.search(r"listen=127\.0\.0\.1:(\d+)", started).group(1))  # type: ignore[union-attr]
+        api = api_port(started)
         # probing began before the whole file was valid: results held, then recorded
         assert held >= 1, "".join(log)
         assert sum(1 for t in server.first.values() if t < started_at) >= held
@@ -141,10 +157,7 @@ async def test_a_big_new_file_is_probed_before_it_is_validated_and_each_probe_co
         # first runs spread over the interval as on any start: ~170 a second, not a burst
         assert len(server.hits) < N / 3
     finally:
-        if proc.returncode is None:
-            proc.send_signal(signal.SIGTERM)
-        code = await asyncio.wait_for(proc.wait(), 20)
-        listener.close()
+        code = await stopped(proc, listener)
     assert code == 0, "".join(log[-30:])
 
 
@@ -195,14 +208,11 @@ async def test_a_reload_asked_while_the_file_is_validated_is_ignored_and_the_sta
         await first_hit(server)
         proc.send_signal(signal.SIGHUP)  # its default action would end the process
         started = await read_until(proc, "event=started", log)
-        api = int(re.search(r"listen=127\.0\.0\.1:(\d+)", started).group(1))  # type: ignore[union-attr]
+        api = api_port(started)
         assert any("event=reload_ignored" in line for line in log), "".join(log)
         before = sum((await probes_by_check(api)).values())
         await asyncio.sleep(1.0)
         assert sum((await probes_by_check(api)).values()) > before
     finally:
-        if proc.returncode is None:
-            proc.send_signal(signal.SIGTERM)
-        code = await asyncio.wait_for(proc.wait(), 20)
-        listener.close()
+        code = await stopped(proc, listener)
     assert code == 0

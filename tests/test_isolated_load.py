@@ -19,8 +19,15 @@ assert threading.active_count() == 1
 forks = []
 real_fork = os.fork
 os.fork = lambda: forks.append(1) or real_fork()
+real_waitpid = os.waitpid
+def slow_waitpid(*args):  # a child slow to exit, as one that parsed 20,000 checks is
+    import time
+    time.sleep(0.5)
+    return real_waitpid(*args)
+os.waitpid = slow_waitpid
 good, bad = sys.argv[1], sys.argv[2]
 assert load_config_isolated(good, env={}) == load_config(good, env={})
+assert threading.active_count() == 1  # the child reaped: the next load may fork too
 try:
     load_config_isolated(bad, env={})
 except ConfigError as child:

@@ -23,6 +23,7 @@ out of the preview; the whole file's load reports it.
 from __future__ import annotations
 
 import heapq
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -83,9 +84,7 @@ def preview(root: MappingNode, text: str, file: str, env: Mapping[str, str]) -> 
     interval = defaults.get("interval", BUILTIN_DEFAULTS["interval"])
     named = [(first_offset(name, interval), i, name) for i, node in enumerate(items.value)
              if (name := item_name(node)) is not None]
-    counts: dict[str, int] = {}
-    for _, _, name in named:
-        counts[name] = counts.get(name, 0) + 1
+    counts = Counter(name for _, _, name in named)
     schema, pool = check_schema(), dict[object, object]()
     checks = []
     for _, i, name in heapq.nsmallest(PREVIEW_CHECKS, named):

@@ -102,10 +102,6 @@ class Scheduler:
         """Run the next probes with `runner` (those in flight finish with the old one)."""
         self._runner = runner
 
-    def now(self) -> float:
-        """The loop's clock, which slots are due on."""
-        return self._loop.time()
-
     @property
     def names(self) -> list[str]:
         return list(self._slots)

@@ -38,7 +38,7 @@ from monitor.config.schema import did_you_mean
 from monitor.errors import ConfigError, ListenError, SiagaError
 from monitor.fleet.slots import parse_shard
 from monitor.i18n import config_message
-from monitor.telemetry.logs import RedactSecrets
+from monitor.telemetry.logs import RedactSecrets, event
 
 if TYPE_CHECKING:
     from monitor.probes.base import ProbeResult
@@ -250,7 +250,7 @@ def starting(loading: Loading) -> Iterator[list[int]]:
             task.cancel()
 
     def hup() -> None:
-        logging.getLogger("siaga").info("event=reload_ignored reason=starting")
+        event(logging.getLogger("siaga.cli"), "reload_ignored", reason="starting")
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop, sig)

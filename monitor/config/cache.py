@@ -35,6 +35,9 @@ from monitor.telemetry.logs import event
 log = logging.getLogger("siaga.config")
 FORMAT = b"siaga-config-cache 1\n"
 PACKAGE = Path(__file__).resolve().parent.parent
+# What reading an unreadable, truncated or corrupt entry raises
+BROKEN = (ValueError, KeyError, TypeError, pickle.UnpicklingError, EOFError, AttributeError,
+          ImportError, IndexError)
 
 
 class EnvReads(Mapping[str, str]):
@@ -127,8 +130,7 @@ class ConfigCache:
             return None
         try:
             config = self._parse(data, env)
-        except (ValueError, KeyError, TypeError, pickle.UnpicklingError, EOFError,
-                AttributeError, ImportError, IndexError) as exc:
+        except BROKEN as exc:
             event(log, "config_cache_ignored", logging.WARNING, entry=str(self.entry),
                   reason=str(exc) or type(exc).__name__)
             return None
@@ -145,8 +147,7 @@ class ConfigCache:
         try:
             data = self.entry.read_bytes()
             return self._parse(data, {}, edited=True)
-        except (OSError, ValueError, KeyError, TypeError, pickle.UnpicklingError, EOFError,
-                AttributeError, ImportError, IndexError):
+        except (OSError, *BROKEN):
             return None  # a broken entry: `load` reports it
 
     def _parse(self, data: bytes, env: Mapping[str, str], *,

@@ -151,7 +151,8 @@ class Loading:
             data = self._pipe.read()
             frames = list(_split(data))
             kind, payload = frames[-1] if frames else (b"", b"")
-            self._done = self._finish(kind, payload)
+            # reaped now: a thread left reaping would keep the next load from forking
+            self._done = self._finish(kind, payload, reap_later=False)
         if isinstance(self._done, ConfigError):
             raise self._done
         assert self._done is not None
@@ -163,11 +164,12 @@ class Loading:
         assert self._pipe is not None
         return await asyncio.to_thread(_read_frame, self._pipe)
 
-    def _finish(self, kind: bytes, payload: bytes) -> Config | ConfigError:
+    def _finish(self, kind: bytes, payload: bytes, *, reap_later: bool = True
+                ) -> Config | ConfigError:
         """The outcome of the child's last frame (the pipe is done with)."""
         assert self._pipe is not None
         self._pipe.close()
-        if kind in (CONFIG, PROBLEMS):
+        if kind in (CONFIG, PROBLEMS) and reap_later:
             # Reaped on a thread: a child that parsed 20,000 checks takes ~0.25 s to exit
             # (the kernel frees its ~200 MB), and its status says nothing the frame does not.
             threading.Thread(target=os.waitpid, args=(self._pid, 0), daemon=True,
